@@ -1,0 +1,3 @@
+from logcache.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""The storage interface shared by local directories and S3.
+
+A `Store` is rooted at a URL (`file:///abs/dir`, a plain path, or `s3://bucket/prefix`);
+keys are `/`-separated and relative to that root. There is deliberately no delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    # S3 ETag (quotes stripped) or, for local files, "" because hashing every file
+    # on each listing would cost more than the copy it is meant to save.
+    etag: str
+    mtime: float
+
+
+class Store(Protocol):
+    @property
+    def url(self) -> str:
+        """The root URL, without a trailing slash."""
+
+    def url_of(self, key: str) -> str:
+        """The full URL of a key under this store."""
+
+    def child(self, prefix: str) -> Store:
+        """A store rooted at `prefix` under this one."""
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under `prefix`, recursively, paginated lazily, sorted by key."""
+
+    def stat(self, key: str) -> ObjectInfo:
+        """One object's info; raises PathNotFound."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def open_read(self, key: str) -> BinaryIO:
+        """A seekable binary reader (usable by pyarrow, polars and fastavro)."""
+
+    def read_bytes(self, key: str) -> bytes: ...
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write an object atomically: readers see the old object or the new one."""
+
+    def copy_from(self, source: Store, source_key: str, key: str, size: int | None = None) -> None:
+        """Copy one object from `source` to `key` here (server-side where possible)."""
