@@ -1,0 +1,28 @@
+"""`logcache transactions CAMPAIGN`: the catalog's nightly runs, and the default choice."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from logcache.catalog import open_catalog, pick_transaction
+from state.config import load_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transactions", help="list the catalog's nightly runs (runbook step 1)")
+    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.campaign)
+    transactions = open_catalog(config).transactions()
+    default = pick_transaction(transactions).id if any(t.status == "succeeded" for t in transactions) else None
+    print(f"{'':2}{'transaction':<38} {'status':<10} {'finished at':<22} {'datasets':>8}")
+    for tx in transactions:
+        mark = "* " if tx.id == default else "  "
+        print(f"{mark}{tx.id:<38} {tx.status:<10} {tx.finished_at:<22} {len(tx.datasets):>8}")
+    if default:
+        print(f"* the default choice: the latest succeeded run")
+    return 0
