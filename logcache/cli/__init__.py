@@ -20,6 +20,8 @@ from state.errors import StateError
 # Module names under logcache.cli, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "demo_data",
+    "transactions",
+    "discover",
 )
 
 
