@@ -1,0 +1,83 @@
+"""`logcache registry diff|export CAMPAIGN`: the registry update as a diff, a patch, or a commit."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from logcache.entries import CSV_NAME, read_entries
+from logcache.registry import RegistryPatch, Status, apply_patch, default_patch_path, export_patch, plan_registry
+from state.config import load_config
+
+_COLORS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
+_BOLD, _RESET = "\033[1m", "\033[0m"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("registry", help="update the cache registry from the discovered entries (runbook step 4)")
+    actions = p.add_subparsers(dest="registry_action", metavar="ACTION", required=True)
+
+    d = actions.add_parser("diff", help="print the unified diff that updates the registry")
+    d.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    d.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the diff (auto: on a terminal)")
+    d.set_defaults(func=run_diff)
+
+    e = actions.add_parser("export", help="write the update as a patch for `git apply`, or apply and commit it")
+    e.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    how = e.add_mutually_exclusive_group()
+    how.add_argument("--out", type=Path, help="the patch file (default: <work_dir>/log-cache-<date>.patch)")
+    how.add_argument(
+        "--apply", action="store_true", help="edit the registry in place; in a git work tree, commit it on a new branch log-cache-<date>"
+    )
+    e.set_defaults(func=run_export)
+
+
+def _plan(campaign: Path) -> tuple[RegistryPatch, Path]:
+    config = load_config(campaign)
+    patch = plan_registry(config, read_entries(config.work_dir / CSV_NAME))
+    update = patch.update
+    print(f"registry {patch.path}: {update.summary()}", file=sys.stderr)
+    kept = update.names(Status.KEPT)
+    if kept:
+        print(f"warning: {len(kept)} registry entries are not in this transaction and are kept as they are: {', '.join(kept)}", file=sys.stderr)
+    if update.is_noop:
+        print("the registry already holds every discovered entry; nothing to change", file=sys.stderr)
+    return patch, default_patch_path(config, date.today())
+
+
+def _colored(diff: str) -> str:
+    out = []
+    for line in diff.splitlines():
+        color = _BOLD if line.startswith(("diff --git", "--- ", "+++ ")) else _COLORS.get(line[:1], "")
+        out.append(f"{color}{line}{_RESET}" if color else line)
+    return "".join(f"{line}\n" for line in out)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    patch, _ = _plan(args.campaign)
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    sys.stdout.write(_colored(patch.diff) if color else patch.diff)
+    sys.stdout.flush()
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    patch, default_out = _plan(args.campaign)
+    if patch.update.is_noop:
+        return 0
+    if args.apply:
+        result = apply_patch(patch, date.today())
+        print(f"edited {result.path}")
+        if result.branch:
+            print(f"branch {result.branch}")
+            print(f"commit {result.commit}")
+        else:
+            print("the registry is not in a git work tree: nothing was committed")
+        return 0
+    out = export_patch(patch, args.out or default_out)
+    print(out)
+    print(f"apply it with: git -C {patch.apply_dir} apply {out}", file=sys.stderr)
+    return 0
