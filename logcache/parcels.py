@@ -1,0 +1,134 @@
+"""Split the validation work into parcels.
+
+Two plans. `alphabetical` is the manual runbook's contract: databases in alphabetical
+order, cut into N contiguous shares, so `--parcel-count N --parcel-id I` means what
+operators are used to. `size` (the default) balances bytes: longest-processing-time
+bin packing, after cutting any task heavier than a fraction of one parcel's fair share
+into sub-tasks (a log by t-range, materialized entities by entity-id hash partition), so
+that no parcel waits behind one giant shard.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+from dataclasses import dataclass
+
+from logcache.datoms import VALIDATIONS, database_of
+from logcache.entries import CacheEntry
+from logcache.errors import UnknownDataset, UsageError
+
+BALANCES = ("size", "alphabetical")
+# A task heavier than this fraction of the fair share (total / N) is cut into pieces no
+# heavier than it; with 1/2 the greedy packing stays within about 1.5x of the mean in
+# the worst case and close to 1x in practice.
+SPLIT_FRACTION = 0.5
+MAX_PARTS = 64
+
+
+@dataclass(frozen=True)
+class Task:
+    dataset: str
+    kind: str
+    validation: str
+    part: int
+    parts: int
+    weight: int
+
+    @property
+    def name(self) -> str:
+        """`<dataset>/<validation>`: the unit of `--filter-by-name` and of a result row."""
+        return f"{self.dataset}/{self.validation}"
+
+    @property
+    def task_id(self) -> str:
+        return self.name if self.parts == 1 else f"{self.name}#{self.part + 1}of{self.parts}"
+
+
+@dataclass(frozen=True)
+class Parcel:
+    parcel_id: int
+    tasks: tuple[Task, ...]
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.weight for t in self.tasks)
+
+
+def whole_tasks(entries: list[CacheEntry]) -> list[Task]:
+    return [
+        Task(e.dataset, e.kind, VALIDATIONS[e.kind], 0, 1, max(e.bytes, 1))
+        for e in sorted(entries, key=lambda e: (e.dataset, e.kind))
+    ]
+
+
+def plan_alphabetical(entries: list[CacheEntry], count: int) -> list[Parcel]:
+    _check_count(count)
+    databases = sorted({database_of(e.dataset) for e in entries})
+    tasks = whole_tasks(entries)
+    parcels = []
+    for i in range(count):
+        share = set(databases[i * len(databases) // count : (i + 1) * len(databases) // count])
+        parcels.append(Parcel(i, tuple(t for t in tasks if database_of(t.dataset) in share)))
+    return parcels
+
+
+def plan_by_size(entries: list[CacheEntry], count: int) -> list[Parcel]:
+    _check_count(count)
+    tasks = whole_tasks(entries)
+    total = sum(t.weight for t in tasks)
+    limit = max(1, int(total / count * SPLIT_FRACTION)) if count > 1 else total
+    pieces: list[Task] = []
+    for task in tasks:
+        parts = min(MAX_PARTS, -(-task.weight // limit)) if task.weight > limit else 1
+        pieces.extend(
+            Task(task.dataset, task.kind, task.validation, p, parts, task.weight // parts + (p < task.weight % parts))
+            for p in range(parts)
+        )
+    # Heaviest first onto the lightest parcel; ties broken by name so plans are stable.
+    pieces.sort(key=lambda t: (-t.weight, t.task_id))
+    heap = [(0, i) for i in range(count)]
+    assigned: list[list[Task]] = [[] for _ in range(count)]
+    for piece in pieces:
+        load, i = heapq.heappop(heap)
+        assigned[i].append(piece)
+        heapq.heappush(heap, (load + piece.weight, i))
+    return [Parcel(i, tuple(sorted(ts, key=lambda t: t.task_id))) for i, ts in enumerate(assigned)]
+
+
+def plan(entries: list[CacheEntry], count: int, balance: str) -> list[Parcel]:
+    if balance == "size":
+        return plan_by_size(entries, count)
+    if balance == "alphabetical":
+        return plan_alphabetical(entries, count)
+    raise UsageError(f"unknown balance {balance!r}; use one of {', '.join(BALANCES)}")
+
+
+def imbalance(parcels: list[Parcel]) -> float:
+    """max/mean bytes per parcel: 1.0 is perfect."""
+    loads = [p.bytes for p in parcels]
+    mean = sum(loads) / len(loads) if loads else 0
+    return max(loads) / mean if mean else 1.0
+
+
+def filter_by_name(entries: list[CacheEntry], names: list[str]) -> list[CacheEntry]:
+    """Entries named `<dataset>/<validation>` (the runbook's `--filter-by-name`), each
+    returned with only the kind that validation checks."""
+    known = {f"{e.dataset}/{VALIDATIONS[e.kind]}": e for e in entries}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(known), n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; names are <dataset>/log-validation or <dataset>/materialized-entities-validation"
+        raise UnknownDataset(f"unknown dataset/validation {unknown[0]!r} in --filter-by-name{hint}")
+    return [known[n] for n in dict.fromkeys(names)]
+
+
+def _check_count(count: int) -> None:
+    if count < 1:
+        raise UsageError(f"--parcel-count must be at least 1 (got {count})")
+
+
+def parcel_of(parcels: list[Parcel], parcel_id: int) -> Parcel:
+    if not 0 <= parcel_id < len(parcels):
+        raise UsageError(f"--parcel-id {parcel_id} is out of range: use 0 to {len(parcels) - 1}")
+    return parcels[parcel_id]

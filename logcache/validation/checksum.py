@@ -1,0 +1,133 @@
+"""Checksum-then-narrow multiset comparison (the data-diff method, in numpy and Polars).
+
+Pass 1 streams each side once and keeps, per bucket, the row count and the SUM mod 2^64
+of the stable row hashes (`logcache.rowhash`): order independent and a few bytes per
+bucket. Pass 2 loads only the buckets whose (count, sum) differ and diffs them exactly
+with counts, because an anti-join would treat duplicates as one row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from logcache.rowhash import hash_entities, hash_rows
+
+SAMPLE_SIZE = 5
+
+
+class BucketChecksums:
+    """Per-bucket row count and hash sum over buckets 0..size-1."""
+
+    def __init__(self, size: int) -> None:
+        self.counts = np.zeros(size, dtype=np.int64)
+        self.sums = np.zeros(size, dtype=np.uint64)
+
+    def add(self, buckets: np.ndarray, hashes: np.ndarray) -> None:
+        self.counts += np.bincount(buckets, minlength=len(self.counts))
+        np.add.at(self.sums, buckets, hashes)  # uint64 addition wraps: the sum is mod 2^64
+
+    def differing(self, other: BucketChecksums) -> np.ndarray:
+        return np.flatnonzero((self.counts != other.counts) | (self.sums != other.sums))
+
+
+@dataclass
+class Diff:
+    """The exact difference of two multisets of rows."""
+
+    missing: int = 0  # copies in expected beyond those in actual
+    extra: int = 0  # rows in actual that expected does not hold at all
+    duplicates: int = 0  # surplus copies in actual of rows that expected does hold
+    sample: list[dict[str, object]] = field(default_factory=list)
+
+    def add(self, other: Diff) -> None:
+        self.missing += other.missing
+        self.extra += other.extra
+        self.duplicates += other.duplicates
+        self.sample = (self.sample + other.sample)[:SAMPLE_SIZE]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.extra or self.duplicates)
+
+
+def multiset_diff(expected: pl.DataFrame, actual: pl.DataFrame, columns: Sequence[str]) -> Diff:
+    keys = list(columns)
+    left = expected.group_by(keys).agg(pl.len().cast(pl.Int64).alias("_expected"))
+    right = actual.group_by(keys).agg(pl.len().cast(pl.Int64).alias("_actual"))
+    joined = (
+        left.join(right, on=keys, how="full", coalesce=True, nulls_equal=True)
+        .with_columns(pl.col("_expected").fill_null(0), pl.col("_actual").fill_null(0))
+        .filter(pl.col("_expected") != pl.col("_actual"))
+    )
+    if joined.is_empty():
+        return Diff()
+    kind = (
+        pl.when(pl.col("_actual") < pl.col("_expected"))
+        .then(pl.lit("missing"))
+        .when(pl.col("_expected") == 0)
+        .then(pl.lit("extra"))
+        .otherwise(pl.lit("duplicate"))
+    )
+    joined = joined.with_columns(kind.alias("kind"), (pl.col("_actual") - pl.col("_expected")).abs().alias("count"))
+    totals = dict(joined.group_by("kind").agg(pl.col("count").sum()).iter_rows())
+    # A couple of rows of each kind, so one kind cannot crowd out the others.
+    sample = joined.sort("kind", *keys).group_by("kind", maintain_order=True).head(2).head(SAMPLE_SIZE)
+    return Diff(
+        missing=int(totals.get("missing", 0)),
+        extra=int(totals.get("extra", 0)),
+        duplicates=int(totals.get("duplicate", 0)),
+        sample=sample.select("kind", "count", *keys).to_dicts(),
+    )
+
+
+def sample_json(sample: list[dict[str, object]]) -> str:
+    return json.dumps(sample, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@dataclass
+class Measure:
+    """What one validation (or one sub-task of it) found, before it becomes a result row."""
+
+    rows_expected: int = 0
+    rows_actual: int = 0
+    diff: Diff = field(default_factory=Diff)
+    cache_max_t: int | None = None
+    expected_max_t: int | None = None
+    rows_past_t: int = 0
+    advance_mismatches: int = 0
+
+
+def max_t(current: int | None, t: np.ndarray) -> int | None:
+    if not len(t):
+        return current
+    top = int(t.max())
+    return top if current is None else max(current, top)
+
+
+ENTITY_BUCKETS = 1 << 12
+
+
+def entity_buckets(e: np.ndarray, size: int = ENTITY_BUCKETS) -> np.ndarray:
+    # The high half of the entity hash: independent of the partition, which uses it mod P.
+    return ((hash_entities(e) >> np.uint64(32)) % np.uint64(size)).astype(np.int64)
+
+
+def compare_frames(expected: pl.DataFrame, actual: pl.DataFrame, columns: Sequence[str]) -> Diff:
+    """Checksums per entity bucket, then an exact diff of the differing buckets only."""
+    sides = []
+    for frame in (expected, actual):
+        table = frame.select(list(columns)).to_arrow()
+        buckets = entity_buckets(table.column("e").to_numpy())
+        sums = BucketChecksums(ENTITY_BUCKETS)
+        sums.add(buckets, hash_rows(table))
+        sides.append((buckets, sums))
+    differing = sides[0][1].differing(sides[1][1])
+    if not len(differing):
+        return Diff()
+    pick = [np.isin(buckets, differing) for buckets, _ in sides]
+    return multiset_diff(expected.filter(pl.Series(pick[0])), actual.filter(pl.Series(pick[1])), columns)

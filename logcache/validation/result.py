@@ -1,0 +1,218 @@
+"""Validation result rows: the record, its Arrow schema, and one Parquet file per result.
+
+Layout under the results store: `<dataset>/<validation>/attempt-<NNNNNN>.parquet` for a
+finished row and `...attempt-<NNNNNN>.part-<label>.parquet` for a sub-task's partial.
+Zero-padded attempts make "latest attempt wins" the last key in listing order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from logcache.datoms import VALIDATIONS
+from logcache.errors import CorruptData
+from logcache.storage import Store
+from logcache.validation.checksum import SAMPLE_SIZE, sample_json
+
+KIND_OF = {validation: kind for kind, validation in VALIDATIONS.items()}
+ERROR_KINDS = ("none", "missing-path", "corrupt-file", "schema", "t-mismatch", "mismatch", "internal")
+# Errors that stop a validation before any count is trustworthy, most telling first.
+_FATAL = ("missing-path", "corrupt-file", "schema", "internal")
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    dataset: str
+    validation: str
+    parcel: str
+    cache_t: int
+    rows_expected: int
+    rows_actual: int
+    missing: int
+    extra: int
+    duplicates: int
+    is_valid: bool
+    error_kind: str
+    error: str
+    sample: str  # JSON list of a few differing rows: kind, count and the row's columns
+    started_at: str  # ISO 8601 UTC
+    duration_s: float
+    attempt: int = 1
+    subtask: str = ""  # "" for a whole (or merged) result; else "t:LO..HI" or "p:I/N"
+    cache_max_t: int | None = None  # the max t found in the cache
+    expected_max_t: int | None = None  # the max t of what the cache should hold
+    rows_past_t: int = 0  # cached rows with t > cache_t
+    advance_mismatches: int = 0  # entities: facts where advance(cache, newer) != materialize(log)
+
+    @property
+    def key(self) -> str:
+        return result_key(self.dataset, self.validation, self.attempt, self.subtask)
+
+
+RESULT_SCHEMA = pa.schema(
+    [
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("validation", pa.string(), nullable=False),
+        pa.field("parcel", pa.string(), nullable=False),
+        pa.field("cache_t", pa.int64(), nullable=False),
+        pa.field("rows_expected", pa.int64(), nullable=False),
+        pa.field("rows_actual", pa.int64(), nullable=False),
+        pa.field("missing", pa.int64(), nullable=False),
+        pa.field("extra", pa.int64(), nullable=False),
+        pa.field("duplicates", pa.int64(), nullable=False),
+        pa.field("is_valid", pa.bool_(), nullable=False),
+        pa.field("error_kind", pa.string(), nullable=False),
+        pa.field("error", pa.string(), nullable=False),
+        pa.field("sample", pa.string(), nullable=False),
+        pa.field("started_at", pa.string(), nullable=False),
+        pa.field("duration_s", pa.float64(), nullable=False),
+        pa.field("attempt", pa.int64(), nullable=False),
+        pa.field("subtask", pa.string(), nullable=False),
+        pa.field("cache_max_t", pa.int64()),
+        pa.field("expected_max_t", pa.int64()),
+        pa.field("rows_past_t", pa.int64(), nullable=False),
+        pa.field("advance_mismatches", pa.int64(), nullable=False),
+    ]
+)
+assert RESULT_SCHEMA.names == [f.name for f in fields(ResultRow)]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def result_key(dataset: str, validation: str, attempt: int, subtask: str = "") -> str:
+    part = "" if not subtask else ".part-" + re.sub(r"[^A-Za-z0-9_-]+", "_", subtask)
+    return f"{dataset}/{validation}/attempt-{attempt:06d}{part}.parquet"
+
+
+def rows_to_table(rows: list[ResultRow]) -> pa.Table:
+    return pa.Table.from_pylist([asdict(r) for r in rows], schema=RESULT_SCHEMA)
+
+
+def write_result(results: Store, row: ResultRow) -> str:
+    """Write `row` as its own small Parquet file, atomically; returns its key."""
+    buf = io.BytesIO()
+    pq.write_table(rows_to_table([row]), buf)
+    results.write_bytes(row.key, buf.getvalue())
+    return row.key
+
+
+def read_results(results: Store, include_partials: bool = False) -> list[ResultRow]:
+    """Every result row under `results`, in key order; CorruptData names a bad file."""
+    rows: list[ResultRow] = []
+    for info in results.list():
+        if not info.key.endswith(".parquet") or (".part-" in info.key and not include_partials):
+            continue
+        url = results.url_of(info.key)
+        try:
+            with results.open_read(info.key) as f:
+                table = pq.read_table(f)
+            table = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
+        except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CorruptData(f"{url} is not a readable result file ({first}); delete it and re-run that validation") from None
+        rows.extend(ResultRow(**r) for r in table.to_pylist())
+    return rows
+
+
+def latest_results(rows: list[ResultRow]) -> dict[tuple[str, str], ResultRow]:
+    """The latest attempt per (dataset, validation), partials ignored."""
+    latest: dict[tuple[str, str], ResultRow] = {}
+    for row in rows:
+        if row.subtask:
+            continue
+        pair = (row.dataset, row.validation)
+        if pair not in latest or row.attempt >= latest[pair].attempt:
+            latest[pair] = row
+    return latest
+
+
+def _attempts(results: Store, dataset: str, validation: str) -> list[int]:
+    found = []
+    for info in results.list(f"{dataset}/{validation}/"):
+        m = re.search(r"/attempt-(\d+)\.parquet$", "/" + info.key)
+        if m:
+            found.append(int(m.group(1)))
+    return found
+
+
+def has_result(results: Store, dataset: str, validation: str) -> bool:
+    """Whether a finished (non-partial) result exists, so a rerun can skip the pair."""
+    return bool(_attempts(results, dataset, validation))
+
+
+def next_attempt(results: Store, dataset: str, validation: str) -> int:
+    return max(_attempts(results, dataset, validation), default=0) + 1
+
+
+def classify(row: ResultRow, validation_kind: str) -> ResultRow:
+    """Set error_kind, error and is_valid from the counts (fatal errors are kept).
+
+    The max-t checks need the whole shard, so a partial is only judged on its own rows.
+    """
+    if row.error_kind in _FATAL:
+        return replace(row, is_valid=False)
+    whole = not row.subtask
+    problems: list[str] = []
+    kind = "none"
+    if row.rows_past_t:
+        problems.append(f"{row.rows_past_t} cached rows have t > T = {row.cache_t}")
+    if whole and not row.rows_past_t:
+        if validation_kind == "log" and row.cache_max_t != row.cache_t:
+            problems.append(f"the registry's T is {row.cache_t} but the cache's max t is {row.cache_max_t}")
+        if validation_kind == "materialized-entities" and row.cache_max_t != row.expected_max_t:
+            problems.append(f"the cache's max t is {row.cache_max_t} but the log materialised to T = {row.cache_t} gives {row.expected_max_t}")
+    if problems:
+        kind = "t-mismatch"
+    counts = [(row.missing, "missing"), (row.extra, "extra"), (row.duplicates, "duplicated")]
+    noun = "datoms" if validation_kind == "log" else "facts"
+    if any(n for n, _ in counts):
+        problems.append(", ".join(f"{n} {word}" for n, word in counts if n) + f" {noun} ({row.rows_actual} cached, {row.rows_expected} expected)")
+        kind = "mismatch" if kind == "none" else kind
+    if row.advance_mismatches:
+        problems.append(f"advancing the cached snapshot with the newer log differs from materialising the whole log in {row.advance_mismatches} facts")
+        kind = "mismatch" if kind == "none" else kind
+    return replace(row, error_kind=kind, error="; ".join(problems), is_valid=kind == "none")
+
+
+def merge_partials(parts: list[ResultRow]) -> ResultRow:
+    """Merge sub-task partials of one (dataset, validation) into its one result row."""
+    if not parts:
+        raise ValueError("merge_partials needs at least one partial")
+    fatal = sorted((p for p in parts if p.error_kind in _FATAL), key=lambda p: _FATAL.index(p.error_kind))
+    merged_sample = [item for p in parts if p.sample for item in json.loads(p.sample)]
+
+    def total(name: str) -> int:
+        return sum(int(getattr(p, name)) for p in parts)
+
+    def top(name: str) -> int | None:
+        return max((getattr(p, name) for p in parts if getattr(p, name) is not None), default=None)
+
+    first = parts[0]
+    row = replace(
+        first,
+        rows_expected=total("rows_expected"),
+        rows_actual=total("rows_actual"),
+        missing=total("missing"),
+        extra=total("extra"),
+        duplicates=total("duplicates"),
+        rows_past_t=total("rows_past_t"),
+        advance_mismatches=total("advance_mismatches"),
+        cache_max_t=top("cache_max_t"),
+        expected_max_t=top("expected_max_t"),
+        sample=sample_json(merged_sample[:SAMPLE_SIZE]) if merged_sample else "[]",
+        started_at=min(p.started_at for p in parts),
+        duration_s=sum(p.duration_s for p in parts),
+        subtask="",
+        error_kind=fatal[0].error_kind if fatal else "none",
+        error=fatal[0].error if fatal else "",
+    )
+    return classify(row, KIND_OF[first.validation])
