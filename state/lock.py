@@ -1,0 +1,119 @@
+"""One operator per campaign: a lock file naming the holder, plus an OS lock on it.
+
+The OS lock (flock) is released by the kernel when the holder dies, even by kill -9, so
+a lock file whose flock is free is stale and is taken over with a notice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from state.errors import StateError
+from state.model import operator, utc_now
+
+
+class LockHeld(StateError):
+    """Another operator drives this campaign."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    operator: str
+    host: str
+    pid: int
+    started_at: str
+
+    def describe(self) -> str:
+        try:
+            since = datetime.strptime(self.started_at, "%Y-%m-%dT%H:%M:%SZ").strftime("%H:%M")
+        except ValueError:
+            since = self.started_at
+        return f"{self.operator} (pid {self.pid}) since {since}"
+
+
+def read_holder(lock_path: Path) -> Holder | None:
+    try:
+        raw = json.loads(lock_path.read_text(encoding="utf-8"))
+        return Holder(str(raw["operator"]), str(raw["host"]), int(raw["pid"]), str(raw["started_at"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class CampaignLock:
+    def __init__(self, lock_path: Path) -> None:
+        self.lock_path = lock_path
+        self._file: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
+    def acquire(self, break_lock: bool = False) -> str | None:
+        """Take the lock; returns a notice when a stale or broken lock was taken over."""
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        # Open without truncating: a refused acquire must not touch the holder's file.
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        f = os.fdopen(fd, "r+", encoding="utf-8")
+        previous = read_holder(self.lock_path)
+        notice = None
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not break_lock:
+                f.close()
+                who = previous.describe() if previous else "another process"
+                raise LockHeld(f"campaign is being driven by {who}; use --break-lock if that session is gone") from None
+            # The holder's OS lock stays with its process; breaking means we proceed and
+            # overwrite the record, which the old holder's next save cannot see through.
+            notice = f"broke the lock of {previous.describe() if previous else 'an unknown holder'}"
+        else:
+            if previous is not None:
+                same_host = previous.host == socket.gethostname()
+                state = "no longer running" if same_host and not _pid_alive(previous.pid) else "its lock was released"
+                notice = f"took over a stale lock from {previous.operator} (pid {previous.pid}, {state})"
+        me = Holder(operator(), socket.gethostname(), os.getpid(), utc_now())
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps(asdict(me)) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+        self._file = f
+        return notice
+
+    def release(self) -> None:
+        if self._file is None:
+            return
+        # Emptied, not unlinked: unlinking would let a waiter lock the old inode while
+        # a newcomer locks a new file, and two holders would both think they drive.
+        try:
+            self._file.seek(0)
+            self._file.truncate()
+            self._file.flush()
+        finally:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> CampaignLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
