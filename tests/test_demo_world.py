@@ -307,8 +307,11 @@ def test_cli_s3_target_needs_campaign_dir(tmp_path: Path, capsys: pytest.Capture
     _assert_one_line_error(capsys, code, "--campaign-dir")
 
 
-def test_cli_unreachable_endpoint_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("logcache.storage.s3")
+def test_cli_unreachable_endpoint_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     code = main(["demo-data", "s3://demo-bucket/w", "--endpoint-url", "http://127.0.0.1:9", "--campaign-dir", str(tmp_path / "c")])
     _assert_one_line_error(capsys, code, "EndpointUnreachable")
     assert list(tmp_path.iterdir()) == []

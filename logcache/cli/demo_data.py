@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     is_s3 = split_url(args.dir)[0] == "s3"
     if args.endpoint_url and not is_s3:
         raise UsageError("--endpoint-url only applies to an s3:// DIR")
-    s3 = S3Settings(endpoint_url=args.endpoint_url) if is_s3 else None
+    # Few attempts: a demo endpoint that refuses connections should fail in seconds.
+    s3 = S3Settings(endpoint_url=args.endpoint_url, max_attempts=3) if is_s3 else None
     summary = build_world(args.dir, args.seed, args.scale, faults, args.campaign_dir, s3)
     print(describe(summary))
     return 0

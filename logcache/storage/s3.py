@@ -1,0 +1,176 @@
+"""S3 storage through boto3, with a configurable endpoint.
+
+One client per opened store, shared by its children and across threads (boto3 clients
+are thread-safe once created; sessions are not), its connection pool sized to the
+concurrency. Every botocore error is mapped in one place to a typed one-line error.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+
+import boto3
+import botocore.exceptions as bce
+from botocore.config import Config
+
+from logcache.errors import AccessDenied, BucketNotFound, EndpointUnreachable, PathNotFound, StorageError
+from logcache.storage.base import ObjectInfo, Store
+from state.config import S3Settings
+
+# CopyObject copies up to 5 GiB in one request; above that, multipart UploadPartCopy.
+SINGLE_COPY_LIMIT = 5 * 1024**3
+READ_BUFFER = 4 << 20
+_DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AllAccessDisabled"}
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+class S3Store:
+    def __init__(self, client: Any, bucket: str, prefix: str, endpoint: str, page_size: int = 1000) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.endpoint = endpoint
+        self.page_size = page_size
+
+    @classmethod
+    def open(cls, rest: str, settings: S3Settings, concurrency: int = 16, page_size: int = 1000) -> S3Store:
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise StorageError("an s3:// URL needs a bucket: s3://bucket/prefix")
+        try:
+            session = boto3.Session(profile_name=settings.profile) if settings.profile else boto3.Session()
+        except bce.ProfileNotFound:
+            raise AccessDenied(f"AWS profile {settings.profile!r} does not exist; fix [s3].profile or ~/.aws/config") from None
+        config = Config(
+            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            max_pool_connections=max(10, concurrency + 4),
+            connect_timeout=5,
+            read_timeout=60,
+        )
+        client = session.client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            region_name=settings.region or session.region_name or "us-east-1",
+            config=config,
+        )
+        return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def _key(self, key: str) -> str:
+        key = key.strip("/")
+        return f"{self.prefix}/{key}" if self.prefix and key else (self.prefix or key)
+
+    def url_of(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}".rstrip("/")
+
+    def child(self, prefix: str) -> S3Store:
+        return S3Store(self.client, self.bucket, self._key(prefix), self.endpoint, self.page_size)
+
+    @contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        try:
+            yield
+        except bce.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING:
+                raise PathNotFound(self.url_of(key)) from None
+            if code == "NoSuchBucket":
+                raise BucketNotFound(f"bucket {self.bucket} does not exist at {self.endpoint}; check the campaign file's locations") from None
+            if code in _DENIED:
+                raise AccessDenied(f"{self.url_of(key)}: access denied ({code}); check the AWS profile or credentials in use") from None
+            raise StorageError(f"{self.url_of(key)}: {code}: {exc.response.get('Error', {}).get('Message', '')}") from None
+        except (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ConnectionClosedError) as exc:
+            raise EndpointUnreachable(f"no S3 server answered at {self.endpoint} ({type(exc).__name__}); check [s3].endpoint_url") from None
+        except (bce.NoCredentialsError, bce.PartialCredentialsError):
+            raise AccessDenied("no AWS credentials found; set [s3].profile or the AWS_* environment") from None
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self._key(prefix)
+        # A trailing slash keeps `cache/abc` from also listing `cache/abcd`.
+        wanted = f"{base}/" if base else ""
+        root = f"{self.prefix}/" if self.prefix else ""
+        with self._errors(prefix):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=wanted, PaginationConfig={"PageSize": self.page_size}
+            )
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(obj["Key"][len(root):], obj["Size"], obj["ETag"].strip('"'), obj["LastModified"].timestamp())
+
+    def stat(self, key: str) -> ObjectInfo:
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return ObjectInfo(key.strip("/"), head["ContentLength"], head["ETag"].strip('"'), head["LastModified"].timestamp())
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except PathNotFound:
+            return False
+        return True
+
+    def open_read(self, key: str) -> BinaryIO:
+        size = self.stat(key).size
+        return io.BufferedReader(_RangeReader(self, key, size), READ_BUFFER)  # type: ignore[return-value]
+
+    def read_bytes(self, key: str) -> bytes:
+        with self._errors(key):
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        # A PUT is atomic on S3: readers see the old object or the new one.
+        with self._errors(key):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def copy_from(self, source: Store, source_key: str, key: str, size: int | None = None) -> None:
+        if isinstance(source, S3Store) and source.endpoint == self.endpoint:
+            copy_source = {"Bucket": source.bucket, "Key": source._key(source_key)}
+            with self._errors(key), source._errors(source_key):
+                if size is not None and size < SINGLE_COPY_LIMIT:
+                    # One request and no HEAD: the size came from the listing.
+                    self.client.copy_object(Bucket=self.bucket, Key=self._key(key), CopySource=copy_source)
+                else:
+                    self.client.copy(copy_source, self.bucket, self._key(key), SourceClient=source.client)
+            return
+        with source.open_read(source_key) as f, self._errors(key):
+            self.client.upload_fileobj(f, self.bucket, self._key(key))
+
+
+class _RangeReader(io.RawIOBase):
+    """A seekable reader over ranged GETs, so pyarrow reads a footer without the file."""
+
+    def __init__(self, store: S3Store, key: str, size: int) -> None:
+        self.store, self.key, self.size, self.pos = store, key, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self.pos >= self.size:
+            return 0
+        end = min(self.size, self.pos + len(buffer)) - 1
+        with self.store._errors(self.key):
+            body = self.store.client.get_object(
+                Bucket=self.store.bucket, Key=self.store._key(self.key), Range=f"bytes={self.pos}-{end}"
+            )["Body"].read()
+        n = len(body)
+        buffer[:n] = body
+        self.pos += n
+        return n
