@@ -22,6 +22,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo_data",
     "transactions",
     "discover",
+    "status",
+    "step",
+    "import_csv",
+    "copy",
     "registry",
 )
 

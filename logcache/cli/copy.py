@@ -1,0 +1,191 @@
+"""`logcache copy CAMPAIGN`: copy every cached prefix ephemeral -> permanent, verified."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from logcache import steps
+from logcache.campaign import open_campaign
+from logcache.copy import (
+    CopyEvent,
+    CopyPlanned,
+    CopyProgress,
+    CopyReport,
+    DatasetConflict,
+    DatasetFailed,
+    DatasetStatus,
+    DatasetVerified,
+    connections_needed,
+    copy_entries,
+)
+from logcache.entries import CSV_NAME, read_entries
+from logcache.errors import UsageError
+from logcache.progress_render import StatusLine, bar, human_bytes, human_duration
+from logcache.stores import open_destination, open_source
+from state.config import load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "copy",
+        help="copy every cached prefix to the permanent bucket, verified (runbook step 3)",
+        description=(
+            "Copy each dataset's prefix from the source (ephemeral) to the destination (permanent), "
+            "server-side on S3, skipping objects already there, and verify every prefix. "
+            "Safe to rerun: an interrupted copy resumes where it stopped."
+        ),
+    )
+    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    p.add_argument(
+        "--only", action="extend", nargs="+", metavar="NAME",
+        help="copy only these: <shard>/<kind>, a shard, a cache id, or a URL as in `Path does not exist: URL`",
+    )
+    p.add_argument("--concurrency", type=int, metavar="N", help="copies in flight (default: [copy] concurrency, 64)")
+    p.add_argument("--dry-run", action="store_true", help="list and plan only; write nothing")
+    p.add_argument("--overwrite", action="store_true", help="replace destination objects that differ from the source")
+    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
+    p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout (progress goes to stderr)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, not {args.concurrency}")
+    out = sys.stderr if args.json else sys.stdout
+    view = CopyView(StatusLine(out))
+    cancel = threading.Event()
+    with _cancel_on_signals(cancel, view):
+        try:
+            report = _dry_run(args, view) if args.dry_run else _copy(args, view, cancel)
+        finally:
+            view.status.close()
+    view.summary(report)
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    if report.interrupted:
+        print("logcache: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _dry_run(args: argparse.Namespace, view: CopyView) -> CopyReport:
+    """Plan only: reads the campaign without taking its lock, so it works while another
+    operator drives it."""
+    config = load_config(args.campaign)
+    concurrency = args.concurrency or config.copy.concurrency
+    pool = connections_needed(concurrency)
+    return copy_entries(
+        read_entries(config.work_dir / CSV_NAME),
+        open_source(config, pool),
+        open_destination(config, pool),
+        only=args.only,
+        concurrency=concurrency,
+        overwrite=args.overwrite or config.copy.overwrite,
+        dry_run=True,
+        on_event=view.on_event,
+    )
+
+
+def _copy(args: argparse.Namespace, view: CopyView, cancel: threading.Event) -> CopyReport:
+    with open_campaign(args.campaign, break_lock=args.break_lock, notice=view.status.line) as campaign:
+        return steps.run_copy(
+            campaign,
+            only=args.only,
+            on_event=view.on_event,
+            cancel=cancel,
+            concurrency=args.concurrency,
+            overwrite=args.overwrite or None,
+        )
+
+
+@contextmanager
+def _cancel_on_signals(cancel: threading.Event, view: CopyView) -> Iterator[None]:
+    """The first Ctrl-C (or SIGTERM) lets copies in flight finish; a second one stops at once."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        view.status.line("stopping: letting the copies in flight finish (Ctrl-C again to stop at once)")
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class CopyView:
+    """Renders copy events as a progress bar on a TTY, plain lines otherwise."""
+
+    def __init__(self, status: StatusLine) -> None:
+        self.status = status
+
+    def on_event(self, event: CopyEvent) -> None:
+        if isinstance(event, CopyPlanned):
+            self._planned(event)
+        elif isinstance(event, CopyProgress):
+            if event.objects_total:
+                self.status.status(progress_text(event, self.status.live))
+        elif isinstance(event, DatasetVerified):
+            if not self.status.live:
+                self.status.line(f"verified {event.name} ({event.objects:,} objects, {human_bytes(event.bytes)})")
+        elif isinstance(event, DatasetFailed):
+            self.status.line(f"FAILED {event.name}: {event.reason}")
+        elif isinstance(event, DatasetConflict):
+            action = "overwriting them" if event.overwritten else "left untouched; rerun with --overwrite to replace them"
+            first = event.conflicts[0]
+            self.status.line(
+                f"CONFLICT {event.name}: {len(event.conflicts)} objects differ at the destination ({action}), "
+                f"e.g. {first.destination_url} has {first.destination_size:,} bytes, the source {first.source_size:,}"
+            )
+
+    def _planned(self, plan: CopyPlanned) -> None:
+        present = sum(d.objects_present for d in plan.datasets)
+        conflicts = sum(d.conflicts for d in plan.datasets)
+        self.status.line(
+            f"{'dry run: ' if plan.dry_run else ''}{len(plan.datasets)} datasets listed, {plan.objects:,} objects "
+            f"({human_bytes(plan.bytes)}): {present:,} already at the destination, "
+            f"{plan.objects_to_copy:,} to copy ({human_bytes(plan.bytes_to_copy)})"
+            + (f", {conflicts:,} conflicting" if conflicts else "")
+        )
+
+    def summary(self, report: CopyReport) -> None:
+        line = self.status.line
+        if report.dry_run:
+            todo = sum(d.objects - d.objects_skipped - len(d.conflicts) for d in report.with_status(DatasetStatus.PLANNED))
+            line(f"dry run: nothing written; {todo:,} objects would be copied")
+        else:
+            rate = report.objects_copied / report.elapsed_s if report.elapsed_s > 0 else 0.0
+            line(
+                f"copied {report.objects_copied:,} objects ({human_bytes(report.bytes_copied)}), "
+                f"skipped {report.objects_skipped:,} already present, in {report.elapsed_s:.1f} s ({rate:,.0f} objects/s)"
+            )
+            line(f"verified {len(report.with_status(DatasetStatus.VERIFIED))} of {len(report.datasets)} datasets")
+        for status in (DatasetStatus.FAILED, DatasetStatus.CONFLICT, DatasetStatus.INTERRUPTED):
+            results = report.with_status(status)
+            if results:
+                line(f"{status.value}: {len(results)} dataset{'' if len(results) == 1 else 's'}")
+                for r in results:
+                    line(f"  {r.name}" + (f": {r.reason}" if r.reason else ""))
+
+
+def progress_text(p: CopyProgress, live: bool) -> str:
+    fraction = p.objects_done / p.objects_total if p.objects_total else 1.0
+    text = (
+        f"{p.objects_done:,}/{p.objects_total:,} objects, {human_bytes(p.bytes_done)}/{human_bytes(p.bytes_total)}, "
+        f"{p.objects_per_s:,.0f} objects/s, {human_bytes(p.bytes_per_s)}/s, ETA {human_duration(p.eta_s)}"
+    )
+    return f"copy {bar(fraction)} {text}" if live else f"copy: {fraction:.0%} {text}"

@@ -1,0 +1,27 @@
+"""`logcache step done CAMPAIGN STEP --note TEXT`: record a manual step."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from logcache import steps
+from logcache.campaign import open_campaign
+from state.model import MANUAL_STEPS, StepName
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("step", help="record a manual step (build-image, merge-pr) as done")
+    p.add_argument("action", choices=["done"])
+    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    p.add_argument("step", choices=sorted(s.value for s in MANUAL_STEPS))
+    p.add_argument("--note", default="", help="what was done, e.g. the image tag or the PR URL")
+    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_campaign(args.campaign, break_lock=args.break_lock, notice=print) as campaign:
+        steps.confirm_manual(campaign, StepName(args.step), args.note)
+    print(f"{args.step}: done")
+    return 0

@@ -1,0 +1,146 @@
+"""Which entries to copy, and per object: skip, copy or conflict."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from logcache.copy.events import Conflict, DatasetPlan
+from logcache.entries import CacheEntry
+from logcache.errors import UnknownDataset
+from logcache.storage import ObjectInfo, Store
+
+
+def _normal_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    # Spark writes s3a:// in its errors (`Path does not exist: s3a://...`); it is S3.
+    return "s3://" + url[len("s3a://"):] if url.startswith("s3a://") else url
+
+
+def _last_part(url: str) -> str:
+    return _normal_url(url).rsplit("/", 1)[-1]
+
+
+def entry_names(entry: CacheEntry) -> set[str]:
+    """Every name `--only` accepts for this entry."""
+    return {
+        entry.name,
+        entry.dataset,
+        _last_part(entry.source),
+        _last_part(entry.destination),
+        _normal_url(entry.source),
+        _normal_url(entry.destination),
+    }
+
+
+def select_entries(entries: Sequence[CacheEntry], only: Iterable[str] | None) -> list[CacheEntry]:
+    """The entries named by `only` (all when None), in their original order.
+
+    Raises UnknownDataset, before anything is copied, for a name that matches nothing.
+    """
+    if only is None:
+        return list(entries)
+    wanted = [_normal_url(n) for n in only]
+    names = [entry_names(e) for e in entries]
+    for name in wanted:
+        if not any(name in n for n in names):
+            known = sorted(set().union(*names)) if names else []
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UnknownDataset(
+                f"no dataset named {name!r} in the cache entries; {hint}give <shard>/<kind>, a shard, "
+                "a cache id or a URL as listed in cache-entries.csv"
+            )
+    return [e for e, n in zip(entries, names) if any(w in n for w in wanted)]
+
+
+def prefix_in(store: Store, url: str) -> str:
+    """The key of `url` under `store`: its path below the store's root, else its last part.
+
+    Discovery writes URLs under the stores' roots; the last part (the cache id) is the
+    fallback for an entries file written against another mount of the same buckets.
+    """
+    root = _normal_url(store.url) + "/"
+    url = _normal_url(url)
+    return url[len(root):] if url.startswith(root) else _last_part(url)
+
+
+def under(objects: Iterable[ObjectInfo], prefix: str) -> dict[str, ObjectInfo]:
+    """Objects below `prefix` (as a folder: `id` must not match `id2/...`), by relative key."""
+    start = prefix + "/"
+    return {o.key[len(start):]: o for o in objects if o.key.startswith(start)}
+
+
+def comparable_etag(etag: str) -> bool:
+    # A multipart ETag (`md5-of-parts-N`) depends on how the object was uploaded, and a
+    # local file has none: only two plain MD5 ETags say anything about content.
+    return bool(etag) and "-" not in etag
+
+
+def same_content(a: ObjectInfo, b: ObjectInfo) -> bool:
+    if a.size != b.size:
+        return False
+    return not (comparable_etag(a.etag) and comparable_etag(b.etag)) or a.etag == b.etag
+
+
+@dataclass(frozen=True)
+class ObjectCopy:
+    source_key: str
+    destination_key: str
+    size: int
+
+
+@dataclass
+class EntryPlan:
+    entry: CacheEntry
+    source_prefix: str
+    destination_prefix: str
+    source: dict[str, ObjectInfo]
+    copies: list[ObjectCopy] = field(default_factory=list)
+    present: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    def summary(self) -> DatasetPlan:
+        return DatasetPlan(
+            name=self.entry.name,
+            source_url=self.entry.source,
+            destination_url=self.entry.destination,
+            objects=len(self.source),
+            bytes=sum(o.size for o in self.source.values()),
+            objects_to_copy=len(self.copies),
+            bytes_to_copy=sum(c.size for c in self.copies),
+            objects_present=self.present,
+            conflicts=len(self.conflicts),
+        )
+
+
+def plan_entry(entry: CacheEntry, source: Store, destination: Store, overwrite: bool) -> EntryPlan:
+    """List both sides of one entry and decide each object's fate."""
+    src_prefix = prefix_in(source, entry.source)
+    dst_prefix = prefix_in(destination, entry.destination)
+    src = under(source.list(src_prefix), src_prefix)
+    plan = EntryPlan(entry, src_prefix, dst_prefix, src)
+    if not src:
+        return plan
+    dst = under(destination.list(dst_prefix), dst_prefix)
+    for rel, obj in src.items():
+        there = dst.get(rel)
+        if there is not None and same_content(obj, there):
+            plan.present += 1
+            continue
+        if there is not None:
+            plan.conflicts.append(
+                Conflict(
+                    source.url_of(obj.key),
+                    destination.url_of(there.key),
+                    obj.size,
+                    there.size,
+                    obj.etag,
+                    there.etag,
+                )
+            )
+            if not overwrite:
+                continue
+        plan.copies.append(ObjectCopy(obj.key, f"{dst_prefix}/{rel}", obj.size))
+    return plan
