@@ -9,6 +9,7 @@ steps report progress through a plain callback and stop early when `cancel` is s
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -23,9 +24,15 @@ from logcache.discover import Discovery, DiscoverProgress, discover
 from logcache.entries import CSV_NAME, CacheEntry, read_entries, write_entries
 from logcache.errors import LogcacheError, UsageError
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
-from logcache.stores import open_destination, open_source
+from logcache.aggregate import Aggregate, aggregate
+from logcache.backends import BACKENDS, validate_dask_scheduler
+from logcache.datoms import VALIDATIONS
+from logcache.stores import open_destination, open_results, open_source
+from logcache.validate import ParcelUpdate, ValidationRun, plan_parcels, validate
+from logcache.validation import KIND_OF, read_results
+from state.config import CampaignConfig
 from state.errors import StateError
-from state.model import MANUAL_STEPS, CopyStatus, DatasetState, Resolution, StepName, StepStatus
+from state.model import MANUAL_STEPS, CopyStatus, DatasetState, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
 
 Callback = Callable[[Any], None]
 
@@ -51,6 +58,15 @@ def _run(campaign: Campaign, name: StepName, work: Callable[[], str]) -> str:
     campaign.state.finish_step(name, StepStatus.DONE, note=note)
     campaign.save()
     return note
+
+
+def _run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Callable[[], str]) -> None:
+    """Run `work` as `step`, except a partial run (`--only`, `--filter-by-name`) before the
+    whole step is done, or no step at all: those leave the checklist as it was."""
+    if step is None or (partial and campaign.state.step(step).status is not StepStatus.DONE):
+        work()
+    else:
+        _run(campaign, step, work)
 
 
 def transactions(campaign: Campaign) -> list[Transaction]:
@@ -131,7 +147,7 @@ def run_copy(
     cancel: threading.Event | None = None,
     concurrency: int | None = None,
     overwrite: bool | None = None,
-    step: StepName = StepName.COPY,
+    step: StepName | None = StepName.COPY,
 ) -> CopyReport:
     """Runbook step 3 (and the re-copy of failed paths): copy, verify, record per dataset."""
     reports: list[CopyReport] = []
@@ -149,7 +165,7 @@ def run_copy(
                 campaign.state.add_failed_path(event.url, "copy", event.name)
             else:
                 for fp in campaign.state.open_failed_paths():
-                    if fp.dataset_name == event.name and fp.origin == "copy":
+                    if fp.dataset_name == event.name:
                         fp.resolution = Resolution.RECOPIED
             campaign.mark()
         if on_event:
@@ -175,13 +191,8 @@ def run_copy(
             raise StepFailed(f"{len(failed)} datasets not copied ({', '.join(d.name for d in failed[:3])}); see the failed paths, then copy again")
         return note
 
-    # A partial copy (`--only`) before the whole copy has been done does not finish the step.
-    partial = only is not None and step is StepName.COPY and campaign.state.step(step).status is not StepStatus.DONE
     try:
-        if partial:
-            work()
-        else:
-            _run(campaign, step, work)
+        _run_as(campaign, step, only is not None, work)
     except KeyboardInterrupt:
         if reports and cancel is not None and cancel.is_set():
             return reports[0]
@@ -232,3 +243,161 @@ def resolve_failed_paths(campaign: Campaign, urls: list[str], resolution: Resolu
         if fp.url in urls:
             fp.resolution = resolution
     campaign.mark()
+
+
+def run_validate(
+    campaign: Campaign,
+    *,
+    names: list[str] | None = None,
+    force: bool = False,
+    count: int | None = None,
+    balance: str | None = None,
+    backend: str | None = None,
+    prefix: str = "",
+    on_event: Callable[[ParcelUpdate], None] | None = None,
+    cancel: threading.Event | None = None,
+    step: StepName | None = StepName.VALIDATE,
+) -> ValidationRun:
+    """Runbook step 5: validate every entry (or `names`) in parcels on the backend,
+    recording parcels and failed paths as they are found."""
+    config = campaign.config
+    settings = config.validation
+    count = count or settings.parcel_count
+    balance = balance or settings.balance
+    backend = backend or settings.backend
+    cached = entries(campaign)
+    # Everything that can be refused is checked before the state changes.
+    plan_parcels(cached, count, balance, names)
+    check_backend(config, backend)
+    read_results(open_results(config))
+    runs: list[ValidationRun] = []
+    if not names:
+        campaign.state.parcels = [p for p in campaign.state.parcels if not p.parcel_id.startswith(prefix)] if prefix else []
+
+    def record(update: ParcelUpdate) -> None:
+        parcel = next((p for p in campaign.state.parcels if p.parcel_id == update.label), None)
+        if parcel is None:
+            parcel = ParcelState(update.label, update.backend)
+            campaign.state.parcels.append(parcel)
+        parcel.backend, parcel.job_id = update.backend or parcel.backend, update.job_id or parcel.job_id
+        parcel.status = ParcelStatus(update.status)
+        parcel.last_heartbeat = update.heartbeat_at or parcel.last_heartbeat
+        parcel.tasks_done, parcel.tasks_total = update.done, update.total
+        campaign.mark()
+        if on_event:
+            on_event(update)
+
+    def work() -> str:
+        run = validate(
+            config, cached, count=count, balance=balance, backend=backend, names=names, force=force, prefix=prefix, on_event=record, cancel=cancel
+        )
+        runs.append(run)
+        for found in run.failed_paths:
+            campaign.state.add_failed_path(found.url, found.origin, found.dataset_name)
+        failed_jobs = [j for j in run.jobs if not j.ok]
+        if failed_jobs:
+            raise StepFailed(f"{len(failed_jobs)} parcels failed (parcel {failed_jobs[0].label}: {failed_jobs[0].error}); run validate again to finish them")
+        kinds = Counter(r.error_kind for r in run.invalid)
+        detail = f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""
+        return f"{run.pairs} checked: {run.pairs - len(run.invalid)} valid, {len(run.invalid)} invalid{detail}"
+
+    try:
+        _run_as(campaign, step, bool(names), work)
+    except StepFailed:
+        if runs:
+            return runs[0]
+        raise
+    return runs[0]
+
+
+def check_backend(config: CampaignConfig, backend: str) -> None:
+    """Refuse a backend that cannot run before anything starts."""
+    if backend == "dask":
+        validate_dask_scheduler(config.validation.scheduler)
+    elif backend == "command" and not config.validation.template:
+        raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...' or [validation] template")
+    elif backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+
+
+def pairs_of(campaign: Campaign, dataset_names: list[str]) -> list[str]:
+    """`<dataset>/<validation>` of the named datasets (`<shard>/<kind>`)."""
+    wanted = set(dataset_names)
+    return [f"{e.dataset}/{VALIDATIONS[e.kind]}" for e in entries(campaign) if e.name in wanted]
+
+
+def failed_datasets(campaign: Campaign) -> list[str]:
+    """The datasets of failed paths not yet re-validated, in the order they were found."""
+    by_url = {url.rstrip("/"): e.name for e in entries(campaign) for url in (e.source, e.destination)}
+    names = [
+        fp.dataset_name or by_url.get(fp.url.rstrip("/"), "")
+        for fp in campaign.state.failed_paths
+        if fp.resolution in (Resolution.OPEN, Resolution.RECOPIED)
+    ]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def run_recopy_failed(
+    campaign: Campaign,
+    on_event: Callable[[Any], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> str:
+    """Re-copy every failed path's dataset (with one automatic retry), then re-validate
+    just those datasets; what is still broken stays open with its reason."""
+    names = failed_datasets(campaign)
+
+    def work() -> str:
+        if not names:
+            return "no failed paths"
+        report = run_copy(campaign, only=names, on_event=on_event, cancel=cancel, step=None)
+        retry = [d.name for d in report.with_status(DatasetStatus.FAILED)]
+        if retry:
+            report = run_copy(campaign, only=retry, on_event=on_event, cancel=cancel, step=None)
+        copied = [n for n in names if (ds := campaign.state.dataset(n)) is not None and ds.copy_status is CopyStatus.VERIFIED]
+        pairs = pairs_of(campaign, copied)
+        if pairs:
+            run = run_validate(
+                campaign,
+                names=pairs,
+                force=True,
+                count=min(campaign.config.validation.parcel_count, len(pairs)),
+                prefix="recopy-",
+                on_event=on_event,
+                cancel=cancel,
+                step=None,
+            )
+            valid = {f"{r.dataset}/{KIND_OF[r.validation]}" for r in run.rows if r.is_valid}
+            for fp in campaign.state.failed_paths:
+                if fp.resolution is Resolution.RECOPIED and fp.dataset_name in valid:
+                    fp.resolution = Resolution.REVALIDATED
+            campaign.mark()
+        still = [fp.url for fp in campaign.state.open_failed_paths()]
+        if still:
+            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again")
+        return f"re-copied and re-validated {len(copied)} datasets"
+
+    return _run(campaign, StepName.RECOPY_FAILED, work)
+
+
+def run_aggregate(campaign: Campaign) -> Aggregate:
+    """Runbook step 6: `cache-validations.parquet` and its summary; the step is done only
+    when every row is valid."""
+    found: list[Aggregate] = []
+
+    def work() -> str:
+        result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir)
+        campaign.state.aggregate = result.summary
+        found.append(result)
+        s = result.summary
+        if not s.all_valid:
+            kinds = ", ".join(f"{k.kind}: {k.count}" for k in s.by_error_kind)
+            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); see `logcache failures`")
+        return f"all {s.rows} rows valid -> {s.path}"
+
+    try:
+        _run(campaign, StepName.AGGREGATE, work)
+    except StepFailed:
+        if found:
+            return found[0]
+        raise
+    return found[0]

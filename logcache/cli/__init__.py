@@ -27,6 +27,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "import_csv",
     "copy",
     "registry",
+    "validate",
+    "aggregate",
+    "run",
 )
 
 

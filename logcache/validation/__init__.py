@@ -16,7 +16,9 @@ from logcache.validation.result import (
     latest_results,
     merge_partials,
     next_attempt,
+    read_result,
     read_results,
+    result_key,
     write_result,
 )
 from logcache.validation.run import KIND_OF, run_validation
@@ -32,7 +34,9 @@ __all__ = [
     "latest_results",
     "merge_partials",
     "next_attempt",
+    "read_result",
     "read_results",
+    "result_key",
     "run_validation",
     "split_log",
     "write_result",

@@ -107,20 +107,24 @@ def write_result(results: Store, row: ResultRow) -> str:
 
 def read_results(results: Store, include_partials: bool = False) -> list[ResultRow]:
     """Every result row under `results`, in key order; CorruptData names a bad file."""
-    rows: list[ResultRow] = []
-    for info in results.list():
-        if not info.key.endswith(".parquet") or (".part-" in info.key and not include_partials):
-            continue
-        url = results.url_of(info.key)
-        try:
-            with results.open_read(info.key) as f:
-                table = pq.read_table(f)
-            table = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
-        except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise CorruptData(f"{url} is not a readable result file ({first}); delete it and re-run that validation") from None
-        rows.extend(ResultRow(**r) for r in table.to_pylist())
-    return rows
+    return [
+        row
+        for info in results.list()
+        if info.key.endswith(".parquet") and (include_partials or ".part-" not in info.key)
+        for row in read_result(results, info.key)
+    ]
+
+
+def read_result(results: Store, key: str) -> list[ResultRow]:
+    """The rows of one result file; CorruptData names it when it cannot be read."""
+    try:
+        with results.open_read(key) as f:
+            table = pq.read_table(f)
+        table = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
+    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CorruptData(f"{results.url_of(key)} is not a readable result file ({first}); delete it and re-run that validation") from None
+    return [ResultRow(**r) for r in table.to_pylist()]
 
 
 def latest_results(rows: list[ResultRow]) -> dict[tuple[str, str], ResultRow]:

@@ -1,0 +1,93 @@
+"""Runbook step 6: every result into one `cache-validations` dataset and its summary.
+
+The latest attempt wins per (dataset, validation). Every expected pair is present: one
+without a result (or with a result for another T, left from an earlier transaction) is a
+row with is_valid false and error_kind `not-run`, so "all valid" means all checked.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from logcache.datoms import VALIDATIONS
+from logcache.entries import CacheEntry
+from logcache.storage import Store
+from logcache.validation import ResultRow, latest_results, read_results
+from logcache.validation.result import rows_to_table
+from state.model import AggregateSummary, ErrorKindCount, utc_now
+from state.persist_text import write_bytes_atomic
+
+OUTPUT_NAME = "cache-validations.parquet"
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    rows: list[ResultRow]
+    summary: AggregateSummary
+
+    @property
+    def invalid(self) -> list[ResultRow]:
+        return [r for r in self.rows if not r.is_valid]
+
+
+def not_run(entry: CacheEntry, why: str) -> ResultRow:
+    validation = VALIDATIONS[entry.kind]
+    return ResultRow(
+        dataset=entry.dataset,
+        validation=validation,
+        parcel="",
+        cache_t=entry.t,
+        rows_expected=0,
+        rows_actual=0,
+        missing=0,
+        extra=0,
+        duplicates=0,
+        is_valid=False,
+        error_kind="not-run",
+        error=f"{why}; run `logcache validate CAMPAIGN --filter-by-name {entry.dataset}/{validation}`",
+        sample="[]",
+        started_at="",
+        duration_s=0.0,
+    )
+
+
+def aggregate_rows(entries: list[CacheEntry], results: Store) -> list[ResultRow]:
+    latest = latest_results(read_results(results))
+    rows = []
+    for entry in sorted(entries, key=lambda e: (e.dataset, e.kind)):
+        row = latest.get((entry.dataset, VALIDATIONS[entry.kind]))
+        if row is None:
+            rows.append(not_run(entry, "no result"))
+        elif row.cache_t != entry.t:
+            rows.append(not_run(entry, f"the result is for T={row.cache_t}, the entry's T is {entry.t}"))
+        else:
+            rows.append(row)
+    return rows
+
+
+def summarize(rows: list[ResultRow], path: Path) -> AggregateSummary:
+    kinds = Counter(r.error_kind for r in rows if not r.is_valid)
+    valid = sum(r.is_valid for r in rows)
+    return AggregateSummary(
+        rows=len(rows),
+        valid=valid,
+        invalid=len(rows) - valid,
+        by_error_kind=[ErrorKindCount(k, n) for k, n in sorted(kinds.items())],
+        path=str(path),
+        at=utc_now(),
+    )
+
+
+def aggregate(entries: list[CacheEntry], results: Store, work_dir: Path) -> Aggregate:
+    """Write `cache-validations.parquet` in `work_dir` (atomically) and summarize it."""
+    rows = aggregate_rows(entries, results)
+    path = work_dir / OUTPUT_NAME
+    buf = io.BytesIO()
+    pq.write_table(rows_to_table(rows), buf)
+    write_bytes_atomic(path, buf.getvalue())
+    return Aggregate(rows, summarize(rows, path))

@@ -1,0 +1,48 @@
+"""`logcache aggregate` (runbook step 6) and `logcache failures`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from logcache import steps
+from logcache.campaign import open_campaign
+from logcache.cli.validate import row_line
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("aggregate", help="join every result into cache-validations.parquet; exit 0 only if all valid")
+    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
+    p.set_defaults(func=run)
+
+    q = sub.add_parser("failures", help="list the failed paths and how to re-copy and re-validate them")
+    q.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    q.add_argument("--all", action="store_true", help="also those already re-copied or re-validated")
+    q.set_defaults(func=run_failures)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_campaign(args.campaign, break_lock=args.break_lock, notice=print) as campaign:
+        result = steps.run_aggregate(campaign)
+    s = result.summary
+    for row in result.invalid:
+        print(row_line(row))
+    kinds = "".join(f", {k.kind}: {k.count}" for k in s.by_error_kind)
+    print(f"{s.rows} rows: {s.valid} valid, {s.invalid} invalid{kinds} -> {s.path}")
+    print("all valid: the registry PR can be merged" if s.all_valid else "not all valid: see `logcache failures`")
+    return 0 if s.all_valid else 1
+
+
+def run_failures(args: argparse.Namespace) -> int:
+    with open_campaign(args.campaign, write=False) as campaign:
+        paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
+        for fp in paths:
+            print(f"{fp.resolution.value:11} {fp.origin:10} {fp.dataset_name or '-':50} {fp.url}")
+        names = steps.failed_datasets(campaign)
+        if names:
+            c = args.campaign
+            print(f"re-copy:     logcache copy {c} --only {' '.join(names)}")
+            print(f"re-validate: logcache validate {c} --force --filter-by-name {','.join(steps.pairs_of(campaign, names))}")
+            print(f"or both:     logcache run {c}")
+    return 0
