@@ -91,3 +91,11 @@ def aggregate(entries: list[CacheEntry], results: Store, work_dir: Path) -> Aggr
     pq.write_table(rows_to_table(rows), buf)
     write_bytes_atomic(path, buf.getvalue())
     return Aggregate(rows, summarize(rows, path))
+
+
+def read_aggregate(work_dir: Path) -> list[ResultRow]:
+    """The rows of the last `cache-validations.parquet`, or none if there is none yet."""
+    path = work_dir / OUTPUT_NAME
+    if not path.exists():
+        return []
+    return [ResultRow(**r) for r in pq.read_table(path).to_pylist()]

@@ -29,7 +29,8 @@ from logcache.backends import BACKENDS, validate_dask_scheduler
 from logcache.datoms import VALIDATIONS
 from logcache.stores import open_destination, open_results, open_source
 from logcache.validate import ParcelUpdate, ValidationRun, plan_parcels, validate
-from logcache.validation import KIND_OF, read_results
+from logcache.parcels import parcel_of
+from logcache.validation import KIND_OF, has_result, read_results
 from state.config import CampaignConfig
 from state.errors import StateError
 from state.model import MANUAL_STEPS, CopyStatus, DatasetState, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
@@ -308,6 +309,29 @@ def run_validate(
             return runs[0]
         raise
     return runs[0]
+
+
+def split_stuck(
+    campaign: Campaign,
+    label: str,
+    parts: int = 2,
+    on_event: Callable[[ParcelUpdate], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> ValidationRun:
+    """The seed's manual `--filter-by-name` split, done for the operator: what a stuck
+    parcel of the main validation has not finished runs again as `parts` new parcels."""
+    if not label.isdigit():
+        raise UsageError(f"parcel {label} is not one of the main validation's parcels; only those can be split")
+    settings = campaign.config.validation
+    parcel = parcel_of(plan_parcels(entries(campaign), settings.parcel_count, settings.balance), int(label))
+    results = open_results(campaign.config)
+    remaining = sorted({t.name for t in parcel.tasks if not has_result(results, t.dataset, t.validation)})
+    if not remaining:
+        raise UsageError(f"parcel {label} has nothing left to do")
+    round_ = 1 + sum(p.parcel_id.startswith(f"{label}-split") for p in campaign.state.parcels)
+    return run_validate(
+        campaign, names=remaining, count=min(parts, len(remaining)), prefix=f"{label}-split{round_}-", on_event=on_event, cancel=cancel, step=None
+    )
 
 
 def check_backend(config: CampaignConfig, backend: str) -> None:

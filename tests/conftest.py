@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from collections.abc import Iterator
 
 import pytest
@@ -52,3 +56,67 @@ def s3_bucket(s3_endpoint: str) -> str:
 @pytest.fixture
 def s3_url(s3_bucket: str) -> str:
     return f"s3://{s3_bucket}/root"
+
+
+@dataclass(frozen=True)
+class CopyCampaign:
+    """A campaign whose entries are many small objects on the S3 server: slow enough to
+    stop a copy half-way."""
+
+    path: Path
+    client: Any
+    bucket: str
+    prefixes: int
+    total: int
+
+
+def listing(client: Any, bucket: str, prefix: str) -> list[tuple[str, int, str]]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [(o["Key"][len(prefix):], o["Size"], o["ETag"]) for p in pages for o in p.get("Contents", [])]
+
+
+@pytest.fixture
+def copy_campaign(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> CopyCampaign:
+    import boto3
+
+    from logcache.entries import CSV_NAME, CacheEntry, write_entries
+
+    prefixes, per_prefix = 6, 80
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    entries = []
+    for p in range(prefixes):
+        cache_id = f"id{p:02d}"
+        keys = [f"ephemeral/{cache_id}/part-{i:05d}.parquet" for i in range(per_prefix)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda k: client.put_object(Bucket=s3_bucket, Key=k, Body=k.encode() * 8), keys))
+        entries.append(
+            CacheEntry(
+                f"raw-kill-s{p}", "log", 10, f"s3://{s3_bucket}/ephemeral/{cache_id}",
+                f"s3://{s3_bucket}/permanent/cache/{cache_id}", per_prefix, sum(len(k) * 8 for k in keys),
+            )
+        )
+    write_entries(tmp_path / CSV_NAME, entries)
+    path = tmp_path / "campaign.toml"
+    path.write_text(
+        f"""
+[campaign]
+name = "kill-test"
+[source]
+url = "s3://{s3_bucket}/ephemeral"
+[destination]
+url = "s3://{s3_bucket}/permanent/cache"
+[logs]
+url = "logs"
+[catalog]
+url = "catalog"
+[registry]
+path = "registry/LogCacheEntries.scala"
+[s3]
+endpoint_url = "{s3_endpoint}"
+region = "us-east-1"
+[copy]
+concurrency = 2
+""",
+        encoding="utf-8",
+    )
+    return CopyCampaign(path, client, s3_bucket, prefixes, prefixes * per_prefix)

@@ -33,22 +33,22 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_modules: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of every command; `extra_modules` (full module names, each with a
+    `register`) add commands from outside the core, such as the TUI's."""
     parser = argparse.ArgumentParser(
         prog="logcache",
         description="Refresh the log cache of a Datomic-on-object-store ETL, safely and resumably.",
     )
     parser.add_argument("--version", action="version", version=f"logcache {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"logcache.cli.{name}").register(sub)
+    for name in (*(f"logcache.cli.{n}" for n in COMMAND_MODULES), *extra_modules):
+        importlib.import_module(name).register(sub)
     return parser
 
 
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, extra_modules: Sequence[str] = ()) -> int:
+    parser = build_parser(extra_modules)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one-line usage error

@@ -1,0 +1,191 @@
+"""The app, driven with Textual's pilot through whole demo campaigns."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, OptionList, Static
+
+from conftest import CopyCampaign, listing
+from logcache.demo import build_world
+from logcache.entries import CSV_NAME, read_entries
+from state.model import StepName, StepStatus
+from state.persist import load_state
+from tui.app import LogcacheApp
+from tui.modals import ConfirmModal, PromptModal
+from tui.panes import CopyPane, DiffPane, FailedPane, ResultsPane, ValidatorsPane
+
+SIZE = (120, 40)
+
+
+async def idle(pilot, app: LogcacheApp, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the app's step worker is done (and its end has been handled)."""
+    deadline = time.monotonic() + timeout
+    await pilot.pause(0.05)
+    while app.busy and time.monotonic() < deadline:
+        await pilot.pause(0.1)
+    assert not app.busy, f"still busy with {app.busy}"
+    await pilot.pause(0.3)
+
+
+def text(app: LogcacheApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+def status(app: LogcacheApp, step: StepName) -> StepStatus:
+    assert app.campaign is not None
+    return app.campaign.state.step(step).status
+
+
+async def run_highlighted(pilot, app: LogcacheApp, expect: StepName) -> None:  # type: ignore[no-untyped-def]
+    checklist = app.query_one("#checklist", OptionList)
+    assert checklist.highlighted_option is not None and checklist.highlighted_option.id == expect.value
+    checklist.focus()
+    await pilot.press("enter")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    root = tmp_path / "w"
+    build_world(str(root), seed=7, scale="tiny", faults={"missing-copy": 2})
+    return root
+
+
+async def test_a_whole_campaign_with_faults_by_keys(world: Path) -> None:
+    app = LogcacheApp(world / "campaign.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "next: Pick the nightly run" in text(app, "#header")
+
+        await run_highlighted(pilot, app, StepName.PICK_TRANSACTION)
+        await idle(pilot, app)
+        assert status(app, StepName.PICK_TRANSACTION) is StepStatus.DONE
+        assert app.campaign is not None and app.campaign.state.transaction_id
+        assert f"tx {app.campaign.state.transaction_id[:8]}" in text(app, "#header")
+
+        await run_highlighted(pilot, app, StepName.DISCOVER)
+        await idle(pilot, app)
+        entries = read_entries(world / CSV_NAME)
+        assert status(app, StepName.DISCOVER) is StepStatus.DONE and len(entries) == 36
+        await pilot.press("4")
+        await pilot.pause(0.3)
+        assert "added" in text(app, "#diff-summary") and "changed" in text(app, "#diff-summary")
+
+        await pilot.press("1")
+        await run_highlighted(pilot, app, StepName.COPY)
+        await idle(pilot, app)
+        assert status(app, StepName.COPY) is StepStatus.DONE
+        app.refresh_views()
+        copy_table = app.query_one(CopyPane).query_one(DataTable)
+        assert copy_table.row_count == 36
+        assert {str(copy_table.get_cell(k, "status")) for k in copy_table.rows} == {"verified"}
+        assert "36/36 datasets verified" in text(app, "#copy-summary") or "objects" in text(app, "#copy-summary")
+
+        await run_highlighted(pilot, app, StepName.REGISTRY_EXPORT)
+        await idle(pilot, app)
+        patch = Path(app.campaign.state.patch_path or "")
+        assert patch.is_file()
+        registry = Path(app.campaign.config.registry)
+        subprocess.run(["git", "apply", "--check", str(patch)], cwd=registry.parent, check=True)
+
+        await run_highlighted(pilot, app, StepName.BUILD_IMAGE)
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, PromptModal)
+        await pilot.press(*"quay-a8334c1", "enter")
+        await idle(pilot, app)
+        assert status(app, StepName.BUILD_IMAGE) is StepStatus.DONE
+        assert app.campaign.state.step(StepName.BUILD_IMAGE).note == "quay-a8334c1"
+
+        await pilot.press("2")
+        await run_highlighted(pilot, app, StepName.VALIDATE)
+        await idle(pilot, app)
+        assert status(app, StepName.VALIDATE) is StepStatus.DONE, [n.message for n in app._notifications]
+        app.refresh_views()
+        parcels = app.query_one(ValidatorsPane).query_one(DataTable)
+        assert parcels.row_count == 3
+        assert {str(parcels.get_cell(k, "status")) for k in parcels.rows} == {"done"}
+        assert "2 invalid (missing-path: 2)" in app.campaign.state.step(StepName.VALIDATE).note
+
+        # The two lost copies are offered for a re-copy at once.
+        assert isinstance(app.screen, ConfirmModal) and "2 failed paths" in app.screen.question
+        await pilot.press("y")
+        await idle(pilot, app)
+        assert status(app, StepName.RECOPY_FAILED) is StepStatus.DONE
+        await pilot.press("3")
+        await pilot.pause(0.3)
+        failed = app.query_one(FailedPane).query_one(DataTable)
+        assert failed.row_count == 2
+        assert {str(failed.get_cell(k, "state")) for k in failed.rows} == {"revalidated"}
+        assert "0 open of 2" in text(app, "#failed-summary")
+
+        await run_highlighted(pilot, app, StepName.AGGREGATE)
+        await idle(pilot, app)
+        assert status(app, StepName.AGGREGATE) is StepStatus.DONE
+        assert "all valid" in text(app, "#header")
+        await pilot.press("5")
+        await pilot.pause(0.3)
+        assert "72/72 valid" not in text(app, "#results-summary")
+        assert "36/36 valid: all valid" in text(app, "#results-summary")
+        assert app.query_one(ResultsPane).query_one(DataTable).row_count == 36
+
+        await run_highlighted(pilot, app, StepName.MERGE_PR)
+        await pilot.press(*"https://git.example/pr/1", "enter")
+        await idle(pilot, app)
+        assert status(app, StepName.MERGE_PR) is StepStatus.DONE
+        await pilot.press("q")
+    state = load_state(world / "campaign.state.toml")
+    assert all(s.status is StepStatus.DONE for s in state.steps)
+    assert not (world / "campaign.lock").exists() or "pid" not in (world / "campaign.lock").read_text()
+
+
+async def test_quit_mid_copy_then_reopen_resumes_without_recopying(copy_campaign: CopyCampaign) -> None:
+    client, bucket = copy_campaign.client, copy_campaign.bucket
+    app = LogcacheApp(copy_campaign.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one("#checklist", OptionList).highlighted = list(StepName).index(StepName.COPY)
+        await run_highlighted(pilot, app, StepName.COPY)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(listing(client, bucket, "permanent/")) < copy_campaign.total // 5:
+            await pilot.pause(0.05)
+        await pilot.press("q")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await pilot.pause(0.5)
+    await asyncio.sleep(0.5)  # requests in flight reach the server
+    before = listing(client, bucket, "permanent/")
+    assert 0 < len(before) < copy_campaign.total
+    state = load_state(copy_campaign.path.with_name("campaign.state.toml"))
+    assert state.step(StepName.COPY).status is StepStatus.PENDING and "interrupted" in state.step(StepName.COPY).note
+
+    app = LogcacheApp(copy_campaign.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.campaign is not None and not app.campaign.read_only
+        app.query_one("#checklist", OptionList).highlighted = list(StepName).index(StepName.COPY)
+        await run_highlighted(pilot, app, StepName.COPY)
+        await idle(pilot, app)
+        assert status(app, StepName.COPY) is StepStatus.DONE
+        note = app.campaign.state.step(StepName.COPY).note
+        await pilot.press("q")
+    assert f"{copy_campaign.total - len(before)} objects copied, {len(before)} already there" in note
+    assert listing(client, bucket, "permanent/cache/") == listing(client, bucket, "ephemeral/")
+
+
+async def test_a_campaign_locked_by_someone_else_opens_read_only(world: Path) -> None:
+    from logcache.campaign import open_campaign
+
+    with open_campaign(world / "campaign.toml"):
+        app = LogcacheApp(world / "campaign.toml")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert "read-only: driven by" in text(app, "#header")
+            await pilot.press("r")
+            await pilot.pause(0.2)
+            assert not app.busy
+    assert not (world / "campaign.state.toml").exists()
