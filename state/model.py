@@ -7,6 +7,7 @@ so the state stays small however many objects a refresh moves.
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,6 +78,9 @@ def utc_now() -> str:
 
 
 def operator() -> str:
+    """`user@host`, or $LOGCACHE_OPERATOR where a shared account hides who is at the keys."""
+    if os.environ.get("LOGCACHE_OPERATOR"):
+        return os.environ["LOGCACHE_OPERATOR"]
     try:
         user = getpass.getuser()
     except (KeyError, OSError):

@@ -47,6 +47,18 @@ ICONS = {
 }
 ICON_STYLE = {StepStatus.RUNNING: "cyan", StepStatus.DONE: "green", StepStatus.FAILED: "bold red"}
 REFRESH_S = 0.25
+# One line each in the checklist, even at 80 columns.
+SHORT_TITLES = {
+    StepName.PICK_TRANSACTION: "Pick nightly run",
+    StepName.DISCOVER: "Discover T",
+    StepName.COPY: "Copy to permanent",
+    StepName.REGISTRY_EXPORT: "Export PR patch",
+    StepName.BUILD_IMAGE: "Build image",
+    StepName.VALIDATE: "Validate parcels",
+    StepName.RECOPY_FAILED: "Re-copy failed",
+    StepName.AGGREGATE: "Aggregate",
+    StepName.MERGE_PR: "Merge PR",
+}
 
 
 class LogcacheApp(App[None]):
@@ -94,7 +106,7 @@ class LogcacheApp(App[None]):
         yield Static("", id="header")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield OptionList(*[Option(STEP_TITLES[n], id=n.value) for n in StepName], id="checklist")
+                yield OptionList(*[Option(SHORT_TITLES[n], id=n.value) for n in StepName], id="checklist")
                 yield Static("", id="step-note")
             with TabbedContent(id="tabs", initial="copy"):
                 with TabPane("Copy", id="copy"):
@@ -148,7 +160,7 @@ class LogcacheApp(App[None]):
             if selected is not None:
                 s = state.step(selected)
                 when = f" {s.finished_at}" if s.finished_at else ""
-                self.query_one("#step-note", Static).update(f"[b]{selected.value}[/b] {s.status.value}{when}\n{s.note}")
+                self.query_one("#step-note", Static).update(f"[b]{STEP_TITLES[selected]}[/b]\n{s.status.value}{when}\n{s.note}")
             active = self.query_one(TabbedContent).active
             if active == "copy":
                 self.query_one(CopyPane).refresh_from(state, self.live)
@@ -176,7 +188,7 @@ class LogcacheApp(App[None]):
     def _step_prompt(name: StepName, status: StepStatus) -> str:
         manual = " [dim](manual)[/]" if name in MANUAL_STEPS else ""
         style = ICON_STYLE.get(status, "dim")
-        return f"[{style}]{ICONS[status]}[/] {STEP_TITLES[name]}{manual}"
+        return f"[{style}]{ICONS[status]}[/] {SHORT_TITLES[name]}{manual}"
 
     def _current_index(self) -> int:
         assert self.campaign is not None

@@ -51,7 +51,7 @@ class CopyPane(Vertical):
         yield Static("no copy yet", id="copy-summary")
         yield ProgressBar(total=None, show_eta=False, id="copy-bar")
         table: DataTable = DataTable(id="copy-table", cursor_type="row", zebra_stripes=True)
-        for label, key in (("dataset", "name"), ("objects", "objects"), ("bytes", "bytes"), ("status", "status")):
+        for label, key in (("dataset", "name"), ("status", "status"), ("objects", "objects"), ("bytes", "bytes")):
             table.add_column(label, key=key)
         yield table
 
@@ -68,7 +68,7 @@ class CopyPane(Vertical):
             total = lr.objects_total if lr else (ds.objects if ds else 0)
             done = total if status == "verified" else (lr.objects_done if lr else 0)
             size = lr.bytes_total if lr else (ds.bytes if ds else 0)
-            rows.append((name, (name, f"{done:,}/{total:,}", human_bytes(size), styled(status))))
+            rows.append((name, (name, styled(status), f"{done:,}/{total:,}", human_bytes(size))))
         sync_table(self.query_one(DataTable), rows)
         p = live.copy
         bar = self.query_one(ProgressBar)
@@ -123,12 +123,12 @@ class FailedPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("no failed paths", id="failed-summary")
         table: DataTable = DataTable(id="failed-table", cursor_type="row", zebra_stripes=True)
-        for label, key in (("path", "url"), ("from", "origin"), ("dataset", "dataset"), ("state", "state")):
+        for label, key in (("state", "state"), ("from", "origin"), ("dataset", "dataset"), ("path", "url")):
             table.add_column(label, key=key)
         yield table
 
     def refresh_from(self, state: CampaignState, live: Live) -> None:
-        rows = [(fp.url, (fp.url, fp.origin, fp.dataset_name, styled(fp.resolution.value))) for fp in state.failed_paths]
+        rows = [(fp.url, (styled(fp.resolution.value), fp.origin, fp.dataset_name, fp.url)) for fp in state.failed_paths]
         sync_table(self.query_one(DataTable), rows)
         open_count = len(state.open_failed_paths())
         self.query_one("#failed-summary", Static).update(
@@ -153,7 +153,7 @@ class ResultsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("no aggregate yet", id="results-summary")
         table: DataTable = DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
-        for label, key in (("dataset", "dataset"), ("validation", "validation"), ("valid", "valid"), ("error", "error")):
+        for label, key in (("dataset", "dataset"), ("valid", "valid"), ("validation", "validation"), ("error", "error")):
             table.add_column(label, key=key)
         yield table
 
@@ -161,7 +161,7 @@ class ResultsPane(Vertical):
         shown = [r for r in rows if not (self.invalid_only and r.is_valid)]
         sync_table(
             self.query_one(DataTable),
-            [(f"{r.dataset}/{r.validation}", (r.dataset, r.validation, styled("valid" if r.is_valid else "invalid"), r.error_kind if not r.is_valid else "")) for r in shown],
+            [(f"{r.dataset}/{r.validation}", (r.dataset, styled("valid" if r.is_valid else "invalid"), r.validation, r.error_kind if not r.is_valid else "")) for r in shown],
         )
         a = state.aggregate
         if a is not None:
