@@ -8,6 +8,7 @@ bad file is reported, named, and left byte-for-byte as it was.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import types
@@ -71,17 +72,24 @@ def _decode(path: Path, where: str, tp: Any, value: Any) -> Any:
     raise TypeError(f"unsupported field type {tp!r}")
 
 
-def _from_table(path: Path, where: str, cls: type, table: dict[str, Any]) -> Any:
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[dataclasses.Field[Any], Any], ...]:
+    # Resolving the hints is most of a load's time; a state with thousands of datasets
+    # would otherwise resolve them once per row.
     hints = typing.get_type_hints(cls)
+    return tuple((f, hints[f.name]) for f in dataclasses.fields(cls))
+
+
+def _from_table(path: Path, where: str, cls: type, table: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
+    for f, hint in _fields(cls):
         if f.name not in table:
             has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
             if has_default:
                 continue
-            if type(None) not in typing.get_args(hints[f.name]):
+            if type(None) not in typing.get_args(hint):
                 raise StateFileError(f"{path}: {where + '.' if where else ''}{f.name} is missing; restore {path.name}.bak or move the file away")
-        kwargs[f.name] = _decode(path, f"{where + '.' if where else ''}{f.name}", hints[f.name], table.get(f.name))
+        kwargs[f.name] = _decode(path, f"{where + '.' if where else ''}{f.name}", hint, table.get(f.name))
     return cls(**kwargs)
 
 

@@ -11,46 +11,55 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from logcache import __version__
 from logcache.errors import LogcacheError
 from state.errors import StateError
 
-# Module names under logcache.cli, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = (
-    "demo_data",
-    "transactions",
-    "discover",
-    "status",
-    "step",
-    "import_csv",
-    "copy",
-    "registry",
-    "validate",
-    "aggregate",
-    "run",
-)
+# Each command and the module that registers it, in the order `--help` lists them.
+COMMANDS: dict[str, str] = {
+    name: f"logcache.cli.{module}"
+    for name, module in (
+        ("demo-data", "demo_data"),
+        ("transactions", "transactions"),
+        ("discover", "discover"),
+        ("status", "status"),
+        ("step", "step"),
+        ("import-csv", "import_csv"),
+        ("copy", "copy"),
+        ("registry", "registry"),
+        ("validate", "validate"),
+        ("plan", "validate"),
+        ("aggregate", "aggregate"),
+        ("failures", "aggregate"),
+        ("run", "run"),
+    )
+}
 
 
-def build_parser(extra_modules: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """The parser of every command; `extra_modules` (full module names, each with a
-    `register`) add commands from outside the core, such as the TUI's."""
+def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of `commands` (each `register`ed by its module); with `only`, just the
+    module of that command is imported, so `logcache status` does not pay for importing
+    the data stack that other commands need."""
     parser = argparse.ArgumentParser(
         prog="logcache",
         description="Refresh the log cache of a Datomic-on-object-store ETL, safely and resumably.",
     )
     parser.add_argument("--version", action="version", version=f"logcache {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in (*(f"logcache.cli.{n}" for n in COMMAND_MODULES), *extra_modules):
-        importlib.import_module(name).register(sub)
+    modules = [commands[only]] if only in commands else list(commands.values())
+    for module in dict.fromkeys(modules):
+        importlib.import_module(module).register(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, extra_modules: Sequence[str] = ()) -> int:
-    parser = build_parser(extra_modules)
+def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_in if not a.startswith("-")), None)
+    parser = build_parser({**COMMANDS, **(extra_commands or {})}, only=command)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_in)
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return 2 if exc.code not in (0, None) else 0
     if not getattr(args, "func", None):

