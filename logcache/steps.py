@@ -27,6 +27,7 @@ from logcache.registry import RegistryPatch, apply_patch, default_patch_path, ex
 from logcache.aggregate import Aggregate, aggregate
 from logcache.backends import BACKENDS, validate_dask_scheduler
 from logcache.datoms import VALIDATIONS
+from logcache.heartbeat import read_heartbeats
 from logcache.stores import open_destination, open_results, open_source
 from logcache.validate import ParcelUpdate, ValidationRun, plan_parcels, validate
 from logcache.parcels import parcel_of
@@ -309,6 +310,30 @@ def run_validate(
             return runs[0]
         raise
     return runs[0]
+
+
+def refresh_parcels(campaign: Campaign) -> list[ParcelUpdate]:
+    """Bring unfinished parcels up to date from their heartbeats: how a session that did
+    not start them (a reopened app, a colleague) follows parcels running elsewhere."""
+    beats = read_heartbeats(open_results(campaign.config))
+    stale_s = campaign.config.validation.heartbeat_stale_s
+    updates = []
+    for parcel in campaign.state.parcels:
+        beat = beats.get(parcel.parcel_id)
+        if beat is None or parcel.status in (ParcelStatus.DONE, ParcelStatus.FAILED):
+            continue
+        status = "stuck" if beat.state == "running" and beat.age_s() > stale_s else beat.state
+        parcel.status, parcel.last_heartbeat = ParcelStatus(status), beat.updated_at
+        parcel.tasks_done, parcel.tasks_total = beat.done, beat.total
+        updates.append(
+            ParcelUpdate(
+                parcel.parcel_id, parcel.backend, parcel.job_id, status, beat.task, beat.done, beat.total,
+                beat.bytes_done, beat.bytes_total, beat.updated_at, round(beat.age_s(), 1),
+            )
+        )
+    if updates:
+        campaign.mark()
+    return updates
 
 
 def split_stuck(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,49 @@ async def test_a_campaign_locked_by_someone_else_opens_read_only(world: Path) ->
             await pilot.pause(0.2)
             assert not app.busy
     assert not (world / "campaign.state.toml").exists()
+
+
+async def test_a_stuck_parcel_found_through_its_heartbeat_is_split_by_key(world: Path) -> None:
+    from logcache.cli import main
+    from logcache.heartbeat import Heartbeat, key_of
+    from logcache.storage import open_store
+    from state.model import ParcelState, ParcelStatus
+    from state.persist import save_state
+
+    campaign = world / "campaign.toml"
+    assert main(["discover", str(campaign)]) == 0
+    assert main(["copy", str(campaign)]) == 0
+    state = load_state(world / "campaign.state.toml")
+    state.parcels = [ParcelState("0", "command", "pid 4121", ParcelStatus.RUNNING)]
+    save_state(world / "campaign.state.toml", state)
+    # A parcel started by an earlier session whose job hangs: its heartbeat is an hour old.
+    beat = Heartbeat("0", "running", "raw-feed-s0/log-validation", 1, 12, 10, 100, "2026-11-25T08:00:00.000Z", "2026-11-25T07:59:00.000Z", "worker-7", 4121)
+    open_store(str(world / "results")).write_bytes(key_of("0"), json.dumps(asdict(beat)).encode())
+
+    app = LogcacheApp(campaign)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and app.campaign.state.parcels[0].status is not ParcelStatus.STUCK:  # type: ignore[union-attr]
+            await pilot.pause(0.2)
+        app.refresh_views()
+        table = app.query_one(ValidatorsPane).query_one(DataTable)
+        assert str(table.get_cell("0", "status")) == "stuck"
+        assert "split a stuck parcel" in text(app, "#parcels-summary")
+        table.focus()
+        await pilot.press("x")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any(p.parcel_id.startswith("0-split1-") and p.status is ParcelStatus.DONE for p in app.campaign.state.parcels):  # type: ignore[union-attr]
+            await pilot.pause(0.2)
+        await pilot.pause(1.5)
+        labels = {p.parcel_id: p.status for p in app.campaign.state.parcels}  # type: ignore[union-attr]
+        await pilot.press("q")
+    assert labels["0-split1-0"] is ParcelStatus.DONE and labels["0-split1-1"] is ParcelStatus.DONE
+    from logcache.validate import plan_parcels
+
+    parcel = plan_parcels(read_entries(world / CSV_NAME), 3, "size")[0]
+    results = sorted(p.relative_to(world / "results").parent.as_posix() for p in (world / "results").rglob("*.parquet"))
+    assert results == sorted(t.name for t in parcel.tasks), "exactly the stuck parcel's work ran again"

@@ -32,7 +32,7 @@ from logcache.errors import LogcacheError
 from logcache.registry import default_patch_path
 from state.errors import StateError
 from state.lock import LockHeld
-from state.model import MANUAL_STEPS, STEP_TITLES, StepName, StepStatus, operator
+from state.model import MANUAL_STEPS, STEP_TITLES, ParcelStatus, StepName, StepStatus, operator
 from tui.live import Live
 from tui.messages import EngineEvent, StepEnded
 from tui.modals import ConfirmModal, PromptModal
@@ -47,6 +47,8 @@ ICONS = {
 }
 ICON_STYLE = {StepStatus.RUNNING: "cyan", StepStatus.DONE: "green", StepStatus.FAILED: "bold red"}
 REFRESH_S = 0.25
+HEARTBEAT_POLL_S = 2.0
+UNFINISHED = {ParcelStatus.PENDING, ParcelStatus.RUNNING, ParcelStatus.STUCK}
 # One line each in the checklist, even at 80 columns.
 SHORT_TITLES = {
     StepName.PICK_TRANSACTION: "Pick nightly run",
@@ -134,6 +136,7 @@ class LogcacheApp(App[None]):
         self.query_one("#checklist", OptionList).highlighted = self._current_index()
         self.refresh_views()
         self.set_interval(REFRESH_S, self.refresh_views)
+        self.set_interval(HEARTBEAT_POLL_S, self._poll_parcels)
         self._load_diff()
         self._load_results()
         self.log_line(f"opened {self.campaign_path} as {operator()}")
@@ -168,6 +171,19 @@ class LogcacheApp(App[None]):
                 self.query_one(ValidatorsPane).refresh_from(state, self.live)
             elif active == "failed":
                 self.query_one(FailedPane).refresh_from(state, self.live)
+
+    def _poll_parcels(self) -> None:
+        """Follow parcels this session is not running (started before a reopen, or by a
+        colleague's backend) through their heartbeats."""
+        campaign = self.campaign
+        if campaign is None or campaign.read_only or self.busy or not any(p.status in UNFINISHED for p in campaign.state.parcels):
+            return
+
+        def work() -> None:
+            for update in steps.refresh_parcels(campaign):
+                self.emit(update)
+
+        self.run_worker(work, thread=True, group="heartbeats", exclusive=True, exit_on_error=False)
 
     def _header(self) -> str:
         assert self.campaign is not None
