@@ -31,3 +31,10 @@ def test_main_screen_160x48(snap_compare, app: LogcacheApp) -> None:  # type: ig
 
 def test_failed_paths_pane_by_key_80x24(snap_compare, app: LogcacheApp) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(app, terminal_size=(80, 24), press=["3"])
+
+
+def test_main_screen_light_theme_80x24(snap_compare, app: LogcacheApp) -> None:  # type: ignore[no-untyped-def]
+    def light(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.theme = "textual-light"
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=light)
