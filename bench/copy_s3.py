@@ -16,15 +16,15 @@ It prints objects/s of each, the ratios, the CPU used by the copier and by the s
 
 from __future__ import annotations
 
-import os
-import sys
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable

@@ -10,10 +10,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from logcache.demo import build_world
-from state.model import StepName
 from textual.widgets import TabbedContent
 
+from logcache.demo import build_world
+from state.model import StepName
 from tui.app import LogcacheApp
 
 STEPS = (StepName.PICK_TRANSACTION, StepName.DISCOVER, StepName.COPY, StepName.REGISTRY_EXPORT)

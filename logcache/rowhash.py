@@ -77,15 +77,27 @@ def _as_u64(column: pa.Array) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False).view(np.uint64)
 
 
+# _MASKS[n] keeps the low n bytes of a word (n = 8: all of them).
+_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
+
+
 def _strings(column: pa.Array) -> np.ndarray:
     n = len(column)
     buffers = column.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64, count=n + 1, offset=column.offset * 8)
+    wide = pa.types.is_large_string(column.type)
+    offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32, count=n + 1, offset=column.offset * (8 if wide else 4))
+    if not wide:
+        offsets = offsets.astype(np.int64)
     base = int(offsets[0])
     span = int(offsets[-1]) - base
-    data = np.zeros(span + 8, dtype=np.uint8)  # 8 zero bytes so every word load is in bounds
-    if span:
-        data[:span] = np.frombuffer(buffers[2], dtype=np.uint8, count=span, offset=base)
+    if buffers[2] is not None and buffers[2].size >= base + span + 8:
+        # Bytes follow the slice's last string (the next strings'): every word load is in
+        # bounds without a copy, and the bytes past each string's end are masked off.
+        data = np.frombuffer(buffers[2], dtype=np.uint8, count=span + 8, offset=base)
+    else:
+        data = np.zeros(span + 8, dtype=np.uint8)  # 8 zero bytes so every word load is in bounds
+        if span:
+            data[:span] = np.frombuffer(buffers[2], dtype=np.uint8, count=span, offset=base)
     # A uint64 view at every byte offset: word k of a string is one gather at start + 8k.
     words_at = np.ndarray(shape=(span + 1,), dtype="<u8", buffer=data, strides=(1,))
     start = offsets[:-1] - base
@@ -98,9 +110,7 @@ def _strings(column: pa.Array) -> np.ndarray:
     while True:
         at, rest = (start, lengths) if rows is None else (start[rows] + 8 * k, lengths[rows] - 8 * k)
         word = words_at[at]
-        short = rest < 8
-        if short.any():  # zero the bytes past the string's end
-            word[short] &= (np.uint64(1) << (rest[short].astype(np.uint64) << np.uint64(3))) - np.uint64(1)
+        word &= _MASKS[np.minimum(rest, 8)]  # zero the bytes past the string's end
         if rows is None:
             _fold(h, word, tmp)
             rows = np.flatnonzero(lengths > 8)
@@ -117,7 +127,7 @@ def _strings(column: pa.Array) -> np.ndarray:
 def _column(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if is_string_type(column.type) and not pa.types.is_large_string(column.type):
+    if is_string_type(column.type) and not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = column.cast(pa.large_string())
     return column
 

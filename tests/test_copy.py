@@ -10,9 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from state.model import CopyStatus, StepName, StepStatus
-from state.persist import load_state
-
 from logcache.cli import main
 from logcache.copy import (
     CopyEvent,
@@ -31,6 +28,8 @@ from logcache.entries import CSV_NAME, CacheEntry, read_entries, write_entries
 from logcache.errors import UnknownDataset
 from logcache.storage import Store, open_store
 from state.config import S3Settings
+from state.model import CopyStatus, StepName, StepStatus
+from state.persist import load_state
 
 # (dataset, kind, cache id, objects)
 SPECS = [

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-
 from conftest import CopyCampaign, listing
+
 
 def _run_copy(campaign: Path, **kw: object) -> subprocess.Popen[str]:
     return subprocess.Popen(

@@ -1,6 +1,6 @@
 import numpy as np
-import pyarrow as pa
 import polars as pl
+import pyarrow as pa
 
 from logcache.datoms import DATOM_SCHEMA
 from logcache.rowhash import entity_partition, hash_rows, hash_strings

@@ -9,16 +9,7 @@ import pytest
 
 from state.debounce import DebouncedSaver
 from state.lock import CampaignLock, LockHeld, read_holder
-from state.model import (
-    AggregateSummary,
-    CampaignState,
-    CopyStatus,
-    DatasetState,
-    ErrorKindCount,
-    ParcelState,
-    StepName,
-    StepStatus,
-)
+from state.model import AggregateSummary, CampaignState, CopyStatus, DatasetState, ErrorKindCount, ParcelState, StepName, StepStatus
 from state.persist import StateFileError, load_state, save_state
 
 

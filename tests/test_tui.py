@@ -10,16 +10,16 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from conftest import CopyCampaign, listing
 from textual.widgets import DataTable, OptionList, Static
 
-from conftest import CopyCampaign, listing
 from logcache.demo import build_world
 from logcache.entries import CSV_NAME, read_entries
 from state.model import StepName, StepStatus
 from state.persist import load_state
 from tui.app import LogcacheApp
 from tui.modals import ConfirmModal, PromptModal
-from tui.panes import CopyPane, DiffPane, FailedPane, ResultsPane, ValidatorsPane
+from tui.panes import CopyPane, FailedPane, ResultsPane, ValidatorsPane
 
 SIZE = (120, 40)
 

@@ -17,8 +17,8 @@ import pytest
 
 from logcache.cli import main
 from logcache.datoms import VALIDATIONS
-from logcache.entries import CSV_NAME, read_entries
 from logcache.demo import build_world
+from logcache.entries import CSV_NAME, read_entries
 from logcache.validation import latest_results, read_results
 from state.persist import load_state
 

@@ -9,11 +9,11 @@ messages, folded into `Live`, and a timer redraws the visible pane a few times a
 from __future__ import annotations
 
 import threading
-from multiprocessing import resource_tracker
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any, ClassVar
 

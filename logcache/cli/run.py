@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from logcache.campaign import open_campaign
-from logcache.driver import run_campaign
-import sys
-
 from logcache.cli.copy import CopyView
 from logcache.cli.validate import ValidateView
-from logcache.progress_render import StatusLine
 from logcache.discover import DiscoverProgress
+from logcache.driver import run_campaign
+from logcache.progress_render import StatusLine
 from logcache.validate import ParcelUpdate
 
 

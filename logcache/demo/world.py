@@ -33,11 +33,11 @@ import pyarrow as pa
 
 from logcache.catalog import CatalogDataset, Transaction
 from logcache.datoms import KINDS, entry_name, segment_key
+from logcache.demo import writers
 from logcache.demo.campaign_file import CampaignLocations, render_campaign
 from logcache.demo.faults import FAULT_KINDS, assign_faults, corrupt
 from logcache.demo.history import ShardHistory, generate_shard
 from logcache.demo.registry_file import REGISTRY_FILE, RegistryEntry, render_registry
-from logcache.demo import writers
 from logcache.errors import UsageError
 from logcache.storage import LocalStore, Store, open_store, split_url
 from state.config import S3Settings

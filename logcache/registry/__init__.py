@@ -8,16 +8,7 @@ RegistryPatch that is shown as a diff, exported for `git apply`, or applied on a
 from logcache.registry.diff import unified_diff
 from logcache.registry.formats import registry_format
 from logcache.registry.git import GitError
-from logcache.registry.model import (
-    Change,
-    Registry,
-    RegistryError,
-    RegistryFormat,
-    RegistryUpdate,
-    RegistryValue,
-    Status,
-    plan_update,
-)
+from logcache.registry.model import Change, Registry, RegistryError, RegistryFormat, RegistryUpdate, RegistryValue, Status, plan_update
 from logcache.registry.patch import (
     ApplyResult,
     RegistryPatch,
