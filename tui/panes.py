@@ -51,7 +51,8 @@ class CopyPane(Vertical):
         yield Static("no copy yet", id="copy-summary")
         yield ProgressBar(total=None, show_eta=False, id="copy-bar")
         table: DataTable = DataTable(id="copy-table", cursor_type="row", zebra_stripes=True)
-        for label, key in (("dataset", "name"), ("status", "status"), ("objects", "objects"), ("bytes", "bytes")):
+        # The name goes last: at 80 columns a long one is cut, never the status.
+        for label, key in (("status", "status"), ("objects", "objects"), ("bytes", "bytes"), ("dataset", "name")):
             table.add_column(label, key=key)
         yield table
 
@@ -68,7 +69,7 @@ class CopyPane(Vertical):
             total = lr.objects_total if lr else (ds.objects if ds else 0)
             done = total if status == "verified" else (lr.objects_done if lr else 0)
             size = lr.bytes_total if lr else (ds.bytes if ds else 0)
-            rows.append((name, (name, styled(status), f"{done:,}/{total:,}", human_bytes(size))))
+            rows.append((name, (styled(status), f"{done:,}/{total:,}", human_bytes(size), name)))
         sync_table(self.query_one(DataTable), rows)
         p = live.copy
         bar = self.query_one(ProgressBar)
