@@ -299,3 +299,26 @@ def test_no_credentials_written_to_config_or_state(tmp_path: Path, s3_endpoint: 
         data = path.read_bytes()
         for name, value in secrets.items():
             assert value.encode() not in data, f"{name} written to {path.name}"
+
+
+def test_ctrl_c_mid_validation_stops_cleanly_and_the_next_run_finishes(
+    pristine: Path, reference: tuple[list[dict[str, Any]], list[tuple[str, int, str]]], tmp_path: Path
+) -> None:
+    world = copy_world(pristine, tmp_path)
+    campaign = world / "campaign.toml"
+    assert "stopped at build-image" in logcache("run", campaign).stdout
+    assert logcache("step", "done", campaign, "build-image", "--note", "t").returncode == 0
+    proc = subprocess.Popen(logcache_cmd("run", campaign), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while files_under(world / "results") < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "stopping: letting work in flight finish" in out
+    assert err.strip().count("\n") == 0 and "interrupted; the campaign state is saved" in err
+    state = load_state(world / STATE)
+    assert state.step(StepName.VALIDATE).status is StepStatus.PENDING
+    assert "interrupted" in state.step(StepName.VALIDATE).note
+    run_to_end(world)
+    assert validations(world) == reference[0]
