@@ -11,7 +11,7 @@ datoms/s against ~0.35M/s for fastavro's per-record dicts (measured on this proj
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -102,7 +102,9 @@ def _conform(table: pa.Table | pa.RecordBatch, expected: pa.Schema) -> pa.Table:
 
 def _filter(table: pa.Table, t_range: TRange) -> pa.Table:
     mask = t_range.mask(table.column("t"))
-    return table if mask is None else table.filter(mask)
+    if mask is None or pc.all(mask).as_py():  # most batches lie wholly inside: no copy
+        return table
+    return table.filter(mask)
 
 
 # ---------------------------------------------------------------- Avro log segments
@@ -169,9 +171,11 @@ def parquet_tables(
     expected: pa.Schema,
     t_range: TRange = EVERYTHING,
     batch_rows: int = BATCH_ROWS,
+    only: Sequence[TRange] | None = None,
 ) -> Iterator[pa.Table]:
     """Batches of the files' rows inside `t_range`, read through the store (so S3 works);
-    row groups whose `t` statistics lie outside the range are not read."""
+    row groups whose `t` statistics lie outside the range (or, given `only`, outside all
+    of those ranges) are not read."""
     for info in files:
         url = store.url_of(info.key)
         try:
@@ -182,7 +186,7 @@ def parquet_tables(
                 groups = []
                 for i in range(parquet.metadata.num_row_groups):
                     stats = parquet.metadata.row_group(i).column(t_index).statistics
-                    if stats is None or not stats.has_min_max or t_range.overlaps(int(stats.min), int(stats.max)):
+                    if stats is None or not stats.has_min_max or _wanted(int(stats.min), int(stats.max), t_range, only):
                         groups.append(i)
                 if not groups:
                     continue
@@ -194,6 +198,10 @@ def parquet_tables(
             raise
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise CorruptData(f"{url} is not a readable Parquet file ({_first_line(exc)})") from None
+
+
+def _wanted(first: int, last: int, t_range: TRange, only: Sequence[TRange] | None) -> bool:
+    return t_range.overlaps(first, last) and (only is None or any(r.overlaps(first, last) for r in only))
 
 
 # ---------------------------------------------------------------- the LogOp

@@ -104,3 +104,16 @@ def test_unreadable_files_are_corrupt_data_naming_the_file(world, tmp_path):
     (tmp_path / "logs" / SHARD / segment_key(9, 10)).write_bytes(b"Obj\x01garbage")
     with pytest.raises(CorruptData, match=segment_key(9, 10)):
         list(log_tables(logs, SHARD))
+
+
+def test_parquet_tables_reads_only_row_groups_overlapping_the_given_ranges(world, tmp_path):
+    from logcache.logop import list_parquet, parquet_tables
+
+    _, dest, _ = world
+    files = list_parquet(dest, "c1")
+    everything = ts_of(parquet_tables(dest, files, DATOM_SCHEMA))
+    assert everything == [1, 2, 3, 4, 5, 6, 6]
+    # Row groups of 3 rows: [1, 2, 3], [4] | [5, 6, 6]; only those overlapping t 2 or t 5..5 are read.
+    picked = ts_of(parquet_tables(dest, files, DATOM_SCHEMA, only=[TRange(2, 2), TRange(5, 5)]))
+    assert picked == [1, 2, 3, 5, 6, 6]
+    assert ts_of(parquet_tables(dest, files, DATOM_SCHEMA, TRange(None, 5), only=[TRange(5, 5)])) == [5]

@@ -289,3 +289,20 @@ def test_results_round_trip_latest_attempt_and_corrupt_file(world, tmp_path):
     bad.write_bytes(b"PAR1 not really")
     with pytest.raises(CorruptData, match="attempt-000003.parquet"):
         read_results(world.results)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_log_result_does_not_depend_on_the_worker_count(tmp_path, monkeypatch, workers):
+    import logcache.validation.log as log_validation
+
+    world = World(tmp_path, seed=5, per_segment=4)
+    rows = list(world.cached_log)
+    # Differences far apart in t, so the re-read pass skips the sources between them.
+    dropped = [rows.pop(3), rows.pop(len(rows) // 2)]
+    rows += [rows[-1], {**rows[7], "v": rows[7]["v"] + "?"}]
+    entry = world.log_entry(rows)
+    monkeypatch.setattr(log_validation, "_workers", lambda: workers)
+    row = world.run(entry, batch_rows=16)
+    assert (row.missing, row.extra, row.duplicates) == (2, 1, 1)
+    assert row.rows_expected == len(world.cached_log) and row.rows_actual == len(rows)
+    assert {s["v"] for s in json.loads(row.sample) if s["kind"] == "missing"} == {d["v"] for d in dropped}

@@ -9,8 +9,11 @@ whose partial results merge (`result.merge_partials`).
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -79,33 +82,93 @@ def validate_log(
         scope,
     )
 
-    def expected(within: TRange) -> Iterator[pa.Table]:
-        return segment_tables(logs, segments, wanted.intersect(within))
+    # One task per source (an Avro segment, a Parquet file), run on a thread pool: Polars'
+    # Avro reader, pyarrow's Parquet reader and the numpy hashing all release the GIL, so
+    # decoding and hashing overlap across cores. A task streams its source one batch at a
+    # time and returns only per-bucket sums, so memory stays a few batches.
+    def expected(within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:
+        scoped = wanted.intersect(within)
+        chosen = [s for s in segments if scoped.overlaps(s.first_t, s.last_t) and (only is None or any(r.overlaps(s.first_t, s.last_t) for r in only))]
+        return [functools.partial(segment_tables, logs, [s], scoped) for s in chosen]
 
-    def actual(within: TRange) -> Iterator[pa.Table]:
-        return parquet_tables(destination, files, DATOM_SCHEMA, scope.intersect(within), batch_rows)
+    def actual(within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:
+        scoped = scope.intersect(within)
+        return [functools.partial(parquet_tables, destination, [f], DATOM_SCHEMA, scoped, batch_rows, only) for f in files]
+
+    def checksum(source: Callable[[], Iterator[pa.Table]]) -> _Partial:
+        part = _Partial(buckets.size)
+        for table in source():
+            t = table.column("t").to_numpy()
+            part.sums.add(buckets.of(t), hash_rows(table))
+            part.rows += table.num_rows
+            part.max_t = max_t(part.max_t, t)
+            part.past_t += int((t > entry.t).sum())
+        return part
 
     measure = Measure()
-    sums = []
-    for side, tables in (("expected", expected(EVERYTHING)), ("actual", actual(EVERYTHING))):
-        checksums = BucketChecksums(buckets.size)
-        for table in tables:
-            t = table.column("t").to_numpy()
-            checksums.add(buckets.of(t), hash_rows(table))
-            if side == "expected":
-                measure.rows_expected += table.num_rows
-                measure.expected_max_t = max_t(measure.expected_max_t, t)
-            else:
-                measure.rows_actual += table.num_rows
-                measure.cache_max_t = max_t(measure.cache_max_t, t)
-                measure.rows_past_t += int((t > entry.t).sum())
-        sums.append(checksums)
-    differing = sums[0].differing(sums[1])
-    for group in _groups(differing, np.maximum(sums[0].counts, sums[1].counts), max_diff_rows):
-        within = buckets.range_of(int(group[0]), int(group[-1]))
-        sides = [_collect(tables, buckets, group) for tables in (expected(within), actual(within))]
-        measure.diff.add(multiset_diff(sides[0], sides[1], DATOM_SCHEMA.names))
+    pool = ThreadPoolExecutor(_workers(), thread_name_prefix="log-validation")
+    try:
+        # Both sides' tasks in one queue, so no core idles at the switch between sides; the
+        # Parquet files (the biggest tasks) first, so the last tasks to finish are short.
+        # Results are taken expected side first, so an unreadable file raises the same
+        # error as a sequential read would.
+        late = [pool.submit(checksum, s) for s in actual(EVERYTHING)]
+        early = [pool.submit(checksum, s) for s in expected(EVERYTHING)]
+        sides = {"expected": _Partial(buckets.size), "actual": _Partial(buckets.size)}
+        for side, futures in (("expected", early), ("actual", late)):
+            for future in futures:
+                sides[side].merge(future.result())
+        measure.rows_expected = sides["expected"].rows
+        measure.expected_max_t = sides["expected"].max_t
+        measure.rows_actual = sides["actual"].rows
+        measure.cache_max_t = sides["actual"].max_t
+        measure.rows_past_t = sides["actual"].past_t
+        sums = [sides["expected"].sums, sides["actual"].sums]
+        differing = sums[0].differing(sums[1])
+        for group in _groups(differing, np.maximum(sums[0].counts, sums[1].counts), max_diff_rows):
+            within = buckets.range_of(int(group[0]), int(group[-1]))
+            # Read again only the sources (segments, row groups) that hold a differing bucket.
+            only = [buckets.range_of(int(run[0]), int(run[-1])) for run in _runs(group)]
+            tasks = [expected(within, only), actual(within, only)]
+            found = list(pool.map(functools.partial(_keep, buckets, group), tasks[0] + tasks[1]))
+            sides_kept = (found[: len(tasks[0])], found[len(tasks[0]) :])
+            frames = [_frame([table for tables in kept for table in tables]) for kept in sides_kept]
+            measure.diff.add(multiset_diff(frames[0], frames[1], DATOM_SCHEMA.names))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on an error, start no further reads
     return measure
+
+
+class _Partial:
+    """One task's share of a side's checksums and counts."""
+
+    def __init__(self, size: int) -> None:
+        self.sums = BucketChecksums(size)
+        self.rows = 0
+        self.max_t: int | None = None
+        self.past_t = 0
+
+    def merge(self, other: _Partial) -> None:
+        self.sums.counts += other.sums.counts
+        self.sums.sums += other.sums.sums  # uint64: wraps mod 2^64 like the per-row sums
+        self.rows += other.rows
+        self.max_t = other.max_t if self.max_t is None else self.max_t if other.max_t is None else max(self.max_t, other.max_t)
+        self.past_t += other.past_t
+
+
+def _workers() -> int:
+    """Reader threads: the cores this process may use, at most 4 (beyond that the
+    storage and Polars' own threads gain little)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def _runs(group: np.ndarray) -> list[np.ndarray]:
+    """`group` (sorted bucket numbers) split into runs of consecutive buckets."""
+    return np.split(group, np.flatnonzero(np.diff(group) != 1) + 1)
 
 
 def _groups(differing: np.ndarray, rows: np.ndarray, limit: int) -> Iterator[np.ndarray]:
@@ -121,13 +184,16 @@ def _groups(differing: np.ndarray, rows: np.ndarray, limit: int) -> Iterator[np.
         yield differing[start:]
 
 
-def _collect(tables: Iterator[pa.Table], buckets: _Buckets, group: np.ndarray) -> pl.DataFrame:
+def _keep(buckets: _Buckets, group: np.ndarray, source: Callable[[], Iterator[pa.Table]]) -> list[pa.Table]:
     kept = []
-    for table in tables:
+    for table in source():
         keep = np.isin(buckets.of(table.column("t").to_numpy()), group)
         if keep.any():
             kept.append(table.filter(pa.array(keep)))
+    return kept
+
+
+def _frame(kept: list[pa.Table]) -> pl.DataFrame:
     frame = pl.from_arrow(pa.concat_tables(kept)) if kept else pl.from_arrow(DATOM_SCHEMA.empty_table())
     assert isinstance(frame, pl.DataFrame)
     return frame
-
