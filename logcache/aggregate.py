@@ -49,7 +49,7 @@ def not_run(entry: CacheEntry, why: str) -> ResultRow:
         duplicates=0,
         is_valid=False,
         error_kind="not-run",
-        error=f"{why}; run `logcache validate CAMPAIGN --filter-by-name {entry.dataset}/{validation}`",
+        error=f"{why}; run `logcache validate CAMPAIGN --filter-by-name {entry.pair}`",
         sample="[]",
         started_at="",
         duration_s=0.0,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from logcache.errors import EndpointUnreachable, LogcacheError, UsageError
+from logcache.errors import EndpointUnreachable, UsageError, describe
 from logcache.parcel_run import MISSING_PATH_PREFIX, ParcelOutcome, run_parcel
 from logcache.parcels import Parcel
 from state.config import CampaignConfig
@@ -89,11 +89,8 @@ def _parcel_task(config: CampaignConfig, parcel: Parcel, label: str, force: bool
 def _end_of(label: str, job_id: str, future: Future[ParcelOutcome]) -> JobEnd:
     try:
         outcome = future.result()
-    except LogcacheError as exc:
-        return JobEnd(label, job_id, False, exc.one_line(), ())
     except Exception as exc:  # a crashed worker ends its parcel, not the campaign
-        first = (str(exc).strip().splitlines() or [""])[0]
-        return JobEnd(label, job_id, False, f"{type(exc).__name__}: {first}", ())
+        return JobEnd(label, job_id, False, describe(exc), ())
     return JobEnd(label, job_id, True, "", tuple(outcome.missing_paths))
 
 

@@ -54,14 +54,14 @@ def run_step(
     on_event: Callable[[Any], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> None:
-    """Run one automatable step; a step that finishes with failures raises StepFailed."""
+    """Run one automatable step; a step that ends failed (its work done but its goal not
+    reached, e.g. datasets not copied) raises StepFailed with the step's note."""
     if name is StepName.PICK_TRANSACTION:
         steps.pick(campaign)
     elif name is StepName.DISCOVER:
         steps.run_discover(campaign, on_event)
     elif name is StepName.COPY:
         steps.run_copy(campaign, on_event=on_event, cancel=cancel)
-        _raise_if_failed(campaign, name)
     elif name is StepName.REGISTRY_EXPORT:
         steps.run_registry_export(campaign)
     elif name is StepName.VALIDATE:
@@ -72,9 +72,6 @@ def run_step(
         steps.run_aggregate(campaign)
     else:
         raise steps.StepFailed(f"{name.value} is a manual step: {NEXT_ACTIONS[name]}")
-
-
-def _raise_if_failed(campaign: Campaign, name: StepName) -> None:
     step = campaign.state.step(name)
     if step.status is StepStatus.FAILED:
         raise steps.StepFailed(step.note)

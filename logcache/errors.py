@@ -5,6 +5,18 @@ that an operator can cause by bad input may surface as a traceback.
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (library messages can run to many), or its
+    class name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """`<ClassName>: <first line>`: any exception as one line."""
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
 class LogcacheError(Exception):
     """Base of every error caused by input or environment, not by a bug."""
 

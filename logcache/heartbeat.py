@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from logcache.errors import LogcacheError
 from logcache.storage import Store
+from logcache.validation.result import utc_now
 
 PREFIX = "status/"
 
@@ -44,10 +45,6 @@ def key_of(parcel: str) -> str:
     return f"{PREFIX}{parcel}.json"
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def read_heartbeats(results: Store) -> dict[str, Heartbeat]:
     """Every parcel's last heartbeat; an unreadable one (being replaced on a store without
     atomic writes) is skipped until the next poll."""
@@ -72,7 +69,7 @@ class HeartbeatWriter:
     it every `every_s` so a long task still shows the process alive."""
 
     def __init__(self, results: Store, parcel: str, total: int, bytes_total: int, every_s: float) -> None:
-        start = now_iso()
+        start = utc_now()
         self._results = results
         self._beat = Heartbeat(parcel, "running", "", 0, total, 0, bytes_total, start, start, socket.gethostname(), os.getpid())
         self._lock = threading.Lock()
@@ -101,7 +98,7 @@ class HeartbeatWriter:
 
     def _write(self) -> None:
         with self._lock:
-            self._beat = replace(self._beat, updated_at=now_iso())
+            self._beat = replace(self._beat, updated_at=utc_now())
             data = json.dumps(asdict(self._beat)).encode()
         try:
             self._results.write_bytes(key_of(self._beat.parcel), data)

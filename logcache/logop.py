@@ -22,7 +22,7 @@ from polars.io.plugins import register_io_source
 
 from logcache.datoms import DATOM_SCHEMA, parse_segment_key
 from logcache.entries import CacheEntry
-from logcache.errors import CorruptData, LogcacheError, PathNotFound
+from logcache.errors import CorruptData, LogcacheError, PathNotFound, first_line
 from logcache.storage import ObjectInfo, Store
 
 BATCH_ROWS = 1 << 17
@@ -71,11 +71,6 @@ class TRange:
 
 
 EVERYTHING = TRange()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def check_schema(schema: pa.Schema, expected: pa.Schema, url: str) -> None:
@@ -131,7 +126,7 @@ def read_segment(logs: Store, key: str) -> pa.Table:
     except PathNotFound:
         raise
     except Exception as exc:  # Polars raises ComputeError, OSError, ValueError... for bad bytes
-        raise CorruptData(f"{url} is not a readable Avro file ({_first_line(exc)})") from None
+        raise CorruptData(f"{url} is not a readable Avro file ({first_line(exc)})") from None
     table = frame.to_arrow()
     check_schema(table.schema, DATOM_SCHEMA, url)
     return _conform(table, DATOM_SCHEMA)
@@ -186,7 +181,7 @@ def parquet_tables(
                 groups = []
                 for i in range(parquet.metadata.num_row_groups):
                     stats = parquet.metadata.row_group(i).column(t_index).statistics
-                    if stats is None or not stats.has_min_max or _wanted(int(stats.min), int(stats.max), t_range, only):
+                    if stats is None or not stats.has_min_max or in_ranges(int(stats.min), int(stats.max), t_range, only):
                         groups.append(i)
                 if not groups:
                     continue
@@ -197,10 +192,12 @@ def parquet_tables(
         except (PathNotFound, SchemaMismatch):
             raise
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise CorruptData(f"{url} is not a readable Parquet file ({_first_line(exc)})") from None
+            raise CorruptData(f"{url} is not a readable Parquet file ({first_line(exc)})") from None
 
 
-def _wanted(first: int, last: int, t_range: TRange, only: Sequence[TRange] | None) -> bool:
+def in_ranges(first: int | None, last: int | None, t_range: TRange, only: Sequence[TRange] | None) -> bool:
+    """Whether a source spanning t in [first, last] overlaps `t_range` and one of `only`
+    (every source does when `only` is None)."""
     return t_range.overlaps(first, last) and (only is None or any(r.overlaps(first, last) for r in only))
 
 

@@ -21,18 +21,7 @@ from logcache.logop import TRange
 from logcache.parcels import Parcel, Task
 from logcache.storage import Store
 from logcache.stores import open_destination, open_logs, open_results
-from logcache.validation import (
-    EntityPartition,
-    ResultRow,
-    has_result,
-    merge_partials,
-    next_attempt,
-    read_result,
-    result_key,
-    run_validation,
-    split_log,
-    write_result,
-)
+from logcache.validation import EntityPartition, ResultRow, attempts, merge_partials, read_result, result_key, run_validation, split_log, write_result
 from state.config import CampaignConfig
 
 MISSING_PATH_PREFIX = "Path does not exist: "
@@ -93,16 +82,14 @@ def run_parcel(
 
 def _run_task(ctx: _Context, entry: CacheEntry, task: Task) -> tuple[ResultRow | None, bool]:
     """(the whole result row written by this task if any, whether anything was computed)."""
+    done = attempts(ctx.results, task.dataset, task.validation)
+    if done and not ctx.force:
+        return None, False
+    attempt = max(done, default=0) + 1
     if task.parts == 1:
-        if not ctx.force and has_result(ctx.results, task.dataset, task.validation):
-            return None, False
-        attempt = next_attempt(ctx.results, task.dataset, task.validation)
         row = run_validation(entry, task.validation, ctx.logs, ctx.destination, parcel=ctx.parcel, attempt=attempt)
         write_result(ctx.results, row)
         return row, True
-    if not ctx.force and has_result(ctx.results, task.dataset, task.validation):
-        return None, False
-    attempt = next_attempt(ctx.results, task.dataset, task.validation)
     subtasks = _subtasks(ctx, entry, task)
     computed = False
     if task.part < len(subtasks):

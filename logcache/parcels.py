@@ -114,7 +114,7 @@ def imbalance(parcels: list[Parcel]) -> float:
 def filter_by_name(entries: list[CacheEntry], names: list[str]) -> list[CacheEntry]:
     """Entries named `<dataset>/<validation>` (the runbook's `--filter-by-name`), each
     returned with only the kind that validation checks."""
-    known = {f"{e.dataset}/{VALIDATIONS[e.kind]}": e for e in entries}
+    known = {e.pair: e for e in entries}
     unknown = [n for n in names if n not in known]
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(known), n=1)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from logcache.aggregate import Aggregate, aggregate
 from logcache.backends import BACKENDS, validate_dask_scheduler
@@ -21,25 +21,27 @@ from logcache.campaign import Campaign
 from logcache.catalog import Transaction, open_catalog, pick_transaction
 from logcache.copy import connections_needed, copy_entries
 from logcache.copy.events import CopyEvent, CopyReport, DatasetFailed, DatasetStatus, DatasetVerified
-from logcache.datoms import VALIDATIONS
 from logcache.discover import DiscoverProgress, Discovery, discover
-from logcache.entries import CSV_NAME, CacheEntry, read_entries, write_entries
+from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, write_entries
 from logcache.errors import LogcacheError, UsageError
 from logcache.heartbeat import read_heartbeats
 from logcache.parcels import parcel_of
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.stores import open_destination, open_results, open_source
-from logcache.validate import ParcelUpdate, ValidationRun, plan_parcels, validate
+from logcache.validate import ParcelUpdate, ValidationRun, beat_status, plan_parcels, validate
 from logcache.validation import KIND_OF, has_result, read_results
 from state.config import CampaignConfig
 from state.errors import StateError
 from state.model import MANUAL_STEPS, CopyStatus, DatasetState, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
 
-Callback = Callable[[Any], None]
+T = TypeVar("T")
 
 
 class StepFailed(LogcacheError):
-    """A step could not finish; the message says why and what to do."""
+    """A step ran but did not reach its goal; the message says why and what to do."""
+
+    def one_line(self) -> str:
+        return str(self)  # it is the step's note, and names no error class worth showing
 
 
 def _run(campaign: Campaign, name: StepName, work: Callable[[], str]) -> str:
@@ -68,6 +70,18 @@ def _run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Call
         work()
     else:
         _run(campaign, step, work)
+
+
+def _run_keeping(campaign: Campaign, step: StepName | None, partial: bool, work: Callable[[], str], kept: list[T]) -> T:
+    """`_run_as`, for steps whose work keeps its result in `kept` before it may fail (some
+    datasets not copied, some rows invalid): the result is returned all the same, and the
+    failure is in the step's status."""
+    try:
+        _run_as(campaign, step, partial, work)
+    except StepFailed:
+        if not kept:
+            raise
+    return kept[0]
 
 
 def transactions(campaign: Campaign) -> list[Transaction]:
@@ -193,16 +207,11 @@ def run_copy(
         return note
 
     try:
-        _run_as(campaign, step, only is not None, work)
+        return _run_keeping(campaign, step, only is not None, work, reports)
     except KeyboardInterrupt:
         if reports and cancel is not None and cancel.is_set():
             return reports[0]
         raise
-    except StepFailed:
-        if reports:
-            return reports[0]
-        raise
-    return reports[0]
 
 
 def registry_patch(campaign: Campaign) -> RegistryPatch:
@@ -239,13 +248,6 @@ def confirm_manual(campaign: Campaign, name: StepName, note: str) -> None:
     campaign.save()
 
 
-def resolve_failed_paths(campaign: Campaign, urls: list[str], resolution: Resolution) -> None:
-    for fp in campaign.state.failed_paths:
-        if fp.url in urls:
-            fp.resolution = resolution
-    campaign.mark()
-
-
 def run_validate(
     campaign: Campaign,
     *,
@@ -263,7 +265,7 @@ def run_validate(
     recording parcels and failed paths as they are found."""
     config = campaign.config
     settings = config.validation
-    count = count or settings.parcel_count
+    count = settings.parcel_count if count is None else count
     balance = balance or settings.balance
     backend = backend or settings.backend
     cached = entries(campaign)
@@ -276,15 +278,7 @@ def run_validate(
         campaign.state.parcels = [p for p in campaign.state.parcels if not p.parcel_id.startswith(prefix)] if prefix else []
 
     def record(update: ParcelUpdate) -> None:
-        parcel = next((p for p in campaign.state.parcels if p.parcel_id == update.label), None)
-        if parcel is None:
-            parcel = ParcelState(update.label, update.backend)
-            campaign.state.parcels.append(parcel)
-        parcel.backend, parcel.job_id = update.backend or parcel.backend, update.job_id or parcel.job_id
-        parcel.status = ParcelStatus(update.status)
-        parcel.last_heartbeat = update.heartbeat_at or parcel.last_heartbeat
-        parcel.tasks_done, parcel.tasks_total = update.done, update.total
-        campaign.mark()
+        record_parcel(campaign, update)
         if on_event:
             on_event(update)
 
@@ -302,13 +296,20 @@ def run_validate(
         detail = f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""
         return f"{run.pairs} checked: {run.pairs - len(run.invalid)} valid, {len(run.invalid)} invalid{detail}"
 
-    try:
-        _run_as(campaign, step, bool(names), work)
-    except StepFailed:
-        if runs:
-            return runs[0]
-        raise
-    return runs[0]
+    return _run_keeping(campaign, step, bool(names), work, runs)
+
+
+def record_parcel(campaign: Campaign, update: ParcelUpdate) -> None:
+    """What a parcel's update says, into the campaign's parcel ledger."""
+    parcel = next((p for p in campaign.state.parcels if p.parcel_id == update.label), None)
+    if parcel is None:
+        parcel = ParcelState(update.label, update.backend)
+        campaign.state.parcels.append(parcel)
+    parcel.backend, parcel.job_id = update.backend or parcel.backend, update.job_id or parcel.job_id
+    parcel.status = ParcelStatus(update.status)
+    parcel.last_heartbeat = update.heartbeat_at or parcel.last_heartbeat
+    parcel.tasks_done, parcel.tasks_total = update.done, update.total
+    campaign.mark()
 
 
 def refresh_parcels(campaign: Campaign) -> list[ParcelUpdate]:
@@ -316,22 +317,13 @@ def refresh_parcels(campaign: Campaign) -> list[ParcelUpdate]:
     not start them (a reopened app, a colleague) follows parcels running elsewhere."""
     beats = read_heartbeats(open_results(campaign.config))
     stale_s = campaign.config.validation.heartbeat_stale_s
-    updates = []
-    for parcel in campaign.state.parcels:
-        beat = beats.get(parcel.parcel_id)
-        if beat is None or parcel.status in (ParcelStatus.DONE, ParcelStatus.FAILED):
-            continue
-        status = "stuck" if beat.state == "running" and beat.age_s() > stale_s else beat.state
-        parcel.status, parcel.last_heartbeat = ParcelStatus(status), beat.updated_at
-        parcel.tasks_done, parcel.tasks_total = beat.done, beat.total
-        updates.append(
-            ParcelUpdate(
-                parcel.parcel_id, parcel.backend, parcel.job_id, status, beat.task, beat.done, beat.total,
-                beat.bytes_done, beat.bytes_total, beat.updated_at, round(beat.age_s(), 1),
-            )
-        )
-    if updates:
-        campaign.mark()
+    updates = [
+        ParcelUpdate.of(p.parcel_id, p.backend, p.job_id, beat_status(beat, stale_s), beat, beat.total, beat.bytes_total)
+        for p in campaign.state.parcels
+        if p.status not in (ParcelStatus.DONE, ParcelStatus.FAILED) and (beat := beats.get(p.parcel_id)) is not None
+    ]
+    for update in updates:
+        record_parcel(campaign, update)
     return updates
 
 
@@ -371,14 +363,14 @@ def check_backend(config: CampaignConfig, backend: str) -> None:
 def pairs_of(campaign: Campaign, dataset_names: list[str]) -> list[str]:
     """`<dataset>/<validation>` of the named datasets (`<shard>/<kind>`)."""
     wanted = set(dataset_names)
-    return [f"{e.dataset}/{VALIDATIONS[e.kind]}" for e in entries(campaign) if e.name in wanted]
+    return [e.pair for e in entries(campaign) if e.name in wanted]
 
 
 def failed_datasets(campaign: Campaign) -> list[str]:
     """The datasets of failed paths not yet re-validated, in the order they were found."""
-    by_url = {url.rstrip("/"): e.name for e in entries(campaign) for url in (e.source, e.destination)}
+    cached = entries(campaign)
     names = [
-        fp.dataset_name or by_url.get(fp.url.rstrip("/"), "")
+        fp.dataset_name or owner_of(cached, fp.url)
         for fp in campaign.state.failed_paths
         if fp.resolution in (Resolution.OPEN, Resolution.RECOPIED)
     ]
@@ -442,10 +434,4 @@ def run_aggregate(campaign: Campaign) -> Aggregate:
             raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); see `logcache failures`")
         return f"all {s.rows} rows valid -> {s.path}"
 
-    try:
-        _run(campaign, StepName.AGGREGATE, work)
-    except StepFailed:
-        if found:
-            return found[0]
-        raise
-    return found[0]
+    return _run_keeping(campaign, StepName.AGGREGATE, False, work, found)

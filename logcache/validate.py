@@ -12,12 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from logcache.backends import Job, JobEnd, JobStarted, run_jobs
-from logcache.datoms import VALIDATIONS
-from logcache.entries import CacheEntry
-from logcache.heartbeat import Heartbeat, now_iso, read_heartbeats
+from logcache.datoms import entry_name
+from logcache.entries import CacheEntry, owner_of
+from logcache.heartbeat import Heartbeat, read_heartbeats
+from logcache.parcel_run import MISSING_PATH_PREFIX
 from logcache.parcels import Parcel, filter_by_name, plan
+from logcache.storage import Store
 from logcache.stores import open_results
-from logcache.validation import ResultRow, latest_results, read_results
+from logcache.validation import KIND_OF, ResultRow, latest_results, read_results
+from logcache.validation.result import utc_now
 from state.config import CampaignConfig
 
 
@@ -35,6 +38,21 @@ class ParcelUpdate:
     heartbeat_at: str | None
     heartbeat_age_s: float | None
     error: str = ""
+
+    @classmethod
+    def of(
+        cls, label: str, backend: str, job_id: str, status: str, beat: Heartbeat | None, total: int, bytes_total: int, error: str = ""
+    ) -> ParcelUpdate:
+        if beat is None:
+            return cls(label, backend, job_id, status, "", 0, total, 0, bytes_total, None, None, error)
+        return cls(
+            label, backend, job_id, status, beat.task, beat.done, total, beat.bytes_done, bytes_total, beat.updated_at, round(beat.age_s(), 1), error
+        )
+
+
+def beat_status(beat: Heartbeat, stale_s: float) -> str:
+    """The parcel's status as its heartbeat tells it: a running one gone quiet is stuck."""
+    return "stuck" if beat.state == "running" and beat.age_s() > stale_s else beat.state
 
 
 @dataclass(frozen=True)
@@ -58,9 +76,10 @@ class ValidationRun:
 
 @dataclass
 class _Watcher:
-    config: CampaignConfig
+    results: Store
     jobs: dict[str, Job]
-    since: str
+    since: str  # heartbeats older than this run are an earlier run's
+    stale_s: float
     on_event: Callable[[ParcelUpdate], None] | None
     job_ids: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -69,40 +88,25 @@ class _Watcher:
         self._emit(s.label, "pending", None)
 
     def poll(self) -> None:
-        beats = read_heartbeats(open_results(self.config))
+        beats = self._beats()
         for label in self.jobs:
             beat = beats.get(label)
-            fresh = beat if beat is not None and beat.started_at >= self.since else None
-            if fresh is None:
-                continue
-            stale = fresh.state == "running" and fresh.age_s() > self.config.validation.heartbeat_stale_s
-            self._emit(label, "stuck" if stale else fresh.state, fresh)
+            if beat is not None:
+                self._emit(label, beat_status(beat, self.stale_s), beat)
 
-    def ended(self, end: JobEnd) -> None:
-        beat = read_heartbeats(open_results(self.config)).get(end.label)
-        self._emit(end.label, "done" if end.ok else "failed", beat if beat and beat.started_at >= self.since else None, end.error)
+    def ended(self, ends: list[JobEnd]) -> None:
+        beats = self._beats()
+        for end in ends:
+            self._emit(end.label, "done" if end.ok else "failed", beats.get(end.label), end.error)
+
+    def _beats(self) -> dict[str, Heartbeat]:
+        return {label: beat for label, beat in read_heartbeats(self.results).items() if beat.started_at >= self.since}
 
     def _emit(self, label: str, status: str, beat: Heartbeat | None, error: str = "") -> None:
-        if self.on_event is None:
-            return
-        job = self.jobs[label]
-        backend, job_id = self.job_ids.get(label, ("", ""))
-        self.on_event(
-            ParcelUpdate(
-                label,
-                backend,
-                job_id,
-                status,
-                beat.task if beat else "",
-                beat.done if beat else 0,
-                len(job.parcel.tasks),
-                beat.bytes_done if beat else 0,
-                job.parcel.bytes,
-                beat.updated_at if beat else None,
-                round(beat.age_s(), 1) if beat else None,
-                error,
-            )
-        )
+        if self.on_event is not None:
+            job = self.jobs[label]
+            backend, job_id = self.job_ids.get(label, ("", ""))
+            self.on_event(ParcelUpdate.of(label, backend, job_id, status, beat, len(job.parcel.tasks), job.parcel.bytes, error))
 
 
 def plan_parcels(entries: list[CacheEntry], count: int, balance: str, names: list[str] | None = None) -> list[Parcel]:
@@ -133,12 +137,12 @@ def validate(
 ) -> ValidationRun:
     parcels = plan_parcels(entries, count, balance, names)
     jobs = jobs_for(config, parcels, balance, names, prefix)
-    watcher = _Watcher(config, {j.label: j for j in jobs}, now_iso(), on_event)
+    results = open_results(config)
+    watcher = _Watcher(results, {j.label: j for j in jobs}, utc_now(), config.validation.heartbeat_stale_s, on_event)
     ends = run_jobs(config, jobs, backend=backend, force=force, watch=watcher.poll, started=watcher.started, cancel=cancel)
-    for end in ends:
-        watcher.ended(end)
+    watcher.ended(ends)
     pairs = {(t.dataset, t.validation) for p in parcels for t in p.tasks}
-    latest = latest_results(read_results(open_results(config)))
+    latest = latest_results(read_results(results))
     rows = [latest[pair] for pair in sorted(pairs) if pair in latest]
     return ValidationRun(ends, rows, found_paths(entries, rows, ends), len(pairs))
 
@@ -146,14 +150,12 @@ def validate(
 def found_paths(entries: list[CacheEntry], rows: list[ResultRow], ends: list[JobEnd]) -> list[FoundPath]:
     """Failed paths from result rows (`missing-path`) and from job logs, each once, named
     by the dataset whose source or destination it is."""
-    owner = {url: e.name for e in entries for url in (e.source, e.destination)}
-    kinds = {v: k for k, v in VALIDATIONS.items()}
     found: dict[str, FoundPath] = {}
     for row in rows:
         if row.error_kind == "missing-path":
-            url = row.error.removeprefix("Path does not exist: ")
-            found.setdefault(url, FoundPath(url, "validation", f"{row.dataset}/{kinds[row.validation]}"))
+            url = row.error.removeprefix(MISSING_PATH_PREFIX)
+            found.setdefault(url, FoundPath(url, "validation", entry_name(row.dataset, KIND_OF[row.validation])))
     for end in ends:
         for url in end.missing_paths:
-            found.setdefault(url, FoundPath(url, "job-log", owner.get(url.rstrip("/"), "")))
+            found.setdefault(url, FoundPath(url, "job-log", owner_of(entries, url)))
     return list(found.values())

@@ -24,7 +24,7 @@ from logcache.copy import (
     select_entries,
 )
 from logcache.demo import build_world
-from logcache.entries import CSV_NAME, CacheEntry, read_entries, write_entries
+from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, write_entries
 from logcache.errors import UnknownDataset
 from logcache.storage import Store, open_store
 from state.config import S3Settings
@@ -175,6 +175,9 @@ def test_only_accepts_name_shard_cache_id_and_url(sides: Sides) -> None:
     assert pick(by["raw-feed-s1/log"].source) == ["raw-feed-s1/log"]
     if by["raw-feed-s1/log"].destination.startswith("s3://"):
         assert pick(by["raw-feed-s1/log"].destination.replace("s3://", "s3a://")) == ["raw-feed-s1/log"]
+        assert owner_of(entries, by["raw-feed-s1/log"].destination.replace("s3://", "s3a://") + "/") == "raw-feed-s1/log"
+    assert owner_of(entries, by["raw-feed-s1/log"].source) == "raw-feed-s1/log"
+    assert owner_of(entries, by["raw-feed-s1/log"].source + "-elsewhere") == ""
 
     report = copy_entries(entries, sides.source, sides.destination, only=["idC"], concurrency=2)
     assert list(report.datasets) == ["raw-feed-s1/log"] and report.ok

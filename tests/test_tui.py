@@ -237,3 +237,17 @@ async def test_a_stuck_parcel_found_through_its_heartbeat_is_split_by_key(world:
     parcel = plan_parcels(read_entries(world / CSV_NAME), 3, "size")[0]
     results = sorted(p.relative_to(world / "results").parent.as_posix() for p in (world / "results").rglob("*.parquet"))
     assert results == sorted(t.name for t in parcel.tasks), "exactly the stuck parcel's work ran again"
+
+
+def test_tui_and_demo_refuse_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.entry import main
+
+    assert main(["tui", str(tmp_path / "nope.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope.toml" in err
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    assert main(["demo", str(busy)]) == 2
+    assert capsys.readouterr().err == f"logcache: UsageError: {busy} is not empty and holds no campaign.toml; pick another DIR\n"
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]

@@ -207,6 +207,8 @@ def test_a_killed_parcel_resumes_without_redoing_results(tmp_path: Path) -> None
         (["--parcel-count", "4", "--parcel-id", "4"], "--parcel-id 4 is out of range: use 0 to 3"),
         (["--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
         (["--corrupt-result"], "is not a readable result file"),
+        (["--parcel-count", "0"], "UsageError: --parcel-count must be at least 1 (got 0)"),
+        (["--workers", "0"], "UsageError: --workers must be at least 1, not 0"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -228,3 +230,19 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert (root / "campaign.state.toml").read_bytes() == state
     assert _result_files(root) == files
     assert not (root / "results" / "status").exists()
+
+
+def test_plan_prints_bytes_per_parcel_and_the_imbalance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "w"
+    build_world(str(root), seed=5, scale="small")
+    campaign = str(root / "campaign.toml")
+    assert main(["discover", campaign]) == 0
+    capsys.readouterr()
+    assert main(["plan", campaign, "--parcel-count", "6"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [f"parcel {i}" for i in range(6)]
+    assert sum(int(line.split()[2].strip("(")) for line in lines[:-1]) > 0, "heavy shards are split into sub-tasks"
+    ratio = float(lines[-1].rsplit(" ", 1)[1])
+    assert lines[-1].startswith("size balance over 6 parcels: max/mean bytes") and 1.0 <= ratio < 1.5
+    assert main(["plan", campaign, "--parcel-count", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "logcache: UsageError: --parcel-count must be at least 1 (got 0)"

@@ -28,7 +28,7 @@ from logcache import steps
 from logcache.aggregate import read_aggregate
 from logcache.campaign import Campaign, open_campaign
 from logcache.driver import run_campaign, run_step
-from logcache.errors import LogcacheError
+from logcache.errors import LogcacheError, describe
 from logcache.registry import default_patch_path
 from state.errors import StateError
 from state.lock import LockHeld
@@ -94,6 +94,7 @@ class LogcacheApp(App[None]):
         self.break_lock = break_lock
         self.campaign: Campaign | None = None
         self.holder = ""
+        self.operator = operator()
         self.live = Live()
         self.cancel = threading.Event()
         self.busy = ""
@@ -139,7 +140,7 @@ class LogcacheApp(App[None]):
         self.set_interval(HEARTBEAT_POLL_S, self._poll_parcels)
         self._load_diff()
         self._load_results()
-        self.log_line(f"opened {self.campaign_path} as {operator()}")
+        self.log_line(f"opened {self.campaign_path} as {self.operator}")
 
     def on_unmount(self) -> None:
         self._stack.close()
@@ -198,7 +199,7 @@ class LogcacheApp(App[None]):
             overall = "[green]all valid[/]"
         else:
             overall = f"next: {STEP_TITLES[nxt.name]}" if nxt else "[green]done[/]"
-        return f"[b]logcache[/b] {state.campaign_name} · tx {tx} · {operator()} · {overall}"
+        return f"[b]logcache[/b] {state.campaign_name} · tx {tx} · {self.operator} · {overall}"
 
     @staticmethod
     def _step_prompt(name: StepName, status: StepStatus) -> str:
@@ -250,7 +251,7 @@ class LogcacheApp(App[None]):
         except KeyboardInterrupt:
             error = "stopped; run it again to resume"
         except Exception as exc:  # never a dead app: the step shows the failure
-            error = f"internal error: {type(exc).__name__}: {exc}"
+            error = f"internal error: {describe(exc)}"
         self.post_message(StepEnded(what, error))
 
     def on_step_ended(self, message: StepEnded) -> None:
@@ -303,11 +304,6 @@ class LogcacheApp(App[None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
             self.run_step_named(StepName(event.option.id))
-
-    def action_run_selected(self) -> None:
-        step = self._selected_step()
-        if step is not None:
-            self.run_step_named(step)
 
     def run_step_named(self, name: StepName) -> None:
         campaign = self.campaign

@@ -61,9 +61,10 @@ class CopyPane(Vertical):
         rows = []
         for name in sorted(set(known) | set(live.datasets)):
             lr, ds = live.datasets.get(name), known.get(name)
-            status = lr.status if lr and lr.status not in ("present",) else (ds.copy_status.value if ds else "pending")
-            if ds and ds.copy_status.value in ("verified", "failed") and (lr is None or lr.status in ("present", "copying")):
-                status = ds.copy_status.value
+            saved = ds.copy_status.value if ds else "pending"
+            # The live status of this session's copy wins, except "present" (nothing to
+            # copy), which says less than what the campaign recorded.
+            status = saved if lr is None or lr.status == "present" else lr.status
             if self.failures_only and status not in ("failed", "conflict"):
                 continue
             total = lr.objects_total if lr else (ds.objects if ds else 0)

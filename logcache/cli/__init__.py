@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from logcache import __version__
-from logcache.errors import LogcacheError
+from logcache.errors import LogcacheError, describe
 from state.errors import StateError
 
 # Each command and the module that registers it, in the order `--help` lists them.
@@ -78,5 +78,5 @@ def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | 
     except Exception as exc:  # a bug: still one line, with a way to see the traceback
         if os.environ.get("LOGCACHE_DEBUG"):
             raise
-        print(f"logcache: internal error: {type(exc).__name__}: {exc} (set LOGCACHE_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(f"logcache: internal error: {describe(exc)} (set LOGCACHE_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from logcache import steps
 from logcache.backends import BACKENDS
 from logcache.campaign import open_campaign
 from logcache.entries import CSV_NAME, read_entries
+from logcache.errors import UsageError
 from logcache.parcel_run import run_parcel
 from logcache.parcels import BALANCES, imbalance, parcel_of
 from logcache.progress_render import StatusLine, human_bytes
@@ -56,7 +57,9 @@ def _names(text: str) -> list[str]:
 
 
 def _settings(args: argparse.Namespace, config: CampaignConfig) -> tuple[int, str]:
-    return args.parcel_count or config.validation.parcel_count, args.balance or config.validation.balance
+    # `is None`, not `or`: an explicit --parcel-count 0 is refused, not replaced by the default.
+    count = config.validation.parcel_count if args.parcel_count is None else args.parcel_count
+    return count, args.balance or config.validation.balance
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -72,6 +75,8 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.campaign)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {args.workers}")
     overrides = {k: v for k, v in (("scheduler", args.scheduler), ("template", args.template), ("workers", args.workers)) if v is not None}
     if overrides:
         config = replace(config, validation=replace(config.validation, **overrides))

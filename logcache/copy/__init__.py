@@ -17,7 +17,7 @@ from logcache.copy.events import (
     DatasetVerified,
     Failure,
 )
-from logcache.copy.plan import select_entries
+from logcache.entries import select_entries
 
 __all__ = [
     "Conflict",

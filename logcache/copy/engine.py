@@ -32,9 +32,9 @@ from logcache.copy.events import (
     DatasetVerified,
     Failure,
 )
-from logcache.copy.plan import EntryPlan, ObjectCopy, plan_entry, select_entries
+from logcache.copy.plan import EntryPlan, ObjectCopy, plan_entry
 from logcache.copy.verify import verify_prefix
-from logcache.entries import CacheEntry
+from logcache.entries import CacheEntry, select_entries
 from logcache.errors import LogcacheError, UsageError
 from logcache.storage import Store
 

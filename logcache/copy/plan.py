@@ -2,57 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from logcache.copy.events import Conflict, DatasetPlan
-from logcache.entries import CacheEntry
-from logcache.errors import UnknownDataset
+from logcache.entries import CacheEntry, last_part, normal_url
 from logcache.storage import ObjectInfo, Store
-
-
-def _normal_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    # Spark writes s3a:// in its errors (`Path does not exist: s3a://...`); it is S3.
-    return "s3://" + url[len("s3a://"):] if url.startswith("s3a://") else url
-
-
-def _last_part(url: str) -> str:
-    return _normal_url(url).rsplit("/", 1)[-1]
-
-
-def entry_names(entry: CacheEntry) -> set[str]:
-    """Every name `--only` accepts for this entry."""
-    return {
-        entry.name,
-        entry.dataset,
-        _last_part(entry.source),
-        _last_part(entry.destination),
-        _normal_url(entry.source),
-        _normal_url(entry.destination),
-    }
-
-
-def select_entries(entries: Sequence[CacheEntry], only: Iterable[str] | None) -> list[CacheEntry]:
-    """The entries named by `only` (all when None), in their original order.
-
-    Raises UnknownDataset, before anything is copied, for a name that matches nothing.
-    """
-    if only is None:
-        return list(entries)
-    wanted = [_normal_url(n) for n in only]
-    names = [entry_names(e) for e in entries]
-    for name in wanted:
-        if not any(name in n for n in names):
-            known = sorted(set().union(*names)) if names else []
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise UnknownDataset(
-                f"no dataset named {name!r} in the cache entries; {hint}give <shard>/<kind>, a shard, "
-                "a cache id or a URL as listed in cache-entries.csv"
-            )
-    return [e for e, n in zip(entries, names) if any(w in n for w in wanted)]
 
 
 def prefix_in(store: Store, url: str) -> str:
@@ -61,9 +16,9 @@ def prefix_in(store: Store, url: str) -> str:
     Discovery writes URLs under the stores' roots; the last part (the cache id) is the
     fallback for an entries file written against another mount of the same buckets.
     """
-    root = _normal_url(store.url) + "/"
-    url = _normal_url(url)
-    return url[len(root):] if url.startswith(root) else _last_part(url)
+    root = normal_url(store.url) + "/"
+    url = normal_url(url)
+    return url[len(root):] if url.startswith(root) else last_part(url)
 
 
 def under(objects: Iterable[ObjectInfo], prefix: str) -> dict[str, ObjectInfo]:

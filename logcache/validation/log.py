@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from logcache.datoms import DATOM_SCHEMA
 from logcache.entries import CacheEntry
-from logcache.logop import BATCH_ROWS, EVERYTHING, TRange, cache_prefix, list_parquet, list_segments, parquet_tables, segment_tables
+from logcache.logop import BATCH_ROWS, EVERYTHING, TRange, cache_prefix, in_ranges, list_parquet, list_segments, parquet_tables, segment_tables
 from logcache.rowhash import hash_rows
 from logcache.storage import Store
 from logcache.validation.checksum import BucketChecksums, Measure, max_t, multiset_diff
@@ -88,7 +88,7 @@ def validate_log(
     # time and returns only per-bucket sums, so memory stays a few batches.
     def expected(within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:
         scoped = wanted.intersect(within)
-        chosen = [s for s in segments if scoped.overlaps(s.first_t, s.last_t) and (only is None or any(r.overlaps(s.first_t, s.last_t) for r in only))]
+        chosen = [s for s in segments if in_ranges(s.first_t, s.last_t, scoped, only)]
         return [functools.partial(segment_tables, logs, [s], scoped) for s in chosen]
 
     def actual(within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from logcache.datoms import VALIDATIONS
-from logcache.errors import CorruptData
+from logcache.errors import CorruptData, first_line
 from logcache.storage import Store
 from logcache.validation.checksum import SAMPLE_SIZE, sample_json
 
@@ -122,8 +122,7 @@ def read_result(results: Store, key: str) -> list[ResultRow]:
             table = pq.read_table(f)
         table = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
     except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CorruptData(f"{results.url_of(key)} is not a readable result file ({first}); delete it and re-run that validation") from None
+        raise CorruptData(f"{results.url_of(key)} is not a readable result file ({first_line(exc)}); delete it and re-run that validation") from None
     return [ResultRow(**r) for r in table.to_pylist()]
 
 
@@ -139,7 +138,8 @@ def latest_results(rows: list[ResultRow]) -> dict[tuple[str, str], ResultRow]:
     return latest
 
 
-def _attempts(results: Store, dataset: str, validation: str) -> list[int]:
+def attempts(results: Store, dataset: str, validation: str) -> list[int]:
+    """The attempts with a finished (whole, not partial) result for the pair."""
     found = []
     for info in results.list(f"{dataset}/{validation}/"):
         m = re.search(r"/attempt-(\d+)\.parquet$", "/" + info.key)
@@ -150,11 +150,7 @@ def _attempts(results: Store, dataset: str, validation: str) -> list[int]:
 
 def has_result(results: Store, dataset: str, validation: str) -> bool:
     """Whether a finished (non-partial) result exists, so a rerun can skip the pair."""
-    return bool(_attempts(results, dataset, validation))
-
-
-def next_attempt(results: Store, dataset: str, validation: str) -> int:
-    return max(_attempts(results, dataset, validation), default=0) + 1
+    return bool(attempts(results, dataset, validation))
 
 
 def classify(row: ResultRow, validation_kind: str) -> ResultRow:

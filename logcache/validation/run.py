@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from logcache.entries import CacheEntry
-from logcache.errors import CorruptData, LogcacheError, PathNotFound
+from logcache.errors import CorruptData, PathNotFound, describe
 from logcache.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, TRange
 from logcache.storage import Store
 from logcache.validation.checksum import Measure, sample_json
@@ -53,11 +53,8 @@ def run_validation(
         error_kind, error = "corrupt-file", str(exc)
     except SchemaMismatch as exc:
         error_kind, error = "schema", str(exc)
-    except LogcacheError as exc:
-        error_kind, error = "internal", exc.one_line()
-    except Exception as exc:  # a bug must not stop the other validations of a parcel
-        first = (str(exc).strip().splitlines() or [""])[0]
-        error_kind, error = "internal", f"{type(exc).__name__}: {first}".rstrip(": ")
+    except Exception as exc:  # neither an unexpected error nor a bug may stop the parcel's other validations
+        error_kind, error = "internal", describe(exc)
     row = ResultRow(
         dataset=entry.dataset,
         validation=validation,
