@@ -29,6 +29,9 @@ class S3Settings:
     profile: str | None = None
     retry_mode: str = "standard"
     max_attempts: int = 10
+    # Lists and copies signed and sent without boto3 (see logcache/storage/s3_direct.py);
+    # false sends every request through boto3, for a server that rejects them.
+    direct_requests: bool = True
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
             profile=s3.opt_str("profile"),
             retry_mode=s3.str("retry_mode", "standard", RETRY_MODES),
             max_attempts=s3.int("max_attempts", 10),
+            direct_requests=s3.bool("direct_requests", True),
         ),
         copy=CopySettings(concurrency=copy.int("concurrency", 64), overwrite=copy.bool("overwrite", False)),
         validation=ValidationSettings(

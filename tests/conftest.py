@@ -1,20 +1,25 @@
 """Shared fixtures: a real S3-protocol server (moto's server mode) on loopback.
 
-Tests talk HTTP to it through boto3; nothing patches boto3 in process.
+Tests talk HTTP to it through boto3; nothing patches boto3 in process. A proxy in front of
+it stands in for S3's throttling.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from logcache.storage.s3_direct import USER_AGENT
 from state.config import S3Settings
 
 
@@ -120,3 +125,74 @@ concurrency = 2
         encoding="utf-8",
     )
     return CopyCampaign(path, client, s3_bucket, prefixes, prefixes * per_prefix)
+
+
+class ThrottlingProxy:
+    """An HTTP proxy on loopback in front of the moto server that answers CopyObject
+    requests with canned replies while it has any, the way S3 answers when it throttles
+    (503 SlowDown) or when a request is for another region (301)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.split("//", 1)[1]
+        self.canned: list[tuple[int, bytes]] = []
+        self.copy_requests = 0
+        self.direct_copy_requests = 0
+        self.lock = threading.Lock()
+
+    def answer(self, method: str, headers: Any) -> tuple[int, bytes] | None:
+        if method != "PUT" or "x-amz-copy-source" not in headers:
+            return None
+        with self.lock:
+            self.copy_requests += 1
+            self.direct_copy_requests += headers.get("User-Agent") == USER_AGENT
+            return self.canned.pop(0) if self.canned else None
+
+
+def _proxy_handler(proxy: ThrottlingProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def handle_any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            canned = proxy.answer(self.command, self.headers)
+            if canned is not None:
+                status, payload = canned
+                headers = [("Content-Type", "application/xml")]
+            else:
+                upstream = http.client.HTTPConnection(proxy.upstream, timeout=30)
+                upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+                reply = upstream.getresponse()
+                status, payload = reply.status, reply.read()
+                headers = [(k, v) for k, v in reply.getheaders() if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+                if self.command == "HEAD":
+                    headers.append(("Content-Length", reply.getheader("Content-Length", "0")))
+                upstream.close()
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            if self.command != "HEAD":
+                self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_PUT = do_HEAD = do_POST = handle_any
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def throttling_proxy(s3_endpoint: str) -> Iterator[tuple[str, ThrottlingProxy]]:
+    proxy = ThrottlingProxy(s3_endpoint)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", proxy
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import ThrottlingProxy
 
 from logcache.cli import main
 from logcache.copy import (
@@ -247,47 +248,36 @@ def test_progress_is_throttled(tmp_path: Path) -> None:
 # --- on the S3 endpoint only --------------------------------------------------------------
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_kw: object) -> list[bytes]:
-        return [self.body]
+SLOW_DOWN = (503, b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")
 
 
-def test_slowdown_503_is_retried_and_the_copy_completes(s3_endpoint: str, s3_bucket: str) -> None:
-    from botocore.awsrequest import AWSResponse
-
-    settings = S3Settings(endpoint_url=s3_endpoint, region="us-east-1", retry_mode="standard", max_attempts=10)
-    sides = build_sides(
-        open_store(f"s3://{s3_bucket}/src", settings, 8),
-        open_store(f"s3://{s3_bucket}/dst", settings, 8),
-    )
-    client = sides.destination.client  # type: ignore[attr-defined]
-    throttled = {"left": 4, "attempts": 0}
-    lock = threading.Lock()
-
-    # `before-send` answers in place of the server, *inside* botocore's retry loop (a
-    # `before-call` answer would skip retries entirely), so this is what S3 does when
-    # it throttles: 503 with an S3 error body whose code is SlowDown.
-    def slow_down(request: object, **_kw: object) -> AWSResponse | None:
-        with lock:
-            throttled["attempts"] += 1
-            if throttled["left"] == 0:
-                return None
-            throttled["left"] -= 1
-        body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
-        return AWSResponse(getattr(request, "url", ""), 503, {"Content-Type": "application/xml"}, _Raw(body))
-
-    client.meta.events.register("before-send.s3.CopyObject", slow_down)
-    try:
-        report = copy_entries(sides.entries, sides.source, sides.destination, concurrency=2)
-    finally:
-        client.meta.events.unregister("before-send.s3.CopyObject", slow_down)
+@pytest.mark.parametrize("direct", [True, False])
+def test_slowdown_503_is_retried_and_the_copy_completes(throttling_proxy: tuple[str, ThrottlingProxy], s3_bucket: str, direct: bool) -> None:
+    endpoint, proxy = throttling_proxy
+    settings = S3Settings(endpoint_url=endpoint, region="us-east-1", retry_mode="standard", max_attempts=10, direct_requests=direct)
+    sides = build_sides(open_store(f"s3://{s3_bucket}/src", settings, 8), open_store(f"s3://{s3_bucket}/dst", settings, 8))
+    proxy.canned = [SLOW_DOWN] * 4
+    report = copy_entries(sides.entries, sides.source, sides.destination, concurrency=2)
     assert report.ok, report.failures
     assert report.objects_copied == 10
-    assert throttled["left"] == 0 and throttled["attempts"] == 14
+    assert proxy.canned == [] and proxy.copy_requests == 14
+    # Direct: each object once, and boto3 again for the 4 throttled; else boto3 alone.
+    assert proxy.direct_copy_requests == (10 if direct else 0)
     assert sides.relative(sides.destination, "idC") == sides.relative(sides.source, "idC")
+
+
+def test_a_redirect_leaves_the_rest_of_the_run_to_boto3(throttling_proxy: tuple[str, ThrottlingProxy], s3_bucket: str) -> None:
+    endpoint, proxy = throttling_proxy
+    settings = S3Settings(endpoint_url=endpoint, region="us-east-1", max_attempts=3)
+    sides = build_sides(open_store(f"s3://{s3_bucket}/src", settings, 8), open_store(f"s3://{s3_bucket}/dst", settings, 8))
+    proxy.canned = [(301, b"<Error><Code>PermanentRedirect</Code><Message>Use the bucket's own endpoint.</Message></Error>")]
+    report = copy_entries(sides.entries, sides.source, sides.destination, concurrency=1)
+    assert report.ok and report.objects_copied == 10
+    # The declined copy was sent again through boto3, then every copy went through boto3.
+    assert proxy.copy_requests == 11 and proxy.direct_copy_requests == 1
+    assert sides.destination.direct is not None and not sides.destination.direct.enabled  # type: ignore[attr-defined]
+    for _dataset, _kind, cache_id, _n in SPECS:
+        assert sides.relative(sides.destination, cache_id) == sides.relative(sides.source, cache_id)
 
 
 # --- the CLI, on demo worlds -------------------------------------------------------------

@@ -1,11 +1,11 @@
 """Runbook step 3: copy each entry's prefix from the ephemeral source to the permanent
 destination, idempotently, with many copies in flight, and verify each prefix.
 
-One thread (the caller's) owns all the bookkeeping; pool threads only do I/O and hand
-their outcome back through a queue, so no counter needs a lock. The stores' clients are
-thread-safe, so one client per store serves every thread; S3 -> S3 copies are
-server-side (`Store.copy_from`), and throttling (503 SlowDown) is retried by botocore's
-standard/adaptive retry mode configured on that client.
+One thread (the caller's) owns all the bookkeeping; copier threads only do I/O and hand
+their outcome back through a queue, so no counter needs a lock. The stores are
+thread-safe, so one store per side serves every thread; S3 -> S3 copies are server-side
+(`Store.copy_from`), and throttling (503 SlowDown) is retried by botocore's
+standard/adaptive retry mode configured on the stores' clients.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -39,6 +39,8 @@ from logcache.errors import LogcacheError, UsageError
 from logcache.storage import Store
 
 PROGRESS_INTERVAL_S = 0.1
+# How long outcomes gather once the first arrives: at most 50 wake-ups a second.
+GATHER_S = 0.02
 RATE_WINDOW_S = 5.0
 # Listing is one request per 1,000 keys per side: a few threads keep it latency-bound.
 MAX_LISTERS = 16
@@ -214,47 +216,67 @@ class _Run:
     def _copy(self) -> None:
         self.objects_total = sum(len(t.plan.copies) for t in self.tallies.values())
         self.bytes_total = sum(t.bytes_total for t in self.tallies.values())
-        work: Iterator[tuple[_Tally, ObjectCopy]] = ((t, c) for t in self.tallies.values() for c in t.plan.copies)
-        in_flight = 0
+        work: queue.SimpleQueue[tuple[_Tally, ObjectCopy]] = queue.SimpleQueue()
+        for tally in self.tallies.values():
+            for copy in tally.plan.copies:
+                work.put((tally, copy))
+        # Copier threads take their own work and this thread collects their outcomes in
+        # batches, so no thread is woken once per copy: on a busy machine those wake-ups
+        # cost more CPU than a copy's own request.
+        copiers = [threading.Thread(target=self._copier, args=(work,), name=f"copier-{i}") for i in range(min(self.concurrency, work.qsize()))]
         verifying = 0
-        exhausted = False
-        with ThreadPoolExecutor(self.concurrency) as copiers, ThreadPoolExecutor(VERIFIERS) as verifiers:
-            for tally in self.tallies.values():
-                if not tally.plan.copies:
-                    verifiers.submit(self._verify, tally)
-                    verifying += 1
-            while True:
-                while in_flight < self.concurrency and not exhausted and not self.cancel.is_set():
-                    item = next(work, None)
-                    if item is None:
-                        exhausted = True
-                        break
-                    copiers.submit(self._copy_one, *item)
-                    in_flight += 1
-                if in_flight == 0 and verifying == 0 and (exhausted or self.cancel.is_set()):
-                    break
-                try:
-                    outcome = self.done_q.get(timeout=PROGRESS_INTERVAL_S)
-                except queue.Empty:
-                    self._progress()
-                    continue
-                if isinstance(outcome, _Checked):
-                    verifying -= 1
-                    self._checked(outcome)
-                else:
-                    in_flight -= 1
-                    if self._copied(outcome):
-                        verifiers.submit(self._verify, outcome.tally)
+        with ThreadPoolExecutor(VERIFIERS) as verifiers:
+            try:
+                for tally in self.tallies.values():
+                    if not tally.plan.copies:
+                        verifiers.submit(self._verify, tally)
                         verifying += 1
-                self._progress()
+                for thread in copiers:
+                    thread.start()
+                while any(t.is_alive() for t in copiers) or verifying or not self.done_q.empty():
+                    outcomes = self._collect()
+                    for outcome in outcomes:
+                        if isinstance(outcome, _Checked):
+                            verifying -= 1
+                            self._checked(outcome)
+                        elif self._copied(outcome):
+                            verifiers.submit(self._verify, outcome.tally)
+                            verifying += 1
+                    self._progress()
+            except BaseException:
+                self.cancel.set()  # copies in flight finish, none start
+                raise
+            finally:
+                for thread in copiers:
+                    if thread.is_alive():
+                        thread.join()
 
-    def _copy_one(self, tally: _Tally, copy: ObjectCopy) -> None:
+    def _collect(self) -> list[_Copied | _Checked]:
+        """The outcomes ready now, waiting up to one progress interval for the first, then
+        a moment for more to gather."""
         try:
-            self.destination.copy_from(self.source, copy.source_key, copy.destination_key, copy.size)
-        except Exception as exc:  # noqa: BLE001 - reported per dataset, the run goes on
-            self.done_q.put(_Copied(tally, copy, exc))
-        else:
-            self.done_q.put(_Copied(tally, copy, None))
+            outcomes = [self.done_q.get(timeout=PROGRESS_INTERVAL_S)]
+        except queue.Empty:
+            return []
+        time.sleep(GATHER_S)
+        while True:
+            try:
+                outcomes.append(self.done_q.get_nowait())
+            except queue.Empty:
+                return outcomes
+
+    def _copier(self, work: queue.SimpleQueue[tuple[_Tally, ObjectCopy]]) -> None:
+        while not self.cancel.is_set():
+            try:
+                tally, copy = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.destination.copy_from(self.source, copy.source_key, copy.destination_key, copy.size)
+            except Exception as exc:  # noqa: BLE001 - reported per dataset, the run goes on
+                self.done_q.put(_Copied(tally, copy, exc))
+            else:
+                self.done_q.put(_Copied(tally, copy, None))
 
     def _verify(self, tally: _Tally) -> None:
         plan = tally.plan
