@@ -282,7 +282,7 @@ def _layer(filename: str, func: str) -> str:
     for name, marks in LAYERS:
         if any(m in where for m in marks):
             return name
-    return "other Python (botocore client, stdlib)"
+    return "other Python (stdlib, threads, boto3 set-up)"
 
 
 if __name__ == "__main__":

@@ -65,14 +65,15 @@ def s3_url(s3_bucket: str) -> str:
 
 @dataclass(frozen=True)
 class CopyCampaign:
-    """A campaign whose entries are many small objects on the S3 server: slow enough to
-    stop a copy half-way."""
+    """A campaign whose entries are many small objects on the S3 server, reached through a
+    proxy that can hold copies, so a test stops a copy half-way at a moment it chooses."""
 
     path: Path
     client: Any
     bucket: str
     prefixes: int
     total: int
+    proxy: S3Proxy
 
 
 def listing(client: Any, bucket: str, prefix: str) -> list[tuple[str, int, str]]:
@@ -81,11 +82,12 @@ def listing(client: Any, bucket: str, prefix: str) -> list[tuple[str, int, str]]
 
 
 @pytest.fixture
-def copy_campaign(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> CopyCampaign:
+def copy_campaign(tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_proxy: tuple[str, S3Proxy]) -> CopyCampaign:
     import boto3
 
     from logcache.entries import CSV_NAME, CacheEntry, write_entries
 
+    proxy_endpoint, proxy = s3_proxy
     prefixes, per_prefix = 6, 80
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     entries = []
@@ -117,24 +119,28 @@ url = "catalog"
 [registry]
 path = "registry/LogCacheEntries.scala"
 [s3]
-endpoint_url = "{s3_endpoint}"
+endpoint_url = "{proxy_endpoint}"
 region = "us-east-1"
 [copy]
 concurrency = 2
 """,
         encoding="utf-8",
     )
-    return CopyCampaign(path, client, s3_bucket, prefixes, prefixes * per_prefix)
+    return CopyCampaign(path, client, s3_bucket, prefixes, prefixes * per_prefix, proxy)
 
 
-class ThrottlingProxy:
-    """An HTTP proxy on loopback in front of the moto server that answers CopyObject
-    requests with canned replies while it has any, the way S3 answers when it throttles
-    (503 SlowDown) or when a request is for another region (301)."""
+class S3Proxy:
+    """An HTTP proxy on loopback in front of the moto server. It answers CopyObject requests
+    with canned replies while it has any, the way S3 answers when it throttles (503
+    SlowDown) or when a request is for another region (301); and it can hold every copy
+    after the first `hold_after` until `release()`, so a test interrupts a copy run at a
+    known point instead of racing it."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.split("//", 1)[1]
         self.canned: list[tuple[int, bytes]] = []
+        self.hold_after: int | None = None
+        self.released = threading.Event()
         self.copy_requests = 0
         self.direct_copy_requests = 0
         self.lock = threading.Lock()
@@ -145,12 +151,25 @@ class ThrottlingProxy:
         with self.lock:
             self.copy_requests += 1
             self.direct_copy_requests += headers.get("User-Agent") == USER_AGENT
-            return self.canned.pop(0) if self.canned else None
+            held = self.hold_after is not None and self.copy_requests > self.hold_after
+            canned = self.canned.pop(0) if self.canned else None
+        if held:
+            self.released.wait(60)
+        return canned
+
+    @property
+    def holding(self) -> bool:
+        return self.hold_after is not None and self.copy_requests > self.hold_after and not self.released.is_set()
+
+    def release(self) -> None:
+        self.released.set()
 
 
-def _proxy_handler(proxy: ThrottlingProxy) -> type[BaseHTTPRequestHandler]:
+def _proxy_handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes: Nagle would hold the second for an ACK.
+        disable_nagle_algorithm = True
 
         def handle_any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -186,13 +205,14 @@ def _proxy_handler(proxy: ThrottlingProxy) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def throttling_proxy(s3_endpoint: str) -> Iterator[tuple[str, ThrottlingProxy]]:
-    proxy = ThrottlingProxy(s3_endpoint)
+def s3_proxy(s3_endpoint: str) -> Iterator[tuple[str, S3Proxy]]:
+    proxy = S3Proxy(s3_endpoint)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", proxy
     finally:
+        proxy.release()
         server.shutdown()
         server.server_close()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ThrottlingProxy
+from conftest import S3Proxy
 
 from logcache.cli import main
 from logcache.copy import (
@@ -252,8 +252,8 @@ SLOW_DOWN = (503, b"<Error><Code>SlowDown</Code><Message>Please reduce your requ
 
 
 @pytest.mark.parametrize("direct", [True, False])
-def test_slowdown_503_is_retried_and_the_copy_completes(throttling_proxy: tuple[str, ThrottlingProxy], s3_bucket: str, direct: bool) -> None:
-    endpoint, proxy = throttling_proxy
+def test_slowdown_503_is_retried_and_the_copy_completes(s3_proxy: tuple[str, S3Proxy], s3_bucket: str, direct: bool) -> None:
+    endpoint, proxy = s3_proxy
     settings = S3Settings(endpoint_url=endpoint, region="us-east-1", retry_mode="standard", max_attempts=10, direct_requests=direct)
     sides = build_sides(open_store(f"s3://{s3_bucket}/src", settings, 8), open_store(f"s3://{s3_bucket}/dst", settings, 8))
     proxy.canned = [SLOW_DOWN] * 4
@@ -266,8 +266,8 @@ def test_slowdown_503_is_retried_and_the_copy_completes(throttling_proxy: tuple[
     assert sides.relative(sides.destination, "idC") == sides.relative(sides.source, "idC")
 
 
-def test_a_redirect_leaves_the_rest_of_the_run_to_boto3(throttling_proxy: tuple[str, ThrottlingProxy], s3_bucket: str) -> None:
-    endpoint, proxy = throttling_proxy
+def test_a_redirect_leaves_the_rest_of_the_run_to_boto3(s3_proxy: tuple[str, S3Proxy], s3_bucket: str) -> None:
+    endpoint, proxy = s3_proxy
     settings = S3Settings(endpoint_url=endpoint, region="us-east-1", max_attempts=3)
     sides = build_sides(open_store(f"s3://{s3_bucket}/src", settings, 8), open_store(f"s3://{s3_bucket}/dst", settings, 8))
     proxy.canned = [(301, b"<Error><Code>PermanentRedirect</Code><Message>Use the bucket's own endpoint.</Message></Error>")]

@@ -1,5 +1,6 @@
-"""Lists and copies sent without boto3, against rclone's S3 server on loopback: unlike
-moto, it checks every SigV4 signature, so a request signed wrong is refused."""
+"""Lists and copies sent without boto3, against rclone's S3 server on loopback, over HTTP
+and over TLS with a CA bundle of our own: unlike moto, it checks every SigV4 signature, so
+a request signed wrong is refused."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,16 +24,34 @@ from state.config import S3Settings
 KEYS = ["cache/id1/part-0.parquet", "cache/id1/a b+c=d&e~f.parquet", "cache/id1/ünï/çødé.parquet", "cache/id1/sub/x%20y.parquet"]
 
 
-@pytest.fixture(scope="module")
-def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+@dataclass(frozen=True)
+class Server:
+    endpoint: str
+    bucket_dir: Path
+    ca_bundle: str | None
+
+
+@pytest.fixture(scope="module", params=["http", "https"])
+def rclone_s3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     binary = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
     root = tmp_path_factory.mktemp("rclone")
     (root / "bucket").mkdir()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    tls: list[str] = []
+    ca_bundle = None
+    if request.param == "https":
+        cert, key = root / "cert.pem", root / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True,
+        )
+        tls, ca_bundle = ["--cert", str(cert), "--key", str(key)], str(cert)
     proc = subprocess.Popen(
-        [binary, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", "rcaccess,rcsecret", "--etag-hash", "MD5", "--log-level", "ERROR", str(root)],
+        [binary, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", "rcaccess,rcsecret", "--etag-hash", "MD5", "--log-level", "ERROR",
+         *tls, str(root)],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
@@ -39,26 +59,28 @@ def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
         assert time.monotonic() < deadline and proc.poll() is None, "rclone serve s3 did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", root / "bucket"
+        yield Server(f"{request.param}://127.0.0.1:{port}", root / "bucket", ca_bundle)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def _store(endpoint: str, monkeypatch: pytest.MonkeyPatch, secret: str = "rcsecret") -> S3Store:
+def _store(server: Server, monkeypatch: pytest.MonkeyPatch, secret: str = "rcsecret") -> S3Store:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "rcaccess")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    store = open_store("s3://bucket", S3Settings(endpoint_url=endpoint, region="us-east-1", max_attempts=1))
+    if server.ca_bundle:
+        monkeypatch.setenv("AWS_CA_BUNDLE", server.ca_bundle)
+    store = open_store("s3://bucket", S3Settings(endpoint_url=server.endpoint, region="us-east-1", max_attempts=1))
     assert isinstance(store, S3Store) and store.direct is not None
     return store
 
 
-def test_signed_lists_and_copies_are_accepted(rclone_s3: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    endpoint, bucket_dir = rclone_s3
+def test_signed_lists_and_copies_are_accepted(rclone_s3: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket_dir = rclone_s3.bucket_dir
     for i, key in enumerate(KEYS):
         (bucket_dir / key).parent.mkdir(parents=True, exist_ok=True)
         (bucket_dir / key).write_bytes(f"object {i}".encode() * 50)
-    store = _store(endpoint, monkeypatch)
+    store = _store(rclone_s3, monkeypatch)
     assert store.direct is not None
 
     first = store.direct.list_page("cache/id1/", None, 2)
@@ -73,9 +95,8 @@ def test_signed_lists_and_copies_are_accepted(rclone_s3: tuple[str, Path], monke
     assert store.direct.enabled
 
 
-def test_a_wrong_secret_is_refused_and_reported_as_access_denied(rclone_s3: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    endpoint, _ = rclone_s3
-    store = _store(endpoint, monkeypatch, secret="not-the-secret")
+def test_a_wrong_secret_is_refused_and_reported_as_access_denied(rclone_s3: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(rclone_s3, monkeypatch, secret="not-the-secret")
     assert store.direct is not None
     assert store.direct.list_page("cache/", None, 10) is None
     assert not store.direct.copy("permanent/x.parquet", "bucket", KEYS[0])

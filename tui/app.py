@@ -410,14 +410,18 @@ class LogcacheApp(App[None]):
             self.exit()
             return
 
-        async def confirmed(yes: bool | None) -> None:
+        def confirmed(yes: bool | None) -> None:
             if yes:
                 self.log_line("stopping: letting work in flight finish")
                 self.cancel.set()
-                await self.workers.wait_for_complete()
-                self.exit()
+                # Polled, not awaited here, so the panes go on updating meanwhile.
+                self.set_interval(0.1, self._exit_when_idle)
 
         self.push_screen(ConfirmModal(f"{self.busy} is running. Stop it and quit? The next start resumes it.", yes="Stop and quit", no="Stay"), confirmed)
+
+    def _exit_when_idle(self) -> None:
+        if all(w.is_finished for w in self.workers):
+            self.exit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

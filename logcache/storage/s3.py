@@ -83,7 +83,9 @@ class S3Store:
         if settings.direct_requests:
             # Without an endpoint in the settings, only the client knows AWS's for the region.
             endpoint = settings.endpoint_url or client.get().meta.endpoint_url
-            direct = DirectS3.for_bucket(endpoint, bucket, region, session.get_credentials())
+            # AWS_CA_BUNDLE or the profile's ca_bundle, as boto3 reads them.
+            ca_bundle = session._session.get_config_variable("ca_bundle")
+            direct = DirectS3.for_bucket(endpoint, bucket, region, session.get_credentials(), ca_bundle)
         return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size, direct)
 
     @property

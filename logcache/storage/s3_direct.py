@@ -51,9 +51,8 @@ class DirectS3:
     `bucket_url` addresses the bucket: `https://bucket.s3.region.amazonaws.com` (virtual
     host) or `http://server:9000/bucket` (path style)."""
 
-    def __init__(self, bucket_url: str, region: str, credentials: Any, timeout_s: float = 60.0) -> None:
+    def __init__(self, bucket_url: str, region: str, credentials: Any, ca_bundle: str | None = None, timeout_s: float = 60.0) -> None:
         parts = urlsplit(bucket_url)
-        self.https = parts.scheme == "https"
         self.host = parts.netloc
         self.base_path = parts.path.rstrip("/")
         self.region = region
@@ -62,20 +61,21 @@ class DirectS3:
         self.enabled = True
         self._local = threading.local()
         self._keys: dict[tuple[str, str], bytes] = {}
-        self._ssl = ssl.create_default_context(cafile=get_cert_path(True)) if self.https else None
+        self._ssl = ssl.create_default_context(cafile=ca_bundle or get_cert_path(True)) if parts.scheme == "https" else None
 
     @classmethod
-    def for_bucket(cls, endpoint_url: str, bucket: str, region: str, credentials: Any) -> DirectS3 | None:
-        """For the bucket at boto3's resolved endpoint, addressed as boto3 would; None where
-        boto3 must do it all: no credentials, or a proxy in the way (http.client uses none)."""
+    def for_bucket(cls, endpoint_url: str, bucket: str, region: str, credentials: Any, ca_bundle: str | None = None) -> DirectS3 | None:
+        """For the bucket at boto3's resolved endpoint, addressed as boto3 would, trusting
+        boto3's CA bundle; None where boto3 must do it all: no credentials, or a proxy in
+        the way (http.client uses none)."""
         parts = urlsplit(endpoint_url)
         host = parts.hostname or ""
         if credentials is None or (getproxies().get(parts.scheme) and not proxy_bypass(host)):
             return None
         # AWS wants virtual hosts; a dotted bucket name would not match its TLS certificate.
         if host.endswith(".amazonaws.com") and "." not in bucket:
-            return cls(f"{parts.scheme}://{bucket}.{parts.netloc}", region, credentials)
-        return cls(f"{endpoint_url.rstrip('/')}/{bucket}", region, credentials)
+            return cls(f"{parts.scheme}://{bucket}.{parts.netloc}", region, credentials, ca_bundle)
+        return cls(f"{endpoint_url.rstrip('/')}/{bucket}", region, credentials, ca_bundle)
 
     def copy(self, key: str, source_bucket: str, source_key: str) -> bool:
         """CopyObject, server-side; False if boto3 must take this one."""
