@@ -245,6 +245,15 @@ def test_progress_is_throttled(tmp_path: Path) -> None:
     assert progress[-1].datasets[0].objects_done == 400
 
 
+def test_a_copy_too_short_for_a_second_progress_tick_still_reports_its_rate(tmp_path: Path) -> None:
+    sides = build_sides(open_store(str(tmp_path / "src")), open_store(str(tmp_path / "dst")))
+    events: list[CopyEvent] = []
+    assert copy_entries(sides.entries, sides.source, sides.destination, concurrency=4, on_event=events.append).ok
+    last = [e for e in events if isinstance(e, CopyProgress)][-1]
+    assert last.objects_done == last.objects_total == 10
+    assert last.objects_per_s > 0 and last.bytes_per_s > 0 and last.eta_s == 0
+
+
 # --- on the S3 endpoint only --------------------------------------------------------------
 
 

@@ -82,13 +82,9 @@ class CopyPane(Vertical):
             bar.update(total=max(len(state.datasets), 1), progress=verified)
             return
         bar.update(total=max(p.objects_total, 1), progress=p.objects_done)
-        if p.objects_done < p.objects_total:
-            pace = f"{p.objects_per_s:,.0f} obj/s  {human_bytes(p.bytes_per_s)}/s  ETA {human_duration(p.eta_s)}"
-        else:
-            # Finished: the recent rate has nothing left to measure; the whole run's average does.
-            pace = f"in {human_duration(p.elapsed_s)}  {p.objects_done / max(p.elapsed_s, 0.001):,.0f} obj/s average"
         summary.update(
-            f"{p.objects_done:,}/{p.objects_total:,} objects  {human_bytes(p.bytes_done)}/{human_bytes(p.bytes_total)}  {pace}"
+            f"{p.objects_done:,}/{p.objects_total:,} objects  {human_bytes(p.bytes_done)}/{human_bytes(p.bytes_total)}  "
+            f"{p.objects_per_s:,.0f} obj/s  {human_bytes(p.bytes_per_s)}/s  ETA {human_duration(p.eta_s)}"
             + ("  [dim](failures only)[/]" if self.failures_only else "")
         )
 

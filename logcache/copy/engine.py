@@ -223,6 +223,9 @@ class _Run:
         # Copier threads take their own work and this thread collects their outcomes in
         # batches, so no thread is woken once per copy: on a busy machine those wake-ups
         # cost more CPU than a copy's own request.
+        # The rate is measured from the first copy on (not from the first progress tick), so
+        # a run shorter than one tick still has one.
+        self.rate.add(time.monotonic(), 0, 0)
         copiers = [threading.Thread(target=self._copier, args=(work,), name=f"copier-{i}") for i in range(min(self.concurrency, work.qsize()))]
         verifying = 0
         with ThreadPoolExecutor(VERIFIERS) as verifiers:
