@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from logcache.demo import writers
-from logcache.discover import parquet_max_t
+from logcache.discover.footers import parquet_max_t
 from logcache.storage import LocalStore, Store
 
 DATOMS_PER_TX = 8

@@ -162,7 +162,7 @@ def convert_source(shard: Shard) -> None:
     """The Avro segments that hold t <= T, as one Parquet file for the baselines (untimed)."""
     import polars as pl
 
-    from logcache.datoms import DATOM_SCHEMA, parse_segment_key
+    from logcache.datomic.schema import DATOM_SCHEMA, parse_segment_key
 
     shard.source_parquet.parent.mkdir(parents=True)
     with pq.ParquetWriter(shard.source_parquet, DATOM_SCHEMA, compression="snappy") as out:

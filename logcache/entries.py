@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-from logcache.datoms import VALIDATIONS, entry_name
+from logcache.datomic.schema import VALIDATIONS, entry_name
 from logcache.errors import ConfigError, UnknownDataset
 from state.persist_text import write_text_atomic
 

@@ -16,7 +16,7 @@ import pytest
 
 from logcache.catalog import FileCatalog, pick_transaction
 from logcache.cli import main
-from logcache.datoms import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, ENTITY_SCHEMA, TX_PARTITION_BASE, parse_segment_key
+from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, ENTITY_SCHEMA, TX_PARTITION_BASE, parse_segment_key
 from logcache.demo import build_world, materialize_reference
 from logcache.demo.history import ATTRIBUTES, TX_INSTANT
 from logcache.demo.lifecycle import ExpiringStore

@@ -8,7 +8,7 @@ import pytest
 from logcache.catalog import CatalogDataset, Transaction, open_catalog, pick_transaction
 from logcache.cli import main
 from logcache.demo import build_world
-from logcache.discover import discover
+from logcache.discover.footers import discover
 from logcache.entries import CSV_NAME, read_entries
 from logcache.storage import LocalStore
 from logcache.stores import open_destination, open_source

@@ -6,10 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from logcache.datoms import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, segment_key
+from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, segment_key
 from logcache.entries import CacheEntry
 from logcache.errors import CorruptData, PathNotFound
-from logcache.logop import TRange, log_tables, scan_log
+from logcache.datomic.logop import TRange, log_tables, scan_log
 from logcache.storage import LocalStore
 
 SHARD = "raw-demo-s0"
@@ -107,7 +107,7 @@ def test_unreadable_files_are_corrupt_data_naming_the_file(world, tmp_path):
 
 
 def test_parquet_tables_reads_only_row_groups_overlapping_the_given_ranges(world, tmp_path):
-    from logcache.logop import list_parquet, parquet_tables
+    from logcache.datomic.logop import list_parquet, parquet_tables
 
     _, dest, _ = world
     files = list_parquet(dest, "c1")

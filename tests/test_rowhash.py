@@ -2,8 +2,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from logcache.datoms import DATOM_SCHEMA
-from logcache.rowhash import entity_partition, hash_rows, hash_strings
+from logcache.datomic.schema import DATOM_SCHEMA
+from logcache.datomic.rowhash import entity_partition, hash_rows, hash_strings
 
 GOLDEN_TABLE = pa.table(
     {

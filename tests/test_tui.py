@@ -203,7 +203,7 @@ async def test_a_campaign_locked_by_someone_else_opens_read_only(world: Path) ->
 
 async def test_a_stuck_parcel_found_through_its_heartbeat_is_split_by_key(world: Path) -> None:
     from logcache.cli import main
-    from logcache.heartbeat import Heartbeat, key_of
+    from logcache.validation.heartbeat import Heartbeat, key_of
     from logcache.storage import open_store
     from state.model import ParcelState, ParcelStatus
     from state.persist import save_state
@@ -240,7 +240,7 @@ async def test_a_stuck_parcel_found_through_its_heartbeat_is_split_by_key(world:
         labels = {p.parcel_id: p.status for p in app.campaign.state.parcels}  # type: ignore[union-attr]
         await pilot.press("q")
     assert labels["0-split1-0"] is ParcelStatus.DONE and labels["0-split1-1"] is ParcelStatus.DONE
-    from logcache.validate import plan_parcels
+    from logcache.validation.orchestrate import plan_parcels
 
     parcel = plan_parcels(read_entries(world / CSV_NAME), 3, "size")[0]
     results = sorted(p.relative_to(world / "results").parent.as_posix() for p in (world / "results").rglob("*.parquet"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from logcache.cli import main
-from logcache.datoms import VALIDATIONS
+from logcache.datomic.schema import VALIDATIONS
 from logcache.demo import build_world
 from logcache.entries import CSV_NAME, read_entries
 from logcache.validation import latest_results, read_results

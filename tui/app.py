@@ -1,7 +1,7 @@
 """The runbook as a live checklist, with copy, validator, failed-path, PR-diff, results
 and log panes.
 
-The app holds no runbook logic: every action calls a `logcache.steps` function in a
+The app holds no runbook logic: every action calls a `logcache.runbook.steps` function in a
 thread worker, which reports through plain callbacks; those become `EngineEvent`
 messages, folded into `Live`, and a timer redraws the visible pane a few times a second.
 """
@@ -24,10 +24,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, RichLog, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from logcache import steps
-from logcache.aggregate import read_aggregate
+from logcache.runbook import steps
+from logcache.validation.aggregate import read_aggregate
 from logcache.campaign import Campaign, open_campaign
-from logcache.driver import run_campaign, run_step
+from logcache.runbook.driver import run_campaign, run_step
 from logcache.errors import LogcacheError, describe
 from logcache.registry import default_patch_path
 from state.errors import StateError

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logcache.copy import CopyPlanned, CopyProgress, DatasetConflict, DatasetFailed, DatasetVerified
-from logcache.discover import DiscoverProgress
-from logcache.validate import ParcelUpdate
+from logcache.discover.footers import DiscoverProgress
+from logcache.validation.orchestrate import ParcelUpdate
 
 
 @dataclass

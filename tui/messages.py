@@ -7,8 +7,8 @@ from typing import Any
 from textual.message import Message
 
 from logcache.copy import CopyProgress
-from logcache.discover import DiscoverProgress
-from logcache.validate import ParcelUpdate
+from logcache.discover.footers import DiscoverProgress
+from logcache.validation.orchestrate import ParcelUpdate
 
 
 def _progress_key(event: Any) -> str | None:

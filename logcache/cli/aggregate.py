@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logcache import steps
+from logcache.runbook import steps
 from logcache.campaign import open_campaign
 from logcache.cli.validate import row_line
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from logcache import steps
+from logcache.runbook import steps
 from logcache.campaign import open_campaign
 from logcache.copy import (
     CopyEvent,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logcache import steps
+from logcache.runbook import steps
 from logcache.campaign import open_campaign
 from logcache.entries import write_entries
-from logcache.import_csv import read_entries_csv
+from logcache.discover.import_csv import read_entries_csv
 from logcache.stores import open_destination
 from state.model import StepName, StepStatus
 

@@ -12,10 +12,10 @@ from typing import Any
 from logcache.campaign import open_campaign
 from logcache.cli.copy import CopyView
 from logcache.cli.validate import ValidateView
-from logcache.discover import DiscoverProgress
-from logcache.driver import run_campaign
+from logcache.discover.footers import DiscoverProgress
+from logcache.runbook.driver import run_campaign
 from logcache.progress_render import StatusLine
-from logcache.validate import ParcelUpdate
+from logcache.validation.orchestrate import ParcelUpdate
 
 
 def register(sub: argparse._SubParsersAction) -> None:

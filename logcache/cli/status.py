@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from logcache.campaign import lock_holder
-from logcache.status import render_status, status_report
+from logcache.runbook.status import render_status, status_report
 from state.config import load_config
 from state.persist import load_or_new
 

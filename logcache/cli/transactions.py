@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logcache import steps
+from logcache.runbook import steps
 from logcache.campaign import open_campaign
 from logcache.catalog import open_catalog, pick_transaction
 from state.config import load_config

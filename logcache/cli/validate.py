@@ -15,15 +15,15 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from logcache import steps
-from logcache.backends import BACKENDS
+from logcache.runbook import steps
+from logcache.validation.backends import BACKENDS
 from logcache.campaign import open_campaign
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import UsageError
-from logcache.parcel_run import run_parcel
-from logcache.parcels import BALANCES, imbalance, parcel_of
+from logcache.validation.parcel import run_parcel
+from logcache.validation.plan import BALANCES, imbalance, parcel_of
 from logcache.progress_render import StatusLine, human_bytes
-from logcache.validate import ParcelUpdate, plan_parcels
+from logcache.validation.orchestrate import ParcelUpdate, plan_parcels
 from logcache.validation import ResultRow
 from state.config import CampaignConfig, load_config
 

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from logcache.catalog import CatalogDataset, Transaction
-from logcache.datoms import KINDS, entry_name, segment_key
+from logcache.datomic.schema import KINDS, entry_name, segment_key
 from logcache.demo import writers
 from logcache.demo.campaign_file import CampaignLocations, render_campaign
 from logcache.demo.faults import FAULT_KINDS, assign_faults, corrupt

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from logcache.datoms import AVRO_DATOM_SCHEMA
+from logcache.datomic.schema import AVRO_DATOM_SCHEMA
 
 # deflate needs nothing beyond zlib; fastavro's snappy would add a dependency (cramjam).
 AVRO_CODEC = "deflate"

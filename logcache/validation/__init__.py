@@ -1,11 +1,18 @@
-"""Validation of cache entries: log-validation and materialized-entities-validation.
+"""Runbook step 5 (validate in parcels) and step 6 (aggregate), in one package.
 
-`run_validation` is the unit a task runner calls, per (dataset, validation) or per
-sub-task (`TRange` for a log, `EntityPartition` for materialized entities); partial rows
-of one pair merge with `merge_partials`.
+Where each part lives:
+- `plan`: the work as tasks (a pair, or a sub-task of a heavy one) packed into parcels.
+- `parcel`: one parcel run in this process, the unit every backend executes.
+- `backends`: where parcels run: a local process pool, Dask, or the operator's command.
+- `heartbeat`: a running parcel's `status/<parcel>.json`, written and read.
+- `orchestrate`: the parent's side: start the parcels, watch heartbeats, gather results.
+- `check`: one validation of one cache entry (or one sub-task of it) into a result row.
+- `log`, `entities`, `checksum`: the two checks and the checksum-then-narrow comparison.
+- `result`: result rows, their files, partials and their merge.
+- `aggregate`: every result into one `cache-validations` dataset and its summary.
 """
 
-from logcache.logop import TRange
+from logcache.datomic.logop import TRange
 from logcache.validation.entities import EntityPartition
 from logcache.validation.log import split_log
 from logcache.validation.result import (
@@ -21,7 +28,7 @@ from logcache.validation.result import (
     result_key,
     write_result,
 )
-from logcache.validation.run import KIND_OF, run_validation
+from logcache.validation.check import KIND_OF, run_validation
 
 __all__ = [
     "ERROR_KINDS",

@@ -1,7 +1,7 @@
 """Checksum-then-narrow multiset comparison (the data-diff method, in numpy and Polars).
 
 Pass 1 streams each side once and keeps, per bucket, the row count and the SUM mod 2^64
-of the stable row hashes (`logcache.rowhash`): order independent and a few bytes per
+of the stable row hashes (`logcache.datomic.rowhash`): order independent and a few bytes per
 bucket. Pass 2 loads only the buckets whose (count, sum) differ and diffs them exactly
 with counts, because an anti-join would treat duplicates as one row.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from logcache.rowhash import hash_entities, hash_rows
+from logcache.datomic.rowhash import hash_entities, hash_rows
 
 SAMPLE_SIZE = 5
 

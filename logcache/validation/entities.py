@@ -18,11 +18,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from logcache.datoms import ENTITY_SCHEMA
+from logcache.datomic.schema import ENTITY_SCHEMA
 from logcache.entries import CacheEntry
-from logcache.logop import BATCH_ROWS, EVERYTHING, TRange, cache_prefix, list_parquet, list_segments, parquet_tables, segment_tables
-from logcache.materialize import LatestDatoms, as_datoms, current_facts
-from logcache.rowhash import entity_partition
+from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, TRange, cache_prefix, list_parquet, list_segments, parquet_tables, segment_tables
+from logcache.datomic.materialize import LatestDatoms, as_datoms, current_facts
+from logcache.datomic.rowhash import entity_partition
 from logcache.storage import Store
 from logcache.validation.checksum import Measure, compare_frames, max_t
 

@@ -19,10 +19,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from logcache.datoms import DATOM_SCHEMA
+from logcache.datomic.schema import DATOM_SCHEMA
 from logcache.entries import CacheEntry
-from logcache.logop import BATCH_ROWS, EVERYTHING, TRange, cache_prefix, in_ranges, list_parquet, list_segments, parquet_tables, segment_tables
-from logcache.rowhash import hash_rows
+from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, TRange, cache_prefix, in_ranges, list_parquet, list_segments, parquet_tables, segment_tables
+from logcache.datomic.rowhash import hash_rows
 from logcache.storage import Store
 from logcache.validation.checksum import BucketChecksums, Measure, max_t, multiset_diff
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from logcache.datoms import VALIDATIONS
+from logcache.datomic.schema import VALIDATIONS
 from logcache.errors import CorruptData, first_line
 from logcache.storage import Store
 from logcache.validation.checksum import SAMPLE_SIZE, sample_json

@@ -14,7 +14,7 @@ import difflib
 import heapq
 from dataclasses import dataclass
 
-from logcache.datoms import VALIDATIONS, database_of
+from logcache.datomic.schema import VALIDATIONS, database_of
 from logcache.entries import CacheEntry
 from logcache.errors import UnknownDataset, UsageError
 

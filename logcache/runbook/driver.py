@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from logcache import steps
+from logcache.runbook import steps
 from logcache.campaign import Campaign
 from logcache.errors import LogcacheError
-from logcache.status import NEXT_ACTIONS
+from logcache.runbook.status import NEXT_ACTIONS
 from state.model import MANUAL_STEPS, StepName, StepStatus
 
 

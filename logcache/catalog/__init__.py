@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from logcache.datoms import KINDS
+from logcache.datomic.schema import KINDS
 from logcache.errors import ConfigError, LogcacheError, UsageError
 from logcache.storage import Store, open_store
 from state.config import CampaignConfig

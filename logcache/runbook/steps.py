@@ -15,20 +15,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from logcache.aggregate import Aggregate, aggregate
-from logcache.backends import BACKENDS, validate_dask_scheduler
+from logcache.validation.aggregate import Aggregate, aggregate
+from logcache.validation.backends import BACKENDS, validate_dask_scheduler
 from logcache.campaign import Campaign
 from logcache.catalog import Transaction, open_catalog, pick_transaction
 from logcache.copy import connections_needed, copy_entries
 from logcache.copy.events import CopyEvent, CopyReport, DatasetFailed, DatasetStatus, DatasetVerified
-from logcache.discover import DiscoverProgress, Discovery, discover
+from logcache.discover.footers import DiscoverProgress, Discovery, discover
 from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, write_entries
 from logcache.errors import LogcacheError, UsageError
-from logcache.heartbeat import read_heartbeats
-from logcache.parcels import parcel_of
+from logcache.validation.heartbeat import read_heartbeats
+from logcache.validation.plan import parcel_of
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.stores import open_destination, open_results, open_source
-from logcache.validate import ParcelUpdate, ValidationRun, beat_status, plan_parcels, validate
+from logcache.validation.orchestrate import ParcelUpdate, ValidationRun, beat_status, plan_parcels, validate
 from logcache.validation import KIND_OF, has_result, read_results
 from state.config import CampaignConfig
 from state.errors import StateError

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import polars as pl
 import pyarrow as pa
 
-from logcache.datoms import DATOM_SCHEMA, ENTITY_SCHEMA
+from logcache.datomic.schema import DATOM_SCHEMA, ENTITY_SCHEMA
 
 FACT = ["e", "a", "v"]
 Datoms = pl.LazyFrame | pl.DataFrame | pa.Table | Iterable[pl.DataFrame | pa.Table]

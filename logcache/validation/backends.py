@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from logcache.errors import EndpointUnreachable, UsageError, describe
-from logcache.parcel_run import MISSING_PATH_PREFIX, ParcelOutcome, run_parcel
-from logcache.parcels import Parcel
+from logcache.validation.parcel import MISSING_PATH_PREFIX, ParcelOutcome, run_parcel
+from logcache.validation.plan import Parcel
 from state.config import CampaignConfig
 
 BACKENDS = ("local", "dask", "command")

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from logcache.catalog import CatalogDataset, Transaction
-from logcache.datoms import entry_name
+from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, sort_entries
 from logcache.errors import CorruptData, PathNotFound, StorageError
 from logcache.storage import ObjectInfo, Store

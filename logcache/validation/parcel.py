@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from logcache.entries import CSV_NAME, CacheEntry, read_entries
 from logcache.errors import LogcacheError
-from logcache.heartbeat import HeartbeatWriter
-from logcache.logop import TRange
-from logcache.parcels import Parcel, Task
+from logcache.validation.heartbeat import HeartbeatWriter
+from logcache.datomic.logop import TRange
+from logcache.validation.plan import Parcel, Task
 from logcache.storage import Store
 from logcache.stores import open_destination, open_logs, open_results
 from logcache.validation import EntityPartition, ResultRow, attempts, merge_partials, read_result, result_key, run_validation, split_log, write_result

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from polars.io.plugins import register_io_source
 
-from logcache.datoms import DATOM_SCHEMA, parse_segment_key
+from logcache.datomic.schema import DATOM_SCHEMA, parse_segment_key
 from logcache.entries import CacheEntry
 from logcache.errors import CorruptData, LogcacheError, PathNotFound, first_line
 from logcache.storage import ObjectInfo, Store

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from logcache.datoms import VALIDATIONS
+from logcache.datomic.schema import VALIDATIONS
 from logcache.entries import CacheEntry
 from logcache.storage import Store
 from logcache.validation import ResultRow, latest_results, read_results

@@ -11,12 +11,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from logcache.backends import Job, JobEnd, JobStarted, run_jobs
-from logcache.datoms import entry_name
+from logcache.validation.backends import Job, JobEnd, JobStarted, run_jobs
+from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, owner_of
-from logcache.heartbeat import Heartbeat, read_heartbeats
-from logcache.parcel_run import MISSING_PATH_PREFIX
-from logcache.parcels import Parcel, filter_by_name, plan
+from logcache.validation.heartbeat import Heartbeat, read_heartbeats
+from logcache.validation.parcel import MISSING_PATH_PREFIX
+from logcache.validation.plan import Parcel, filter_by_name, plan
 from logcache.storage import Store
 from logcache.stores import open_results
 from logcache.validation import KIND_OF, ResultRow, latest_results, read_results

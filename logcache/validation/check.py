@@ -10,7 +10,7 @@ import time
 
 from logcache.entries import CacheEntry
 from logcache.errors import CorruptData, PathNotFound, describe
-from logcache.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, TRange
+from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, TRange
 from logcache.storage import Store
 from logcache.validation.checksum import Measure, sample_json
 from logcache.validation.entities import WHOLE, EntityPartition, validate_entities

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from logcache.datoms import KINDS
+from logcache.datomic.schema import KINDS
 from logcache.entries import COLUMNS, CacheEntry, entries_from_csv, sort_entries
 from logcache.errors import ConfigError
 from logcache.storage import Store
