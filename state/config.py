@@ -8,6 +8,8 @@ usual AWS environment.
 
 from __future__ import annotations
 
+import re
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,22 @@ RETRY_MODES = ("standard", "adaptive", "legacy")
 BACKENDS = ("local", "dask", "command")
 BALANCES = ("size", "alphabetical")
 REGISTRY_FORMATS = ("scala",)
-CATALOG_KINDS = ("files",)
+CATALOG_KINDS = ("files", "http", "command")
+# The placeholders each operator command may use; anything else in braces is refused at
+# load time, so a typo fails before any step runs (`{{` and `}}` are literal braces).
+PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "catalog.command": ("campaign",),
+    "image.command": ("campaign", "patch", "branch"),
+    "registry.pr_command": ("campaign", "patch", "branch"),
+    "notify.command": ("campaign", "event", "message"),
+    "validation.submit": ("campaign", "parcel_id", "parcel_count", "label", "args", "image"),
+    "validation.status": ("campaign", "parcel_id", "label", "job_id"),
+    "validation.logs": ("campaign", "parcel_id", "label", "job_id"),
+    "validation.cancel": ("campaign", "parcel_id", "label", "job_id"),
+    # Scale-up runs before the job is submitted, so it has no {job_id} yet.
+    "validation.scale_up": ("campaign", "parcel_id", "label"),
+    "validation.scale_down": ("campaign", "parcel_id", "label", "job_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,60 @@ class ValidationSettings:
 
 
 @dataclass(frozen=True)
+class CatalogSource:
+    """How `http` and `command` catalogs are reached (`files` needs only the URL)."""
+
+    # The name of the environment variable holding the bearer token: the token itself is
+    # never written to the campaign file or its state.
+    token_env: str | None = None
+    command: str | None = None
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ImageHook:
+    """`[image]`: builds and pushes the ETL image holding the registry patch."""
+
+    command: str | None = None
+    tag_pattern: str | None = None
+    timeout_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class PrHook:
+    """`[registry] pr_command`: opens the PR once the patch is on its branch."""
+
+    command: str | None = None
+    url_pattern: str = r"https?://\S+"
+    timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class NotifyHook:
+    """`[notify]`: tells a human the campaign needs them."""
+
+    command: str | None = None
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class SubmitterSettings:
+    """The command backend's asynchronous submitter and per-parcel scaling (`[validation]`)."""
+
+    submit: str | None = None
+    job_id_pattern: str | None = None
+    status: str | None = None
+    logs: str | None = None
+    cancel: str | None = None
+    scale_up: str | None = None
+    scale_down: str | None = None
+    nodes: int | None = None
+    hourly_cost: float | None = None  # per node and hour, in the operator's currency
+    hook_timeout_s: float = 600.0  # for each submit, status, logs, cancel and scale command
+    status_every_s: float = 15.0
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     """Only demo worlds set these: they rehearse faults that happen outside logcache."""
 
@@ -77,6 +148,11 @@ class CampaignConfig:
     copy: CopySettings = field(default_factory=CopySettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    catalog_source: CatalogSource = field(default_factory=CatalogSource)
+    image: ImageHook = field(default_factory=ImageHook)
+    pr: PrHook = field(default_factory=PrHook)
+    notify: NotifyHook = field(default_factory=NotifyHook)
+    submitter: SubmitterSettings = field(default_factory=SubmitterSettings)
 
     @property
     def state_path(self) -> Path:
@@ -143,6 +219,34 @@ class _Reader:
             raise self._fail(key, "true or false")
         return value
 
+    def opt_float(self, key: str) -> float | None:
+        return None if self.table.get(key) is None else self.float(key, 1.0)
+
+    def template(self, key: str) -> str | None:
+        """An operator command template whose placeholders are all known."""
+        value = self.opt_str(key)
+        if value is None:
+            return None
+        allowed = PLACEHOLDERS[f"{self.name}.{key}"]
+        try:
+            fields = [(name, conv, spec) for _, name, spec, conv in string.Formatter().parse(value) if name is not None]
+        except ValueError as exc:
+            raise self._fail(key, f"a command template ({exc}; write {{{{ and }}}} for literal braces)") from None
+        for name, conv, spec in fields:
+            if name not in allowed or conv or spec:
+                known = ", ".join("{" + a + "}" for a in allowed)
+                raise self._fail(key, f"a command template using only {known} (found {{{name}}}; write {{{{ and }}}} for literal braces)")
+        return value
+
+    def pattern(self, key: str) -> str | None:
+        value = self.opt_str(key)
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise self._fail(key, f"a regular expression ({exc})") from None
+        return value
+
     def sub(self, key: str) -> _Reader:
         value = self.table.get(key, {})
         if not isinstance(value, dict):
@@ -168,6 +272,9 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
     copy = top.sub("copy")
     val = top.sub("validation")
     demo = top.sub("demo")
+    image = top.sub("image")
+    notify = top.sub("notify")
+    catalog_kind = catalog.str("kind", "files", CATALOG_KINDS)
     expire = demo.table.get("expire_after_copy", [])
     if not isinstance(expire, list) or not all(isinstance(x, str) and x for x in expire):
         raise ConfigFileError(f"{path}: `demo.expire_after_copy` must be a list of cache ids")
@@ -183,8 +290,8 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
         source=resolve_location(base, top.sub("source").str("url")),
         destination=resolve_location(base, top.sub("destination").str("url")),
         logs=resolve_location(base, top.sub("logs").str("url")),
-        catalog_kind=catalog.str("kind", "files", CATALOG_KINDS),
-        catalog=resolve_location(base, catalog.str("url")),
+        catalog_kind=catalog_kind,
+        catalog=_catalog_url(catalog, base, catalog_kind),
         registry=Path(resolve_location(base, registry_path)),
         registry_format=registry.str("format", "scala", REGISTRY_FORMATS),
         work_dir=work_dir,
@@ -208,4 +315,48 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
             workers=val.opt_int("workers"),
         ),
         demo=DemoSettings(expire_after_copy=tuple(expire)),
+        catalog_source=CatalogSource(
+            token_env=catalog.opt_str("token_env"),
+            command=catalog.template("command") if catalog_kind == "command" else None,
+            timeout_s=catalog.float("timeout_s", 30.0),
+        ),
+        image=ImageHook(image.template("command"), image.pattern("tag_pattern"), image.float("timeout_s", 3600.0)),
+        pr=PrHook(registry.template("pr_command"), registry.pattern("pr_url_pattern") or PrHook.url_pattern, registry.float("pr_timeout_s", 300.0)),
+        notify=NotifyHook(notify.template("command"), notify.float("timeout_s", 30.0)),
+        submitter=_submitter(val),
     )
+
+
+def _catalog_url(catalog: _Reader, base: Path, kind: str) -> str:
+    if kind == "command":
+        if catalog.opt_str("command") is None:
+            raise catalog._fail("command", "set when `catalog.kind` is \"command\" (the command that prints the transactions as JSON)")
+        return ""
+    url = catalog.str("url")
+    if kind == "http" and not url.startswith(("http://", "https://")):
+        raise catalog._fail("url", "an http:// or https:// URL when `catalog.kind` is \"http\"")
+    return resolve_location(base, url)
+
+
+def _submitter(val: _Reader) -> SubmitterSettings:
+    submit = val.template("submit")
+    settings = SubmitterSettings(
+        submit=submit,
+        job_id_pattern=val.pattern("job_id_pattern"),
+        status=val.template("status"),
+        logs=val.template("logs"),
+        cancel=val.template("cancel"),
+        scale_up=val.template("scale_up"),
+        scale_down=val.template("scale_down"),
+        nodes=val.opt_int("nodes"),
+        hourly_cost=val.opt_float("hourly_cost"),
+        hook_timeout_s=val.float("hook_timeout_s", 600.0),
+        status_every_s=val.float("status_every_s", 15.0),
+    )
+    if submit and not settings.job_id_pattern:
+        raise val._fail("job_id_pattern", "set with `validation.submit` (a regular expression whose first group is the job id in its output)")
+    if bool(settings.scale_up) != bool(settings.scale_down):
+        raise val._fail("scale_down" if settings.scale_up else "scale_up", "set too: machines scaled up must be scaled down")
+    if settings.hourly_cost is not None and settings.nodes is None:
+        raise val._fail("nodes", "set with `validation.hourly_cost` (the nodes each parcel holds)")
+    return settings

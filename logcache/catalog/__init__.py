@@ -8,8 +8,8 @@ The demo's catalog is a folder of JSON files, one per transaction
                    "path": "4FUNeUsqSRqxORFm0aJ-jA", "t": 1234}, ...]}
 
 `path` is relative to the campaign's source (ephemeral) root; `t` is the T the nightly
-run recorded, which discovery checks against the Parquet footers. A real metadata
-service is another `Catalog` implementation.
+run recorded, which discovery checks against the Parquet footers. A metadata service
+(`http.HttpCatalog`) and a command (`command.CommandCatalog`) list the same objects.
 """
 
 from __future__ import annotations
@@ -81,6 +81,16 @@ class FileCatalog:
 def open_catalog(config: CampaignConfig) -> Catalog:
     if config.catalog_kind == "files":
         return FileCatalog(open_store(config.catalog, config.s3))
+    # Imported here: both build on FileCatalog's parser, defined above.
+    source = config.catalog_source
+    if config.catalog_kind == "http":
+        from logcache.catalog.http import HttpCatalog
+
+        return HttpCatalog(config.catalog, source.token_env, source.timeout_s)
+    if config.catalog_kind == "command" and source.command:
+        from logcache.catalog.command import CommandCatalog
+
+        return CommandCatalog(source.command, config.path, config.work_dir, source.timeout_s)
     raise ConfigError(f"{config.path}: unknown catalog kind {config.catalog_kind!r}")
 
 
