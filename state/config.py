@@ -320,7 +320,7 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
             command=catalog.template("command") if catalog_kind == "command" else None,
             timeout_s=catalog.float("timeout_s", 30.0),
         ),
-        image=ImageHook(image.template("command"), image.pattern("tag_pattern"), image.float("timeout_s", 3600.0)),
+        image=_image(image),
         pr=PrHook(registry.template("pr_command"), registry.pattern("pr_url_pattern") or PrHook.url_pattern, registry.float("pr_timeout_s", 300.0)),
         notify=NotifyHook(notify.template("command"), notify.float("timeout_s", 30.0)),
         submitter=_submitter(val),
@@ -336,6 +336,13 @@ def _catalog_url(catalog: _Reader, base: Path, kind: str) -> str:
     if kind == "http" and not url.startswith(("http://", "https://")):
         raise catalog._fail("url", "an http:// or https:// URL when `catalog.kind` is \"http\"")
     return resolve_location(base, url)
+
+
+def _image(image: _Reader) -> ImageHook:
+    hook = ImageHook(image.template("command"), image.pattern("tag_pattern"), image.float("timeout_s", 3600.0))
+    if hook.command and not hook.tag_pattern:
+        raise image._fail("tag_pattern", "set with `image.command` (a regular expression whose first group is the pushed image's tag)")
+    return hook
 
 
 def _submitter(val: _Reader) -> SubmitterSettings:

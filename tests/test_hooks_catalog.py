@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from hooks_support import write_campaign
 from logcache.catalog import FileCatalog, open_catalog
 from logcache.catalog.documents import CatalogSourceError
 from logcache.errors import ConfigError, LogcacheError
@@ -102,25 +103,7 @@ def service() -> Iterator[tuple[str, Service]]:
 
 
 def campaign(tmp_path: Path, catalog: str) -> Path:
-    path = tmp_path / "campaign.toml"
-    path.write_text(
-        f"""
-[campaign]
-name = "hooks"
-[source]
-url = "ephemeral"
-[destination]
-url = "permanent"
-[logs]
-url = "logs"
-[catalog]
-{catalog}
-[registry]
-path = "registry/LogCacheEntries.scala"
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_campaign(tmp_path, catalog=catalog)
 
 
 def http_campaign(tmp_path: Path, url: str, extra: str = "") -> Path:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from logcache.errors import LogcacheError
+from state.config import CampaignConfig
 
 GUARD = Path(__file__).with_name("guard.py")
 GRACE_S = 5.0  # between TERM and KILL when a hook is stopped
@@ -52,6 +53,11 @@ class HookRun:
     value: str | None  # what the pattern matched; None without a pattern
     log_path: Path
     tail: tuple[str, ...]  # the last lines of output, cleaned
+
+
+def jobs_dir(config: CampaignConfig) -> Path:
+    """Where every hook's and job's output is kept."""
+    return config.work_dir / "jobs"
 
 
 def display_line(raw: bytes) -> str:
@@ -117,7 +123,7 @@ def run_hook(
     if code != 0:
         raise HookFailed(f"{hook} hook exited with {code}: {_brief(lines)} {where}")
     if matcher is not None and not found:
-        raise HookFailed(f"{hook} hook exited with 0 but printed nothing matching {matcher.pattern!r}: {_brief(lines)} {where}")
+        raise HookFailed(f"{hook} hook exited with 0 but printed nothing matching `{matcher.pattern}`: {_brief(lines)} {where}")
     return HookRun(hook, command, code, found[-1] if found else None, log_path, lines)
 
 
