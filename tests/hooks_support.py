@@ -87,6 +87,7 @@ missing=""
 setsid nohup sh -c "$PYTHON $world/fake_job.py $world/results $label $world/gate '$missing'; echo \\$? > $world/out/$id.rc" > "$world/out/$id.out" 2>&1 < /dev/null &
 echo $! > "$world/out/$id.pid"
 echo "Submitted batch job $id"
+while [ -e "$world/submit-linger-$label" ]; do sleep 0.05; done
 """
 
 STATUS = """\

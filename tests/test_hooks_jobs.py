@@ -134,6 +134,31 @@ def test_sigkill_mid_submission_then_rerun_submits_nothing_twice_and_scales_ever
     assert held_machines(load_config(config_path), default_book(load_config(config_path)).load()).holding == ()
 
 
+def test_a_job_id_printed_before_logcache_died_is_read_back_not_submitted_again(tmp_path: Path) -> None:
+    config_path = submitter_world(tmp_path)
+    (tmp_path / "submit-linger-0").touch()  # the submitter printed the id, then hangs
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(config_path), str(TESTS)], stdout=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: "Submitted batch job" in _read(tmp_path / "jobs" / "parcel-0.submit.log"), 30)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert not default_book(load_config(config_path)).load()["0"].job_id
+    (tmp_path / "submit-linger-0").unlink()
+    (tmp_path / "gate" / "all").touch()
+    ends = run_async(load_config(config_path), parcel_jobs(["0", "1", "2"]), force=False, watch=_ignore, started=_ignore)
+    assert all(e.ok for e in ends)
+    assert sorted(lines_of(tmp_path / "job-starts")) == ["0", "1", "2"], "a parcel was submitted twice"
+    assert ends[0].job_id == next((tmp_path / "out").glob("job-0-*.pid")).stem
+    _assert_scaled_once_after_end(tmp_path, ["0", "1", "2"])
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 def test_quitting_leaves_jobs_running_and_the_next_run_follows_them(tmp_path: Path) -> None:
     config = load_config(submitter_world(tmp_path))
     cancel = threading.Event()

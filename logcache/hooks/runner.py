@@ -98,9 +98,10 @@ def run_hook(
         if on_line is not None:
             on_line(text)
 
-    with log_path.open("ab" if append else "wb") as log:
+    # Unbuffered: the file is current while the hook runs, and whatever it printed before
+    # logcache died is there to read back (a job id, say).
+    with log_path.open("ab" if append else "wb", buffering=0) as log:
         log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {hook}: {command}\n".encode())
-        log.flush()
         proc = subprocess.Popen(
             [sys.executable, str(GUARD), str(GRACE_S), command],
             stdin=subprocess.PIPE,

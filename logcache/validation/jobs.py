@@ -264,7 +264,10 @@ class Submitter:
         log = jobs_dir(self.config) / f"parcel-{record.label}.submit.log"
         if not log.exists() or not self.settings.job_id_pattern:
             return ""
-        last_attempt = log.read_bytes().rsplit(b"\n--- ", 1)[-1].split(b"\n")[1:]
+        lines = log.read_bytes().split(b"\n")
+        # Each attempt starts with run_hook's `--- <time> submit: <command>` line.
+        starts = [i for i, raw in enumerate(lines) if raw.startswith(b"--- ") and not raw.startswith(b"--- exit ")]
+        last_attempt = lines[starts[-1] + 1 :] if starts else lines
         pattern = re.compile(self.settings.job_id_pattern)
         found = [m.group(1) if pattern.groups else m.group(0) for raw in last_attempt if (m := pattern.search(display_line(raw)))]
         return found[-1] if found else ""
