@@ -133,11 +133,12 @@ echo "pushed quay.io/etl/itaipu:logcache-$3" >&2
 """
 
 
-def test_image_hook_builds_and_returns_the_tag(tmp_path: Path) -> None:
+def test_image_hook_builds_and_returns_the_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir("/")  # hooks run in the campaign's folder, wherever logcache was started
     script = tmp_path / "build.sh"
     script.write_text(BUILD)
     script.chmod(0o755)
-    config = load_config(write_campaign(tmp_path, f'[image]\ncommand = "{script} {{campaign}} {{patch}} {{branch}}"\ntag_pattern = "pushed \\\\S+:(\\\\S+)"'))
+    config = load_config(write_campaign(tmp_path, f'[image]\ncommand = "./{script.name} {{campaign}} {{patch}} {{branch}}"\ntag_pattern = "pushed \\\\S+:(\\\\S+)"'))
     lines: list[str] = []
     build = build_image(config, patch=tmp_path / "registry.patch", branch="log-cache/2026-11", on_line=lines.append)
     assert build is not None and build.tag == "logcache-log-cache/2026-11"

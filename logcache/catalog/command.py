@@ -26,6 +26,7 @@ class CatalogCommandFailed(CatalogSourceError):
 class CommandCatalog:
     def __init__(self, template: str, campaign: Path, work_dir: Path, timeout_s: float) -> None:
         self.command = render("catalog", template, {"campaign": str(campaign)})
+        self.cwd = campaign.parent
         self.work_dir = work_dir
         self.timeout_s = timeout_s
 
@@ -39,7 +40,7 @@ class CommandCatalog:
         out = Path(out_name)
         try:
             try:
-                run_hook("catalog", f"( {self.command} ) > {shlex.quote(str(out))}", log_path=log_path, timeout_s=self.timeout_s)
+                run_hook("catalog", f"( {self.command} ) > {shlex.quote(str(out))}", log_path=log_path, timeout_s=self.timeout_s, cwd=self.cwd)
             except HookFailed as exc:
                 raise CatalogCommandFailed(str(exc)) from None
             items, following = decode_page(out.read_bytes(), f"the catalog command `{self.command}`")

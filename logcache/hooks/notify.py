@@ -7,7 +7,7 @@ failure as one line for the caller to log, and the next event tries again.
 
 from __future__ import annotations
 
-from logcache.hooks.runner import HookFailed, display_line, jobs_dir, run_hook
+from logcache.hooks.runner import HookFailed, display_line, hook_cwd, jobs_dir, run_hook
 from logcache.hooks.template import render
 from state.config import CampaignConfig
 
@@ -26,7 +26,7 @@ def notify(config: CampaignConfig, event: str, message: str) -> str | None:
     text = display_line(message.replace("\n", " ").encode())
     command = render("notify", hook.command, {"campaign": str(config.path), "event": event, "message": f"{config.name}: {text}"})
     try:
-        run_hook("notify", command, log_path=jobs_dir(config) / "notify.log", timeout_s=hook.timeout_s)
+        run_hook("notify", command, log_path=jobs_dir(config) / "notify.log", timeout_s=hook.timeout_s, cwd=hook_cwd(config))
     except HookFailed as exc:
         return exc.one_line()
     return None

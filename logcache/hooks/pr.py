@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from logcache.hooks.runner import LineSink, jobs_dir, run_hook
+from logcache.hooks.runner import LineSink, hook_cwd, jobs_dir, run_hook
 from logcache.hooks.template import render
 from state.config import CampaignConfig
 
@@ -27,6 +27,6 @@ def open_pr(
     if not hook.command:
         return None
     command = render("pr", hook.command, {"campaign": str(config.path), "patch": str(patch), "branch": branch})
-    run = run_hook("pr", command, log_path=jobs_dir(config) / "pr.log", on_line=on_line, pattern=hook.url_pattern, timeout_s=hook.timeout_s, cancel=cancel)
+    run = run_hook("pr", command, log_path=jobs_dir(config) / "pr.log", on_line=on_line, pattern=hook.url_pattern, timeout_s=hook.timeout_s, cancel=cancel, cwd=hook_cwd(config))
     assert run.value is not None  # run_hook raises when the pattern found nothing
     return PullRequest(run.value, run.log_path)

@@ -60,6 +60,12 @@ def jobs_dir(config: CampaignConfig) -> Path:
     return config.work_dir / "jobs"
 
 
+def hook_cwd(config: CampaignConfig) -> Path:
+    """Hooks run in the campaign file's folder: relative paths in a command mean what
+    they mean in the campaign file."""
+    return config.path.parent
+
+
 def display_line(raw: bytes) -> str:
     """A line of output as a terminal would leave it: the text after the last carriage
     return (progress bars redraw with CR), without colour codes or control characters."""
@@ -78,6 +84,7 @@ def run_hook(
     timeout_s: float | None = None,
     cancel: threading.Event | None = None,
     append: bool = True,
+    cwd: Path | None = None,
 ) -> HookRun:
     """Run `command` to its end. Raises HookFailed (non-zero exit, timeout, no match for
     `pattern`) and KeyboardInterrupt when `cancel` is set, after its group was killed."""
@@ -108,6 +115,7 @@ def run_hook(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=cwd,
         )
         try:
             stopped = _follow(proc, log, line, timeout_s, cancel)

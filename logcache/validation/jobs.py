@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Protocol
 
 from logcache.errors import ConfigError, LogcacheError, StorageError
-from logcache.hooks.runner import HookFailed, LineSink, display_line, jobs_dir, run_hook
+from logcache.hooks.runner import HookFailed, LineSink, display_line, hook_cwd, jobs_dir, run_hook
 from logcache.hooks.template import Value, render
 from logcache.storage import Store
 from logcache.stores import open_results
@@ -209,7 +209,7 @@ class Submitter:
             on_line = lambda line: sink(f"[{record.label} {name}] {line}")  # noqa: E731
         run = run_hook(
             name, command, log_path=jobs_dir(self.config) / log, on_line=on_line, pattern=pattern,
-            timeout_s=self.settings.hook_timeout_s, cancel=self.cancel, append=append,
+            timeout_s=self.settings.hook_timeout_s, cancel=self.cancel, append=append, cwd=hook_cwd(self.config),
         )
         return run.value
 
