@@ -360,6 +360,9 @@ def _submitter(val: _Reader) -> SubmitterSettings:
         hook_timeout_s=val.float("hook_timeout_s", 600.0),
         status_every_s=val.float("status_every_s", 15.0),
     )
+    unused = [k for k in ("status", "logs", "cancel", "scale_up", "scale_down") if getattr(settings, k)] if not submit else []
+    if unused:
+        raise val._fail("submit", f"set for `validation.{unused[0]}` to be used (it belongs to the asynchronous submitter)")
     if submit and not settings.job_id_pattern:
         raise val._fail("job_id_pattern", "set with `validation.submit` (a regular expression whose first group is the job id in its output)")
     if bool(settings.scale_up) != bool(settings.scale_down):

@@ -267,7 +267,9 @@ def test_submitter_config_is_checked_on_load(tmp_path: Path) -> None:
     with pytest.raises(ConfigFileError, match="validation.job_id_pattern"):
         load_config(write_campaign(tmp_path, '[validation]\nsubmit = "sbatch job.sh"'))
     with pytest.raises(ConfigFileError, match="validation.scale_down"):
-        load_config(write_campaign(tmp_path, '[validation]\nscale_up = "aws autoscaling ..."'))
+        load_config(write_campaign(tmp_path, '[validation]\nsubmit = "s"\njob_id_pattern = "x"\nscale_up = "aws autoscaling ..."'))
+    with pytest.raises(ConfigFileError, match=r"validation.submit` must be set for `validation.status"):
+        load_config(write_campaign(tmp_path, '[validation]\nstatus = "sacct -j {job_id}"'))
     with pytest.raises(ConfigFileError, match=r"validation.scale_up.*found \{job_id\}"):
         load_config(write_campaign(tmp_path, '[validation]\nscale_up = "up {job_id}"\nscale_down = "down {job_id}"'))
     with pytest.raises(ConfigFileError, match="validation.nodes"):
