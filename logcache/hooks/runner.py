@@ -110,7 +110,8 @@ def run_hook(
     with log_path.open("ab" if append else "wb", buffering=0) as log:
         log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {hook}: {command}\n".encode())
         proc = subprocess.Popen(
-            [sys.executable, str(GUARD), str(GRACE_S), command],
+            # -I -S: the guard needs only the standard library, so it starts in a few ms.
+            [sys.executable, "-I", "-S", str(GUARD), str(GRACE_S), command],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -154,7 +155,10 @@ def _follow(proc: subprocess.Popen[bytes], log: BinaryIO, line: Callable[[bytes]
         selector.register(fd, selectors.EVENT_READ)
         while True:
             if not open_pipe:
-                time.sleep(0.1)
+                try:
+                    proc.wait(0.1)
+                except subprocess.TimeoutExpired:
+                    pass
             elif selector.select(0.1):
                 try:
                     chunk = os.read(fd, 65536)
