@@ -32,6 +32,10 @@ class S3Settings:
     # Lists and copies signed and sent without boto3 (see logcache/storage/s3_direct.py);
     # false sends every request through boto3, for a server that rejects them.
     direct_requests: bool = True
+    # Every request gives up after these (connect, then each wait for bytes), so a stalled
+    # or unreachable server ends a run instead of hanging it.
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,8 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
             retry_mode=s3.str("retry_mode", "standard", RETRY_MODES),
             max_attempts=s3.int("max_attempts", 10),
             direct_requests=s3.bool("direct_requests", True),
+            connect_timeout_s=s3.float("connect_timeout_s", 5.0),
+            read_timeout_s=s3.float("read_timeout_s", 60.0),
         ),
         copy=CopySettings(concurrency=copy.int("concurrency", 64), overwrite=copy.bool("overwrite", False)),
         validation=ValidationSettings(

@@ -96,6 +96,8 @@ class CopyProgress:
     bytes_per_s: float
     eta_s: float | None  # None until a rate is known
     elapsed_s: float
+    # Only the datasets whose progress changed since the previous CopyProgress (a consumer
+    # folds them into what it has), so a tick's size does not grow with the campaign.
     datasets: tuple[DatasetProgress, ...]
 
 
