@@ -73,7 +73,7 @@ def copy_entries(
 ) -> CopyReport:
     """Copy every selected entry's source prefix to its destination prefix and verify it.
 
-    Objects already at the destination with the same size (and ETag, where comparable)
+    Objects already at the destination whose content is shown equal (`content_equal`)
     are skipped, so a rerun after any interruption copies only what is missing. A
     destination object that differs is a conflict: reported, and replaced only with
     `overwrite`. Nothing at the source is ever modified. Setting `cancel` stops new copies;

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from logcache.catalog import CatalogDataset, Transaction
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, sort_entries
-from logcache.errors import CorruptData, PathNotFound, StorageError
+from logcache.errors import CorruptData, EndpointUnreachable, PathNotFound, StorageError
 from logcache.storage import ObjectInfo, Store
 
 FINDING_KINDS = ("missing-path", "corrupt-file", "t-mismatch", "empty")
@@ -117,6 +117,8 @@ def _discover_one(
 def _try_max_t(store: Store, key: str) -> _FileT | StorageError | CorruptData:
     try:
         return parquet_max_t(store, key)
+    except EndpointUnreachable:
+        raise  # the server, not this file: it stops the discovery, once
     except (StorageError, CorruptData) as exc:
         return exc
 

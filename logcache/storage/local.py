@@ -55,7 +55,7 @@ class LocalStore:
 
     def _info(self, path: Path) -> ObjectInfo:
         st = path.stat()
-        return ObjectInfo(path.relative_to(self.root).as_posix(), st.st_size, "", st.st_mtime)
+        return ObjectInfo(path.relative_to(self.root).as_posix(), st.st_size, "", st.st_mtime, f"{st.st_dev}:{st.st_ino}")
 
     def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)

@@ -160,6 +160,20 @@ class S3Store:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         return ObjectInfo(key.strip("/"), head["ContentLength"], head["ETag"].strip('"'), head["LastModified"].timestamp())
 
+    def full_checksum(self, key: str) -> str | None:
+        """`<ALGORITHM>:<value>` of the object's full-object additional checksum, or None
+        when the server keeps none (or only a composite one, which depends on the parts)."""
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key), ChecksumMode="ENABLED")
+        if head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+            return None
+        for algorithm in ("CRC64NVME", "CRC32C", "CRC32", "SHA256", "SHA1"):
+            value = head.get(f"Checksum{algorithm}")
+            # A composite checksum (of the parts) ends in `-<parts>`.
+            if value and "-" not in value:
+                return f"{algorithm}:{value}"
+        return None
+
     def exists(self, key: str) -> bool:
         try:
             self.stat(key)
