@@ -8,6 +8,7 @@ usual AWS environment.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,9 +101,38 @@ def load_config(path: Path) -> CampaignConfig:
     return _parse(path, raw)
 
 
+class _Seen(dict[str, Any]):
+    """A table that remembers which keys were asked for: whatever the parser never asks
+    for is a key it does not know."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        super().__init__(table)
+        self.seen: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+
 class _Reader:
-    def __init__(self, path: Path, table: dict[str, Any], name: str) -> None:
-        self.path, self.table, self.name = path, table, name
+    def __init__(self, path: Path, table: dict[str, Any], name: str, readers: list[_Reader] | None = None) -> None:
+        self.path, self.table, self.name = path, _Seen(table), name
+        self.readers = readers if readers is not None else []
+        self.readers.append(self)
+
+    def refuse_unknown(self) -> None:
+        """Refuse a key no reader asked for (a typo would silently keep a default),
+        suggesting the nearest known key."""
+        for reader in self.readers:
+            for key in reader.table.keys() - reader.table.seen:
+                where = f"{reader.name}.{key}" if reader.name else key
+                close = difflib.get_close_matches(key, sorted(reader.table.seen), n=1, cutoff=0.6)
+                hint = f"did you mean `{close[0]}`?" if close else "known keys here: " + ", ".join(sorted(reader.table.seen))
+                raise ConfigFileError(f"{self.path}: unknown key `{where}`; {hint} Fix the campaign file and retry")
 
     def _fail(self, key: str, want: str) -> ConfigFileError:
         where = f"{self.name}.{key}" if self.name else key
@@ -151,7 +181,7 @@ class _Reader:
         value = self.table.get(key, {})
         if not isinstance(value, dict):
             raise self._fail(key, "a table")
-        return _Reader(self.path, value, key)
+        return _Reader(self.path, value, key, self.readers)
 
 
 def resolve_location(base: Path, value: str) -> str:
@@ -178,10 +208,12 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
     work_dir = Path(resolve_location(base, campaign.str("work_dir", ".")))
     if "://" in str(campaign.table.get("work_dir", "")):
         raise ConfigFileError(f"{path}: `campaign.work_dir` must be a local folder")
+    if work_dir.exists() and not work_dir.is_dir():
+        raise ConfigFileError(f"{path}: `campaign.work_dir` {work_dir} is a file; it must be a folder")
     registry_path = registry.str("path")
     if "://" in registry_path:
         raise ConfigFileError(f"{path}: `registry.path` must be a local file (the registry's repository checkout)")
-    return CampaignConfig(
+    config = CampaignConfig(
         path=path,
         name=campaign.str("name", path.parent.name or "campaign"),
         source=resolve_location(base, top.sub("source").str("url")),
@@ -215,3 +247,16 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
         ),
         demo=DemoSettings(expire_after_copy=tuple(expire)),
     )
+    top.refuse_unknown()
+    if _within(config.destination, config.source):
+        raise ConfigFileError(
+            f"{path}: the destination {config.destination} is the source or inside it; copies would land among the "
+            "objects they are copied from. Give `destination.url` a place of its own"
+        )
+    return config
+
+
+def _within(inner: str, outer: str) -> bool:
+    """Whether location `inner` is `outer` or below it (URLs and paths as resolved)."""
+    inner, outer = (p.removeprefix("file://").rstrip("/") for p in (inner, outer))
+    return inner == outer or inner.startswith(outer + "/")

@@ -24,7 +24,7 @@ import tomli_w
 
 from state.errors import StateError
 from state.model import SCHEMA_VERSION, CampaignState, Step, StepName
-from state.persist_text import write_bytes_atomic
+from state.persist_text import WriteFailed, write_bytes_atomic, write_failed
 
 
 class StateFileError(StateError):
@@ -236,14 +236,22 @@ def render_state(state: CampaignState) -> bytes:
 
 
 def save_state(path: Path, state: CampaignState) -> None:
+    """Write the state atomically, the previous file kept as `.bak`; an OS error (full
+    disk, read-only folder) is WriteFailed, one line, with the file as it was."""
     table = _encode(state)
     data = tomli_w.dumps(table).encode("utf-8")
     if path.exists():
         backup = path.with_name(path.name + ".bak")
         tmp = path.with_name(f".{path.name}.bak.{os.getpid()}")
-        tmp.unlink(missing_ok=True)
-        os.link(path, tmp)
-        os.replace(tmp, backup)
+        try:
+            tmp.unlink(missing_ok=True)
+            os.link(path, tmp)
+            os.replace(tmp, backup)
+        except OSError as exc:
+            raise write_failed(backup, exc) from None
     write_bytes_atomic(path, data)
     copy = {"toml_sha256": hashlib.sha256(data).hexdigest(), "state": table}
-    write_bytes_atomic(parsed_copy_path(path), json.dumps(copy, separators=(",", ":")).encode("utf-8"))
+    try:
+        write_bytes_atomic(parsed_copy_path(path), json.dumps(copy, separators=(",", ":")).encode("utf-8"))
+    except WriteFailed:
+        pass  # only a speed-up: an old copy no longer matches the TOML, so it is not used
