@@ -10,8 +10,8 @@ standard/adaptive retry mode configured on the stores' clients.
 Every worker is a daemon thread and the caller's thread never waits on one without a
 timeout: a cancel returns within CANCEL_GRACE_S whatever the network does (a request still
 in flight ends by its own timeout and its outcome is dropped). A server that does not
-answer at all (EndpointUnreachable) is not one dataset's failure: it stops the run and is
-raised, once.
+answer at all (EndpointUnreachable) or a destination that takes no writes (StoreUnwritable:
+a full disk) is not one dataset's failure: it stops the run and is raised, once.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ from logcache.copy.verify import verify_prefix
 from logcache.entries import CacheEntry, select_entries
 from logcache.errors import EndpointUnreachable, LogcacheError, UsageError
 from logcache.storage import Store
+from logcache.storage.base import StoreUnwritable
+
+# Errors that are about a whole store, not one dataset: the run stops and raises them once.
+_FATAL = (EndpointUnreachable, StoreUnwritable)
 
 PROGRESS_INTERVAL_S = 0.1
 # How long outcomes gather once the first arrives: at most 50 wake-ups a second.
@@ -78,7 +82,8 @@ def copy_entries(
     destination object that differs is a conflict: reported, and replaced only with
     `overwrite`. Nothing at the source is ever modified. Setting `cancel` stops new copies;
     those in flight get CANCEL_GRACE_S to finish and the report is marked interrupted.
-    Raises EndpointUnreachable when a server stops answering.
+    Raises EndpointUnreachable when a server stops answering, StoreUnwritable when the
+    destination takes no writes.
     """
     if concurrency < 1:
         raise UsageError(f"concurrency must be at least 1, not {concurrency}")
@@ -118,7 +123,7 @@ class _Copied:
 class _Checked:
     tally: _Tally
     reason: str | None
-    unreachable: EndpointUnreachable | None = None
+    unreachable: EndpointUnreachable | StoreUnwritable | None = None
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ class _Run:
                 item = listed.get(timeout=PROGRESS_INTERVAL_S)
             except queue.Empty:
                 continue
-            if isinstance(item.outcome, EndpointUnreachable):
+            if isinstance(item.outcome, _FATAL):
                 raise item.outcome
             found.append(item)
         plans: list[EntryPlan] = []
@@ -307,7 +312,7 @@ class _Run:
                         raise outcome.unreachable
                     verifying -= 1
                     self._checked(outcome)
-                elif isinstance(outcome.error, EndpointUnreachable):
+                elif isinstance(outcome.error, _FATAL):
                     raise outcome.error
                 elif self._copied(outcome):
                     to_verify.put(outcome.tally)
@@ -351,7 +356,7 @@ class _Run:
             plan = tally.plan
             try:
                 reason = verify_prefix(self.source, plan.source_prefix, self.destination, plan.destination_prefix)
-            except EndpointUnreachable as exc:
+            except _FATAL as exc:
                 self.done_q.put(_Checked(tally, None, exc))  # the collecting thread raises it
                 return
             except Exception as exc:  # noqa: BLE001 - a failed listing fails this dataset only

@@ -10,6 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from logcache.errors import StorageError
+
+
+class StoreUnwritable(StorageError):
+    """The store takes no writes at all (full disk, quota, file size limit, read-only):
+    not one object's failure, so a run stops at the first one."""
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
