@@ -309,15 +309,25 @@ class _Run:
             for outcome in self._collect():
                 if isinstance(outcome, _Checked):
                     if outcome.unreachable is not None:
+                        self._halt(copiers)
                         raise outcome.unreachable
                     verifying -= 1
                     self._checked(outcome)
                 elif isinstance(outcome.error, _FATAL):
+                    self._halt(copiers)
                     raise outcome.error
                 elif self._copied(outcome):
                     to_verify.put(outcome.tally)
                     verifying += 1
             self._progress()
+
+    def _halt(self, copiers: list[threading.Thread]) -> None:
+        """Stop the run: no copy starts, and those in flight get CANCEL_GRACE_S to end
+        (and to remove their temp files)."""
+        self.halt.set()
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        for thread in copiers:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _collect(self) -> list[_Copied | _Checked]:
         """The outcomes ready now, waiting up to one progress interval for the first, then

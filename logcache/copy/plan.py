@@ -126,4 +126,6 @@ def plan_entry(entry: CacheEntry, source: Store, destination: Store, overwrite: 
             if not overwrite:
                 continue
         plan.copies.append(ObjectCopy(obj.key, f"{dst_prefix}/{rel}", obj.size))
+    if plan.conflicts and not overwrite:
+        plan.copies = []  # a conflicting dataset is left untouched: nothing of it is to copy
     return plan
