@@ -48,7 +48,7 @@ def read_holder(lock_path: Path) -> Holder | None:
     try:
         raw = json.loads(lock_path.read_text(encoding="utf-8"))
         return Holder(str(raw["operator"]), str(raw["host"]), int(raw["pid"]), str(raw["started_at"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 

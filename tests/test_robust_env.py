@@ -68,6 +68,22 @@ def test_read_only_work_dir(tmpfs: Path, world: Path) -> None:
     no_step_running(world)
 
 
+def test_a_full_disk_under_the_work_dir(tmpfs: Path, world: Path) -> None:
+    text = (world / "campaign.toml").read_text()
+    (world / "campaign.toml").write_text(text.replace('work_dir = "."', f'work_dir = "{tmpfs}"', 1))
+    filler = tmpfs / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError:
+            pass
+    one_line_exit_2(logcache("discover", str(world / "campaign.toml")), "WriteFailed", "No space left on device")
+    no_step_running(world)
+    assert not [p for p in tmpfs.iterdir() if p.name != "filler"]
+
+
 def test_a_full_destination_stops_the_copy_once(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> None:
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     entries = []
