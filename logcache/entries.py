@@ -11,7 +11,7 @@ from pathlib import Path
 
 from logcache.datomic.schema import KINDS, VALIDATIONS, entry_name
 from logcache.errors import ConfigError, UnknownDataset
-from state.persist_text import write_text_atomic
+from state.persist_text import write_failed, write_text_atomic
 
 CSV_NAME = "cache-entries.csv"
 # T goes into the registry as a Scala Long.
@@ -192,7 +192,10 @@ def entry_problem(entry: CacheEntry) -> str | None:
 
 
 def write_entries(path: Path, entries: list[CacheEntry]) -> None:
-    write_text_atomic(path, entries_to_csv(entries))
+    try:
+        write_text_atomic(path, entries_to_csv(entries))
+    except OSError as exc:
+        raise write_failed(path, exc) from None
 
 
 def read_entries(path: Path) -> list[CacheEntry]:

@@ -24,7 +24,7 @@ import tomli_w
 
 from state.errors import StateError
 from state.model import SCHEMA_VERSION, CampaignState, Step, StepName
-from state.persist_text import WriteFailed, write_bytes_atomic, write_failed
+from state.persist_text import write_bytes_atomic, write_failed
 
 
 class StateFileError(StateError):
@@ -249,9 +249,12 @@ def save_state(path: Path, state: CampaignState) -> None:
             os.replace(tmp, backup)
         except OSError as exc:
             raise write_failed(backup, exc) from None
-    write_bytes_atomic(path, data)
+    try:
+        write_bytes_atomic(path, data)
+    except OSError as exc:
+        raise write_failed(path, exc) from None
     copy = {"toml_sha256": hashlib.sha256(data).hexdigest(), "state": table}
     try:
         write_bytes_atomic(parsed_copy_path(path), json.dumps(copy, separators=(",", ":")).encode("utf-8"))
-    except WriteFailed:
+    except OSError:
         pass  # only a speed-up: an old copy no longer matches the TOML, so it is not used

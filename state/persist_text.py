@@ -33,15 +33,9 @@ def write_failed(path: Path, exc: OSError) -> WriteFailed:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never a part; an OS error is WriteFailed
-    and leaves no temp file and the old file as it was."""
-    try:
-        _write(path, data)
-    except OSError as exc:
-        raise write_failed(path, exc) from None
-
-
-def _write(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never a part; an OS error leaves no temp
+    file and the old file as it was (callers turn it into their one-line error, e.g.
+    `write_failed`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
