@@ -88,7 +88,7 @@ def parse_transaction(data: bytes, origin: str) -> Transaction:
             raise ConfigError(f"catalog {origin}: transaction {tx_id}, dataset {name}: {problem}; fix or remove the file")
         assert isinstance(dataset, str) and isinstance(kind, str) and isinstance(path, str) and isinstance(t, int)
         seen.add((dataset, kind))
-        datasets.append(CatalogDataset(dataset, kind, path.strip("/"), t))
+        datasets.append(CatalogDataset(dataset, kind, path, t))
     return Transaction(tx_id, fields["status"], fields["finished_at"], tuple(datasets))
 
 
