@@ -96,6 +96,8 @@ def load_config(path: Path) -> CampaignConfig:
         raise ConfigFileError(f"{path}: no such campaign file; create one with `logcache demo-data DIR` or see README") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigFileError(f"{path}: not valid TOML ({exc}); fix the file and retry") from None
+    except RecursionError:
+        raise ConfigFileError(f"{path}: nested too deeply to be a campaign file; fix the file and retry") from None
     except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read ({exc.strerror})") from None
     return _parse(path, raw)

@@ -169,6 +169,8 @@ def parse_state(path: Path, text: str) -> CampaignState:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise StateFileError(f"{path}: not valid TOML ({exc}); restore {path.name}.bak or move the file away") from None
+    except RecursionError:
+        raise StateFileError(f"{path}: nested too deeply to be a campaign state; restore {path.name}.bak or move the file away") from None
     return _state_from_raw(path, raw)
 
 
@@ -219,7 +221,7 @@ def load_state(path: Path) -> CampaignState:
 def _parsed_copy(path: Path, data: bytes) -> dict[str, Any] | None:
     try:
         copy = json.loads(parsed_copy_path(path).read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(copy, dict) or copy.get("toml_sha256") != hashlib.sha256(data).hexdigest():
         return None

@@ -196,3 +196,12 @@ def test_a_conflicting_dataset_is_not_counted_as_to_copy(world: Path) -> None:
         assert report["counts"] == {"conflict": 1} and report["objects_copied"] == 0
         planned = next(line for line in run.stderr.splitlines() if "datasets listed" in line)
         assert "0 to copy" in planned and "1 conflicting" in planned, planned
+
+
+def test_deeply_nested_campaign_and_state_files_are_refused(world: Path) -> None:
+    assert logcache("discover", str(world / "campaign.toml")).returncode == 0
+    state_path = load_config(world / "campaign.toml").state_path
+    state_path.write_text("schema_version = 1\nx = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    one_line_exit_2(logcache("status", str(world / "campaign.toml")), "StateFileError", "nested too deeply")
+    (world / "campaign.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    one_line_exit_2(logcache("status", str(world / "campaign.toml")), "ConfigFileError", "nested too deeply")
