@@ -4,6 +4,7 @@ with one error that names the endpoint, not a failure per dataset."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -168,3 +169,21 @@ def test_boto3_requests_time_out_on_a_stalled_endpoint(rclone: Rclone, monkeypat
     with pytest.raises(EndpointUnreachable, match=rclone.endpoint):
         list(store.list("ephemeral/id001"))
     assert time.monotonic() - started < 10
+
+
+def test_discover_on_a_stalled_endpoint_ends_with_one_error(rclone: Rclone, tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path, rclone.endpoint)
+    (tmp_path / CSV_NAME).unlink()
+    datasets = [{"dataset": f"raw-stall-s{d}", "kind": "log", "path": f"id{d:03d}", "t": 10} for d in range(DATASETS)]
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "tx-1.json").write_text(
+        json.dumps({"id": "tx-1", "status": "succeeded", "finished_at": "2026-11-20T04:00:00Z", "datasets": datasets})
+    )
+    rclone.stop()
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "logcache", "discover", str(campaign)], capture_output=True, text=True, env=_env(), timeout=60)
+    took = time.monotonic() - started
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert err.count("\n") == 0 and "EndpointUnreachable" in err and rclone.endpoint in err, err
+    assert took < 20, f"discover took {took:.1f} s to give up"
