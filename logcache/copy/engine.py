@@ -123,7 +123,7 @@ class _Copied:
 class _Checked:
     tally: _Tally
     reason: str | None
-    unreachable: EndpointUnreachable | StoreUnwritable | None = None
+    fatal: EndpointUnreachable | StoreUnwritable | None = None
 
 
 @dataclass(frozen=True)
@@ -308,9 +308,9 @@ class _Run:
                     return
             for outcome in self._collect():
                 if isinstance(outcome, _Checked):
-                    if outcome.unreachable is not None:
+                    if outcome.fatal is not None:
                         self._halt(copiers)
-                        raise outcome.unreachable
+                        raise outcome.fatal
                     verifying -= 1
                     self._checked(outcome)
                 elif isinstance(outcome.error, _FATAL):
