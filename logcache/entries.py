@@ -9,11 +9,66 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-from logcache.datomic.schema import VALIDATIONS, entry_name
+from logcache.datomic.schema import KINDS, VALIDATIONS, entry_name
 from logcache.errors import ConfigError, UnknownDataset
-from state.persist_text import write_text_atomic
+from state.persist_text import write_failed, write_text_atomic
 
 CSV_NAME = "cache-entries.csv"
+# T goes into the registry as a Scala Long.
+T_LIMIT = 2**63
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def name_problem(dataset: object) -> str | None:
+    """Why `dataset` cannot be a shard name, or None. Names travel into CSV cells, comma
+    separated `--filter-by-name` lists, `<shard>/<kind>` keys and terminals."""
+    if not isinstance(dataset, str) or not dataset.strip():
+        return "the dataset name is empty"
+    if _has_control(dataset):
+        return "the dataset name holds control characters (e.g. terminal escapes)"
+    if "," in dataset or "/" in dataset or dataset != dataset.strip():
+        return "the dataset name may not hold ',' or '/' or surrounding spaces"
+    return None
+
+
+def kind_problem(kind: object) -> str | None:
+    if kind not in KINDS:
+        return f"kind {kind!r} is not one of {', '.join(KINDS)}"
+    return None
+
+
+def t_problem(t: object) -> str | None:
+    """Why `t` is not a usable T: an integer, 0 <= t < 2^63 (never a float or a bool)."""
+    if isinstance(t, bool) or not isinstance(t, int):
+        return f"t must be an integer, not {t!r}"
+    if not 0 <= t < T_LIMIT:
+        return f"t must be between 0 and 2^63 - 1, not {t}"
+    return None
+
+
+def path_problem(path: object) -> str | None:
+    """Why `path` (a cache id or a path below a store's root) cannot name one dataset's
+    prefix: empty, the root itself, or leaving it through `..`."""
+    if not isinstance(path, str) or not path.strip("/"):
+        return f"the path {path!r} is empty or the root: it must name one dataset's prefix"
+    if _has_control(path):
+        return f"the path {path!r} holds control characters"
+    if any(part in ("", ".", "..") for part in path.strip("/").split("/")):
+        return f"the path {path!r} has an empty, '.' or '..' part"
+    return None
+
+
+def url_problem(url: object) -> str | None:
+    """`path_problem` of the path part of a source or destination URL."""
+    if not isinstance(url, str) or not url:
+        return "the URL is empty"
+    rest = url.split("://", 1)[1] if "://" in url else url
+    if url.startswith("s3://") or url.startswith("s3a://"):
+        rest = rest.partition("/")[2]  # below the bucket
+    return path_problem(rest.rstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -102,20 +157,45 @@ def entries_to_csv(entries: list[CacheEntry]) -> str:
 
 
 def entries_from_csv(text: str, origin: str) -> list[CacheEntry]:
-    reader = csv.DictReader(io.StringIO(text))
+    """The entries of a `cache-entries.csv` text, each value checked where it enters."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     if tuple(reader.fieldnames or ()) != COLUMNS:
         raise ConfigError(f"{origin}: expected the header {','.join(COLUMNS)}; re-run `logcache discover`")
-    try:
-        return [
-            CacheEntry(r["dataset"], r["kind"], int(r["t"]), r["source"], r["destination"], int(r["objects"]), int(r["bytes"]))
-            for r in reader
-        ]
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{origin}: line {reader.line_num} is malformed ({exc}); re-run `logcache discover`") from None
+    found: list[CacheEntry] = []
+    for row in reader:
+        try:
+            entry = CacheEntry(
+                row["dataset"], row["kind"], int(row["t"]), row["source"], row["destination"], int(row["objects"]), int(row["bytes"])
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{origin}: line {reader.line_num} is malformed ({exc}); re-run `logcache discover`") from None
+        problem = entry_problem(entry)
+        if problem:
+            raise ConfigError(f"{origin}: line {reader.line_num}, dataset {entry.dataset!r}: {problem}; fix the file or re-run `logcache discover`")
+        found.append(entry)
+    return found
+
+
+def entry_problem(entry: CacheEntry) -> str | None:
+    """Why `entry` cannot be used, or None."""
+    for problem in (
+        name_problem(entry.dataset),
+        kind_problem(entry.kind),
+        t_problem(entry.t),
+        url_problem(entry.source),
+        url_problem(entry.destination),
+        None if entry.objects >= 0 and entry.bytes >= 0 else "objects and bytes may not be negative",
+    ):
+        if problem:
+            return problem
+    return None
 
 
 def write_entries(path: Path, entries: list[CacheEntry]) -> None:
-    write_text_atomic(path, entries_to_csv(entries))
+    try:
+        write_text_atomic(path, entries_to_csv(entries))
+    except OSError as exc:
+        raise write_failed(path, exc) from None
 
 
 def read_entries(path: Path) -> list[CacheEntry]:
@@ -123,4 +203,6 @@ def read_entries(path: Path) -> list[CacheEntry]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist; run `logcache discover CAMPAIGN` first") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc}); check the campaign's work_dir") from None
     return entries_from_csv(text, str(path))

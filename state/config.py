@@ -8,6 +8,7 @@ usual AWS environment.
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
 import tomllib
@@ -49,6 +50,10 @@ class S3Settings:
     # Lists and copies signed and sent without boto3 (see logcache/storage/s3_direct.py);
     # false sends every request through boto3, for a server that rejects them.
     direct_requests: bool = True
+    # Every request gives up after these (connect, then each wait for bytes), so a stalled
+    # or unreachable server ends a run instead of hanging it.
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -167,14 +172,45 @@ def load_config(path: Path) -> CampaignConfig:
         raise ConfigFileError(f"{path}: no such campaign file; create one with `logcache demo-data DIR` or see README") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigFileError(f"{path}: not valid TOML ({exc}); fix the file and retry") from None
+    except RecursionError:
+        raise ConfigFileError(f"{path}: nested too deeply to be a campaign file; fix the file and retry") from None
     except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read ({exc.strerror})") from None
     return _parse(path, raw)
 
 
+class _Seen(dict[str, Any]):
+    """A table that remembers which keys were asked for: whatever the parser never asks
+    for is a key it does not know."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        super().__init__(table)
+        self.seen: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+
 class _Reader:
-    def __init__(self, path: Path, table: dict[str, Any], name: str) -> None:
-        self.path, self.table, self.name = path, table, name
+    def __init__(self, path: Path, table: dict[str, Any], name: str, readers: list[_Reader] | None = None) -> None:
+        self.path, self.table, self.name = path, _Seen(table), name
+        self.readers = readers if readers is not None else []
+        self.readers.append(self)
+
+    def refuse_unknown(self) -> None:
+        """Refuse a key no reader asked for (a typo would silently keep a default),
+        suggesting the nearest known key."""
+        for reader in self.readers:
+            for key in reader.table.keys() - reader.table.seen:
+                where = f"{reader.name}.{key}" if reader.name else key
+                close = difflib.get_close_matches(key, sorted(reader.table.seen), n=1, cutoff=0.6)
+                hint = f"did you mean `{close[0]}`?" if close else "known keys here: " + ", ".join(sorted(reader.table.seen))
+                raise ConfigFileError(f"{self.path}: unknown key `{where}`; {hint} Fix the campaign file and retry")
 
     def _fail(self, key: str, want: str) -> ConfigFileError:
         where = f"{self.name}.{key}" if self.name else key
@@ -251,7 +287,7 @@ class _Reader:
         value = self.table.get(key, {})
         if not isinstance(value, dict):
             raise self._fail(key, "a table")
-        return _Reader(self.path, value, key)
+        return _Reader(self.path, value, key, self.readers)
 
 
 def resolve_location(base: Path, value: str) -> str:
@@ -281,10 +317,12 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
     work_dir = Path(resolve_location(base, campaign.str("work_dir", ".")))
     if "://" in str(campaign.table.get("work_dir", "")):
         raise ConfigFileError(f"{path}: `campaign.work_dir` must be a local folder")
+    if work_dir.exists() and not work_dir.is_dir():
+        raise ConfigFileError(f"{path}: `campaign.work_dir` {work_dir} is a file; it must be a folder")
     registry_path = registry.str("path")
     if "://" in registry_path:
         raise ConfigFileError(f"{path}: `registry.path` must be a local file (the registry's repository checkout)")
-    return CampaignConfig(
+    config = CampaignConfig(
         path=path,
         name=campaign.str("name", path.parent.name or "campaign"),
         source=resolve_location(base, top.sub("source").str("url")),
@@ -303,6 +341,8 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
             retry_mode=s3.str("retry_mode", "standard", RETRY_MODES),
             max_attempts=s3.int("max_attempts", 10),
             direct_requests=s3.bool("direct_requests", True),
+            connect_timeout_s=s3.float("connect_timeout_s", 5.0),
+            read_timeout_s=s3.float("read_timeout_s", 60.0),
         ),
         copy=CopySettings(concurrency=copy.int("concurrency", 64), overwrite=copy.bool("overwrite", False)),
         validation=ValidationSettings(
@@ -325,6 +365,13 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
         notify=NotifyHook(notify.template("command"), notify.float("timeout_s", 30.0)),
         submitter=_submitter(val),
     )
+    top.refuse_unknown()
+    if _within(config.destination, config.source):
+        raise ConfigFileError(
+            f"{path}: the destination {config.destination} is the source or inside it; copies would land among the "
+            "objects they are copied from. Give `destination.url` a place of its own"
+        )
+    return config
 
 
 def _catalog_url(catalog: _Reader, base: Path, kind: str) -> str:
@@ -370,3 +417,9 @@ def _submitter(val: _Reader) -> SubmitterSettings:
     if settings.hourly_cost is not None and settings.nodes is None:
         raise val._fail("nodes", "set with `validation.hourly_cost` (the nodes each parcel holds)")
     return settings
+
+
+def _within(inner: str, outer: str) -> bool:
+    """Whether location `inner` is `outer` or below it (URLs and paths as resolved)."""
+    inner, outer = (p.removeprefix("file://").rstrip("/") for p in (inner, outer))
+    return inner == outer or inner.startswith(outer + "/")

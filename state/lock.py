@@ -23,6 +23,10 @@ class LockHeld(StateError):
     """Another operator drives this campaign."""
 
 
+class LockUnusable(StateError):
+    """The lock file cannot be created or opened as a plain file."""
+
+
 @dataclass(frozen=True)
 class Holder:
     operator: str
@@ -39,10 +43,12 @@ class Holder:
 
 
 def read_holder(lock_path: Path) -> Holder | None:
+    if lock_path.is_symlink():
+        return None
     try:
         raw = json.loads(lock_path.read_text(encoding="utf-8"))
         return Holder(str(raw["operator"]), str(raw["host"]), int(raw["pid"]), str(raw["started_at"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -67,9 +73,19 @@ class CampaignLock:
 
     def acquire(self, break_lock: bool = False) -> str | None:
         """Take the lock; returns a notice when a stale or broken lock was taken over."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        # Open without truncating: a refused acquire must not touch the holder's file.
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        path = self.lock_path
+        if path.is_symlink():
+            # Never followed: a link could make a lock "held" on another campaign, or have
+            # the holder record written over any file the operator may write.
+            raise LockUnusable(f"{path} is a symbolic link; remove it (the lock file is always a plain file) and retry")
+        if path.is_dir():
+            raise LockUnusable(f"{path} is a folder where the campaign's lock file belongs; move it away and retry")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Open without truncating: a refused acquire must not touch the holder's file.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise LockUnusable(f"cannot create or open the lock file {path}: {exc.strerror}; check the campaign folder's permissions and free space") from None
         f = os.fdopen(fd, "r+", encoding="utf-8")
         previous = read_holder(self.lock_path)
         notice = None
@@ -89,11 +105,16 @@ class CampaignLock:
                 state = "no longer running" if same_host and not _pid_alive(previous.pid) else "its lock was released"
                 notice = f"took over a stale lock from {previous.operator} (pid {previous.pid}, {state})"
         me = Holder(operator(), socket.gethostname(), os.getpid(), utc_now())
-        f.seek(0)
-        f.truncate()
-        f.write(json.dumps(asdict(me)) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(json.dumps(asdict(me)) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        except OSError as exc:
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()
+            raise LockUnusable(f"cannot write the lock file {path}: {exc.strerror}; check the campaign folder's permissions and free space") from None
         self._file = f
         return notice
 
@@ -106,6 +127,8 @@ class CampaignLock:
             self._file.seek(0)
             self._file.truncate()
             self._file.flush()
+        except OSError:
+            pass  # a file that cannot be emptied still names a holder whose flock is free: stale
         finally:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()

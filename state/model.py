@@ -9,11 +9,15 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 SCHEMA_VERSION = 1
+
+T = TypeVar("T")
 
 
 class StepName(StrEnum):
@@ -173,6 +177,15 @@ class CampaignState:
     aggregate: AggregateSummary | None = None
     updated_at: str = field(default_factory=utc_now)
 
+    def __post_init__(self) -> None:
+        # Indexes by name and by URL: plain attributes, not fields, so never persisted or
+        # compared. Steps assign or extend `datasets` and `failed_paths` freely; an index is
+        # rebuilt when its list is another object or has another length, and a hit is
+        # checked against the list, so it never answers with a stale entry. (Entries are
+        # never swapped in place for one with another key.)
+        self._datasets_index = _Index[DatasetState](lambda d: d.name)
+        self._failed_index = _Index[FailedPath](lambda fp: fp.url)
+
     def step(self, name: StepName) -> Step:
         return next(s for s in self.steps if s.name == name)
 
@@ -201,18 +214,49 @@ class CampaignState:
         return next((s for s in self.steps if s.status not in (StepStatus.DONE, StepStatus.SKIPPED)), None)
 
     def dataset(self, name: str) -> DatasetState | None:
-        return next((d for d in self.datasets if d.name == name), None)
+        """The dataset named `<shard>/<kind>`, in O(1)."""
+        return self._datasets_index.get(self.datasets, name)
+
+    def failed_path(self, url: str) -> FailedPath | None:
+        return self._failed_index.get(self.failed_paths, url)
 
     def add_failed_path(self, url: str, origin: str, dataset_name: str) -> bool:
         """Record a failed path once; True if it was new (or had been resolved before)."""
-        for fp in self.failed_paths:
-            if fp.url == url:
-                if fp.resolution == Resolution.OPEN:
-                    return False
-                fp.resolution, fp.origin, fp.found_at, fp.note = Resolution.OPEN, origin, utc_now(), ""
-                return True
+        fp = self.failed_path(url)
+        if fp is not None:
+            if fp.resolution == Resolution.OPEN:
+                return False
+            fp.resolution, fp.origin, fp.found_at, fp.note = Resolution.OPEN, origin, utc_now(), ""
+            return True
         self.failed_paths.append(FailedPath(url, origin, dataset_name, utc_now()))
         return True
 
     def open_failed_paths(self) -> list[FailedPath]:
         return [fp for fp in self.failed_paths if fp.resolution == Resolution.OPEN]
+
+
+
+class _Index(Generic[T]):
+    """Position by key in a list that its owner may replace or extend at any time."""
+
+    def __init__(self, key_of: Callable[[T], str]) -> None:
+        self.key_of = key_of
+        self.at: dict[str, int] = {}
+        self.of: tuple[int, int] = (0, -1)  # (id, length) of the list indexed
+
+    def get(self, items: list[T], key: str) -> T | None:
+        if self.of != (id(items), len(items)):
+            self._rebuild(items)
+        at = self.at.get(key)
+        if at is None or self.key_of(items[at]) == key:
+            return None if at is None else items[at]
+        # The entry there was replaced in place: rebuild once and look again.
+        self._rebuild(items)
+        at = self.at.get(key)
+        return None if at is None else items[at]
+
+    def _rebuild(self, items: list[T]) -> None:
+        self.at = {}
+        for i, item in enumerate(items):
+            self.at.setdefault(self.key_of(item), i)  # the first of equal keys, as a scan finds
+        self.of = (id(items), len(items))

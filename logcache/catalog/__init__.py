@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from logcache.datomic.schema import KINDS
+from logcache.entries import kind_problem, name_problem, path_problem, t_problem
 from logcache.errors import ConfigError, LogcacheError, UsageError
 from logcache.storage import Store, open_store
 from state.config import CampaignConfig
@@ -54,28 +54,54 @@ class UnknownTransaction(LogcacheError):
     """The chosen transaction id is not in the catalog."""
 
 
+def parse_transaction(data: bytes, origin: str) -> Transaction:
+    """One transaction from its JSON (as the file catalog stores it, and as a metadata
+    service answers), every value checked where it enters: a bad one is refused in one
+    line naming the transaction and the dataset."""
+    try:
+        raw = json.loads(data)
+    except RecursionError:
+        raise ConfigError(f"catalog {origin} is nested too deeply to be a transaction; fix or remove it") from None
+    except ValueError as exc:  # also a UnicodeDecodeError
+        raise ConfigError(f"catalog {origin} is not valid JSON ({str(exc).splitlines()[0]}); fix or remove it") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"catalog {origin} is not a JSON object; fix or remove it")
+    fields = {key: raw.get(key) for key in ("id", "status", "finished_at")}
+    for key, value in fields.items():
+        if not isinstance(value, str) or not value or any(ord(c) < 32 for c in value):
+            raise ConfigError(f"catalog {origin}: `{key}` must be a non-empty string of printable characters; fix or remove it")
+    tx_id = fields["id"]
+    listed = raw.get("datasets")
+    if not isinstance(listed, list):
+        raise ConfigError(f"catalog {origin}: transaction {tx_id}: `datasets` must be a list; fix or remove it")
+    datasets: list[CatalogDataset] = []
+    seen: set[tuple[str, str]] = set()
+    for number, item in enumerate(listed):
+        if not isinstance(item, dict):
+            raise ConfigError(f"catalog {origin}: transaction {tx_id}: datasets[{number}] is not an object; fix or remove it")
+        dataset, kind, path, t = item.get("dataset"), item.get("kind"), item.get("path"), item.get("t")
+        problem = name_problem(dataset) or kind_problem(kind) or path_problem(path) or t_problem(t)
+        if problem is None and (dataset, kind) in seen:
+            problem = "listed twice"
+        if problem:
+            name = f"{dataset!r}" if isinstance(dataset, str) else f"datasets[{number}]"
+            raise ConfigError(f"catalog {origin}: transaction {tx_id}, dataset {name}: {problem}; fix or remove the file")
+        assert isinstance(dataset, str) and isinstance(kind, str) and isinstance(path, str) and isinstance(t, int)
+        seen.add((dataset, kind))
+        datasets.append(CatalogDataset(dataset, kind, path, t))
+    return Transaction(tx_id, fields["status"], fields["finished_at"], tuple(datasets))
+
+
 class FileCatalog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def transactions(self) -> list[Transaction]:
-        found = [self._read(info.key) for info in self.store.list() if info.key.endswith(".json")]
+        keys = [info.key for info in self.store.list() if info.key.endswith(".json")]
+        if not keys:
+            raise ConfigError(f"the catalog {self.store.url} holds no transaction (<id>.json); check [catalog] url in the campaign file")
+        found = [parse_transaction(self.store.read_bytes(key), self.store.url_of(key)) for key in keys]
         return sorted(found, key=lambda tx: (tx.finished_at, tx.id))
-
-    def _read(self, key: str) -> Transaction:
-        url = self.store.url_of(key)
-        try:
-            raw = json.loads(self.store.read_bytes(key))
-            datasets = tuple(
-                CatalogDataset(str(d["dataset"]), str(d["kind"]), str(d["path"]), int(d["t"])) for d in raw["datasets"]
-            )
-            tx = Transaction(str(raw["id"]), str(raw["status"]), str(raw["finished_at"]), datasets)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"catalog file {url} is malformed ({exc!s}); fix or remove it") from None
-        bad = [d for d in datasets if d.kind not in KINDS]
-        if bad:
-            raise ConfigError(f"catalog file {url}: unknown dataset kind {bad[0].kind!r} (expected one of {', '.join(KINDS)})")
-        return tx
 
 
 def open_catalog(config: CampaignConfig) -> Catalog:

@@ -6,6 +6,12 @@ their outcome back through a queue, so no counter needs a lock. The stores are
 thread-safe, so one store per side serves every thread; S3 -> S3 copies are server-side
 (`Store.copy_from`), and throttling (503 SlowDown) is retried by botocore's
 standard/adaptive retry mode configured on the stores' clients.
+
+Every worker is a daemon thread and the caller's thread never waits on one without a
+timeout: a cancel returns within CANCEL_GRACE_S whatever the network does (a request still
+in flight ends by its own timeout and its outcome is dropped). A server that does not
+answer at all (EndpointUnreachable) or a destination that takes no writes (StoreUnwritable:
+a full disk) is not one dataset's failure: it stops the run and is raised, once.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from logcache.copy.events import (
@@ -35,8 +40,12 @@ from logcache.copy.events import (
 from logcache.copy.plan import EntryPlan, ObjectCopy, plan_entry
 from logcache.copy.verify import verify_prefix
 from logcache.entries import CacheEntry, select_entries
-from logcache.errors import LogcacheError, UsageError
+from logcache.errors import EndpointUnreachable, LogcacheError, UsageError
 from logcache.storage import Store
+from logcache.storage.base import StoreUnwritable
+
+# Errors that are about a whole store, not one dataset: the run stops and raises them once.
+_FATAL = (EndpointUnreachable, StoreUnwritable)
 
 PROGRESS_INTERVAL_S = 0.1
 # How long outcomes gather once the first arrives: at most 50 wake-ups a second.
@@ -45,6 +54,8 @@ RATE_WINDOW_S = 5.0
 # Listing is one request per 1,000 keys per side: a few threads keep it latency-bound.
 MAX_LISTERS = 16
 VERIFIERS = 4
+# After a cancel, how long copies already in flight may take to finish and be counted.
+CANCEL_GRACE_S = 1.5
 
 
 def connections_needed(concurrency: int) -> int:
@@ -66,11 +77,13 @@ def copy_entries(
 ) -> CopyReport:
     """Copy every selected entry's source prefix to its destination prefix and verify it.
 
-    Objects already at the destination with the same size (and ETag, where comparable)
+    Objects already at the destination whose content is shown equal (`content_equal`)
     are skipped, so a rerun after any interruption copies only what is missing. A
     destination object that differs is a conflict: reported, and replaced only with
     `overwrite`. Nothing at the source is ever modified. Setting `cancel` stops new copies;
-    those in flight finish and the report is marked interrupted.
+    those in flight get CANCEL_GRACE_S to finish and the report is marked interrupted.
+    Raises EndpointUnreachable when a server stops answering, StoreUnwritable when the
+    destination takes no writes.
     """
     if concurrency < 1:
         raise UsageError(f"concurrency must be at least 1, not {concurrency}")
@@ -110,6 +123,23 @@ class _Copied:
 class _Checked:
     tally: _Tally
     reason: str | None
+    fatal: EndpointUnreachable | StoreUnwritable | None = None
+
+
+@dataclass(frozen=True)
+class _Listed:
+    index: int
+    entry: CacheEntry
+    outcome: EntryPlan | BaseException
+
+
+def _daemons(count: int, target: Callable[..., None], *args: object, name: str) -> list[threading.Thread]:
+    """Started daemon threads: one that waits on a stalled server never holds up a cancel
+    or the process's exit."""
+    threads = [threading.Thread(target=target, args=args, name=f"{name}-{i}", daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 class _Rate:
@@ -143,6 +173,8 @@ class _Run:
         self.overwrite = overwrite
         self.emit = emit
         self.cancel = cancel
+        # Set when the run is over (or cannot go on): workers stop taking work.
+        self.halt = threading.Event()
         self.results: dict[str, DatasetResult] = {}
         self.failures: list[Failure] = []
         self.tallies: dict[str, _Tally] = {}
@@ -154,18 +186,25 @@ class _Run:
         self.last_progress = 0.0
         self.objects_total = 0
         self.bytes_total = 0
+        # Datasets whose progress changed since the last CopyProgress: a tick costs what
+        # changed, not the size of the campaign.
+        self.changed: set[str] = set()
 
     def execute(self, entries: list[CacheEntry], dry_run: bool) -> CopyReport:
         for e in entries:
             self.results[e.name] = DatasetResult(e.name, e.source, e.destination)
-        plans, unlisted = self._plan(entries)
-        self.emit(CopyPlanned(tuple(p.summary() for p in plans), dry_run))
-        for entry, reason in unlisted:
-            self._fail(entry.name, entry.source, reason)
-        for plan in plans:
-            self._record_plan(plan, dry_run)
-        if not dry_run:
-            self._copy()
+        try:
+            plans, unlisted = self._plan(entries)
+            self.emit(CopyPlanned(tuple(p.summary() for p in plans), dry_run))
+            for entry, reason in unlisted:
+                self._fail(entry.name, entry.source, reason)
+            for plan in plans:
+                self._record_plan(plan, dry_run)
+            if not dry_run and not self.cancel.is_set():
+                self._copy()
+        finally:
+            # Workers still waiting on a server take no new work; their outcomes are dropped.
+            self.halt.set()
         interrupted = False
         for result in self.results.values():
             if result.status is DatasetStatus.PENDING:
@@ -176,24 +215,49 @@ class _Run:
         self.emit(CopyFinished(report))
         return report
 
-    def _plan(self, entries: list[CacheEntry]) -> tuple[list[EntryPlan], list[tuple[CacheEntry, str]]]:
-        """The plans of the entries that could be listed, and why the others could not."""
-        def one(entry: CacheEntry) -> EntryPlan | BaseException:
-            try:
-                return plan_entry(entry, self.source, self.destination, self.overwrite)
-            except Exception as exc:  # noqa: BLE001 - one dataset's failure must not stop the others
-                return exc
+    def _stopping(self) -> bool:
+        return self.cancel.is_set() or self.halt.is_set()
 
+    def _plan(self, entries: list[CacheEntry]) -> tuple[list[EntryPlan], list[tuple[CacheEntry, str]]]:
+        """The plans of the entries that could be listed, and why the others could not;
+        after a cancel, only those listed so far (the rest stay pending)."""
+        todo: queue.SimpleQueue[tuple[int, CacheEntry]] = queue.SimpleQueue()
+        for item in enumerate(entries):
+            todo.put(item)
+        listed: queue.SimpleQueue[_Listed] = queue.SimpleQueue()
+
+        def lister() -> None:
+            while not self._stopping():
+                try:
+                    index, entry = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcome: EntryPlan | BaseException = plan_entry(entry, self.source, self.destination, self.overwrite)
+                except Exception as exc:  # noqa: BLE001 - one dataset's failure must not stop the others
+                    outcome = exc
+                listed.put(_Listed(index, entry, outcome))
+
+        if entries:
+            _daemons(max(1, min(MAX_LISTERS, self.concurrency, len(entries))), lister, name="lister")
+        found: list[_Listed] = []
+        while len(found) < len(entries) and not self.cancel.is_set():
+            try:
+                item = listed.get(timeout=PROGRESS_INTERVAL_S)
+            except queue.Empty:
+                continue
+            if isinstance(item.outcome, _FATAL):
+                raise item.outcome
+            found.append(item)
         plans: list[EntryPlan] = []
         unlisted: list[tuple[CacheEntry, str]] = []
-        with ThreadPoolExecutor(max(1, min(MAX_LISTERS, self.concurrency, len(entries)))) as pool:
-            for entry, outcome in zip(entries, pool.map(one, entries)):
-                if isinstance(outcome, BaseException):
-                    unlisted.append((entry, _reason(outcome)))
-                elif not outcome.source:
-                    unlisted.append((entry, f"Path does not exist: {entry.source}"))
-                else:
-                    plans.append(outcome)
+        for item in sorted(found, key=lambda i: i.index):
+            if isinstance(item.outcome, BaseException):
+                unlisted.append((item.entry, _reason(item.outcome)))
+            elif not item.outcome.source:
+                unlisted.append((item.entry, f"Path does not exist: {item.entry.source}"))
+            else:
+                plans.append(item.outcome)
         return plans, unlisted
 
     def _record_plan(self, plan: EntryPlan, dry_run: bool) -> None:
@@ -220,39 +284,50 @@ class _Run:
         for tally in self.tallies.values():
             for copy in tally.plan.copies:
                 work.put((tally, copy))
+        to_verify: queue.SimpleQueue[_Tally] = queue.SimpleQueue()
         # Copier threads take their own work and this thread collects their outcomes in
         # batches, so no thread is woken once per copy: on a busy machine those wake-ups
         # cost more CPU than a copy's own request.
         # The rate is measured from the first copy on (not from the first progress tick), so
         # a run shorter than one tick still has one.
         self.rate.add(time.monotonic(), 0, 0)
-        copiers = [threading.Thread(target=self._copier, args=(work,), name=f"copier-{i}") for i in range(min(self.concurrency, work.qsize()))]
         verifying = 0
-        with ThreadPoolExecutor(VERIFIERS) as verifiers:
-            try:
-                for tally in self.tallies.values():
-                    if not tally.plan.copies:
-                        verifiers.submit(self._verify, tally)
-                        verifying += 1
-                for thread in copiers:
-                    thread.start()
-                while any(t.is_alive() for t in copiers) or verifying or not self.done_q.empty():
-                    outcomes = self._collect()
-                    for outcome in outcomes:
-                        if isinstance(outcome, _Checked):
-                            verifying -= 1
-                            self._checked(outcome)
-                        elif self._copied(outcome):
-                            verifiers.submit(self._verify, outcome.tally)
-                            verifying += 1
-                    self._progress()
-            except BaseException:
-                self.cancel.set()  # copies in flight finish, none start
-                raise
-            finally:
-                for thread in copiers:
-                    if thread.is_alive():
-                        thread.join()
+        for tally in self.tallies.values():
+            if not tally.plan.copies:
+                to_verify.put(tally)
+                verifying += 1
+        _daemons(VERIFIERS if self.tallies else 0, self._verifier, to_verify, name="verifier")
+        copiers = _daemons(min(self.concurrency, work.qsize()), self._copier, work, name="copier")
+        cancelled_at: float | None = None
+        while any(t.is_alive() for t in copiers) or verifying or not self.done_q.empty():
+            if self.cancel.is_set():
+                # Copies in flight and datasets complete by then get a moment to finish and
+                # be verified; what is not done by then is left to the rerun.
+                cancelled_at = cancelled_at or time.monotonic()
+                if time.monotonic() - cancelled_at > CANCEL_GRACE_S:
+                    return
+            for outcome in self._collect():
+                if isinstance(outcome, _Checked):
+                    if outcome.fatal is not None:
+                        self._halt(copiers)
+                        raise outcome.fatal
+                    verifying -= 1
+                    self._checked(outcome)
+                elif isinstance(outcome.error, _FATAL):
+                    self._halt(copiers)
+                    raise outcome.error
+                elif self._copied(outcome):
+                    to_verify.put(outcome.tally)
+                    verifying += 1
+            self._progress()
+
+    def _halt(self, copiers: list[threading.Thread]) -> None:
+        """Stop the run: no copy starts, and those in flight get CANCEL_GRACE_S to end
+        (and to remove their temp files)."""
+        self.halt.set()
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        for thread in copiers:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _collect(self) -> list[_Copied | _Checked]:
         """The outcomes ready now, waiting up to one progress interval for the first, then
@@ -269,7 +344,7 @@ class _Run:
                 return outcomes
 
     def _copier(self, work: queue.SimpleQueue[tuple[_Tally, ObjectCopy]]) -> None:
-        while not self.cancel.is_set():
+        while not self._stopping():
             try:
                 tally, copy = work.get_nowait()
             except queue.Empty:
@@ -281,13 +356,22 @@ class _Run:
             else:
                 self.done_q.put(_Copied(tally, copy, None))
 
-    def _verify(self, tally: _Tally) -> None:
-        plan = tally.plan
-        try:
-            reason = verify_prefix(self.source, plan.source_prefix, self.destination, plan.destination_prefix)
-        except Exception as exc:  # noqa: BLE001 - a failed listing fails this dataset only
-            reason = _reason(exc)
-        self.done_q.put(_Checked(tally, reason))
+    def _verifier(self, to_verify: queue.SimpleQueue[_Tally]) -> None:
+        # Not stopped by a cancel: datasets complete by then are verified within the grace.
+        while not self.halt.is_set():
+            try:
+                tally = to_verify.get(timeout=PROGRESS_INTERVAL_S)
+            except queue.Empty:
+                continue
+            plan = tally.plan
+            try:
+                reason = verify_prefix(self.source, plan.source_prefix, self.destination, plan.destination_prefix)
+            except _FATAL as exc:
+                self.done_q.put(_Checked(tally, None, exc))  # the collecting thread raises it
+                return
+            except Exception as exc:  # noqa: BLE001 - a failed listing fails this dataset only
+                reason = _reason(exc)
+            self.done_q.put(_Checked(tally, reason))
 
     def _copied(self, outcome: _Copied) -> bool:
         """Account for one finished copy; True when its dataset is ready to verify."""
@@ -295,6 +379,7 @@ class _Run:
         result = self.results[tally.plan.entry.name]
         tally.done += 1
         self.objects_done += 1
+        self.changed.add(result.name)
         if outcome.error is None:
             tally.bytes_done += copy.size
             self.bytes_done += copy.size
@@ -318,12 +403,14 @@ class _Run:
             return
         result = self.results[entry.name]
         result.status = DatasetStatus.VERIFIED
+        self.changed.add(entry.name)
         self.emit(DatasetVerified(entry.name, entry.destination, result.objects, result.bytes))
 
     def _fail(self, name: str, url: str, reason: str) -> None:
         result = self.results[name]
         result.status = DatasetStatus.FAILED
         result.reason = reason
+        self.changed.add(name)
         self.failures.append(Failure(name, url, reason))
         self.emit(DatasetFailed(name, url, reason))
 
@@ -338,7 +425,8 @@ class _Run:
             eta = (self.objects_total - self.objects_done) / objects_per_s
             if bytes_per_s > 0:
                 eta = max(eta, (self.bytes_total - self.bytes_done) / bytes_per_s)
-        datasets = tuple(self._dataset_progress(r) for r in self.results.values())
+        datasets = tuple(self._dataset_progress(self.results[name]) for name in sorted(self.changed))
+        self.changed.clear()
         self.emit(
             CopyProgress(
                 self.objects_done,

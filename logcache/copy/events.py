@@ -13,7 +13,7 @@ from typing import Any
 
 class DatasetStatus(str, Enum):
     PENDING = "pending"  # listed, copies not finished yet
-    VERIFIED = "verified"  # every object present at the destination, checked by a listing
+    VERIFIED = "verified"  # the destination holds the source's keys, each with its bytes (plan.content_equal)
     FAILED = "failed"  # a missing source, a copy error or a failed verification
     CONFLICT = "conflict"  # destination objects differ from the source; left untouched
     PLANNED = "planned"  # dry run: listed and planned, nothing written
@@ -96,6 +96,8 @@ class CopyProgress:
     bytes_per_s: float
     eta_s: float | None  # None until a rate is known
     elapsed_s: float
+    # Only the datasets whose progress changed since the previous CopyProgress (a consumer
+    # folds them into what it has), so a tick's size does not grow with the campaign.
     datasets: tuple[DatasetProgress, ...]
 
 

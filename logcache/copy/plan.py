@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from logcache.copy.events import Conflict, DatasetPlan
 from logcache.entries import CacheEntry, last_part, normal_url
 from logcache.storage import ObjectInfo, Store
+
+READ_CHUNK = 1 << 20
 
 
 def prefix_in(store: Store, url: str) -> str:
@@ -33,10 +36,35 @@ def comparable_etag(etag: str) -> bool:
     return bool(etag) and "-" not in etag
 
 
-def same_content(a: ObjectInfo, b: ObjectInfo) -> bool:
+def content_digest(store: Store, key: str) -> str:
+    """SHA-256 of the object's bytes, read from the store."""
+    digest = hashlib.sha256()
+    with store.open_read(key) as f:
+        while chunk := f.read(READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _full_checksum(store: Store, key: str) -> str | None:
+    checksum = getattr(store, "full_checksum", None)  # only stores with additional checksums
+    return checksum(key) if checksum is not None else None
+
+
+def content_equal(source: Store, a: ObjectInfo, destination: Store, b: ObjectInfo) -> bool:
+    """True only when `b` is shown to hold `a`'s bytes: the same file (a hard link), equal
+    single-part ETags (MD5s), equal full-object checksums of one algorithm, or else equal
+    SHA-256s of both sides' bytes as read. Equal sizes alone prove nothing."""
     if a.size != b.size:
         return False
-    return not (comparable_etag(a.etag) and comparable_etag(b.etag)) or a.etag == b.etag
+    if a.file_id and a.file_id == b.file_id:
+        return True
+    if comparable_etag(a.etag) and comparable_etag(b.etag):
+        return a.etag == b.etag
+    if a.etag or b.etag:  # an S3 side: a checksum the server keeps saves reading the bytes
+        ours, theirs = _full_checksum(source, a.key), _full_checksum(destination, b.key)
+        if ours and theirs and ours.split(":", 1)[0] == theirs.split(":", 1)[0]:
+            return ours == theirs
+    return content_digest(source, a.key) == content_digest(destination, b.key)
 
 
 @dataclass(frozen=True)
@@ -81,7 +109,7 @@ def plan_entry(entry: CacheEntry, source: Store, destination: Store, overwrite: 
     dst = under(destination.list(dst_prefix), dst_prefix)
     for rel, obj in src.items():
         there = dst.get(rel)
-        if there is not None and same_content(obj, there):
+        if there is not None and content_equal(source, obj, destination, there):
             plan.present += 1
             continue
         if there is not None:
@@ -98,4 +126,6 @@ def plan_entry(entry: CacheEntry, source: Store, destination: Store, overwrite: 
             if not overwrite:
                 continue
         plan.copies.append(ObjectCopy(obj.key, f"{dst_prefix}/{rel}", obj.size))
+    if plan.conflicts and not overwrite:
+        plan.copies = []  # a conflicting dataset is left untouched: nothing of it is to copy
     return plan

@@ -1,12 +1,13 @@
-"""A copied prefix is complete when a fresh listing of both sides agrees.
+"""A copied prefix is verified when a fresh listing of both sides agrees and every object's
+content is shown equal (`content_equal`: the same file, equal MD5 ETags, equal full-object
+checksums, or else equal hashes of both sides' bytes).
 
-S3 listings are strongly consistent, so the final listing is trustworthy: same keys,
-same sizes, and the same ETag wherever both sides have a comparable one.
+S3 listings are strongly consistent, so the final listing is trustworthy.
 """
 
 from __future__ import annotations
 
-from logcache.copy.plan import same_content, under
+from logcache.copy.plan import content_equal, under
 from logcache.storage import Store
 
 
@@ -21,7 +22,7 @@ def verify_prefix(source: Store, source_prefix: str, destination: Store, destina
     if not src:
         return f"Path does not exist: {source.url_of(source_prefix)}"
     missing = sorted(src.keys() - dst.keys())
-    differ = sorted(k for k in src.keys() & dst.keys() if not same_content(src[k], dst[k]))
+    differ = sorted(k for k in src.keys() & dst.keys() if not content_equal(source, src[k], destination, dst[k]))
     extra = sorted(dst.keys() - src.keys())
     problems = []
     if missing:

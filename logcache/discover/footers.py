@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from logcache.catalog import CatalogDataset, Transaction
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, sort_entries
-from logcache.errors import CorruptData, PathNotFound, StorageError
+from logcache.errors import CorruptData, EndpointUnreachable, PathNotFound, StorageError
 from logcache.storage import ObjectInfo, Store
 
 FINDING_KINDS = ("missing-path", "corrupt-file", "t-mismatch", "empty")
@@ -117,6 +117,8 @@ def _discover_one(
 def _try_max_t(store: Store, key: str) -> _FileT | StorageError | CorruptData:
     try:
         return parquet_max_t(store, key)
+    except EndpointUnreachable:
+        raise  # the server, not this file: it stops the discovery, once
     except (StorageError, CorruptData) as exc:
         return exc
 
@@ -139,7 +141,8 @@ def discover(
     scanned: list[str] = []
     # Footers are read by an inner pool: datasets in flight times files per dataset
     # keeps enough requests outstanding to hide S3 latency.
-    with ThreadPoolExecutor(concurrency) as files, ThreadPoolExecutor(max(1, concurrency // 4)) as outer:
+    files, outer = ThreadPoolExecutor(concurrency), ThreadPoolExecutor(max(1, concurrency // 4))
+    try:
         futures = [outer.submit(_discover_one, source, destination, ds, files) for ds in datasets]
         for done, future in enumerate(futures, 1):
             entry, found, was_scanned = future.result()
@@ -149,4 +152,9 @@ def discover(
                 scanned.append(entry.name)
             if on_progress:
                 on_progress(DiscoverProgress(done, len(datasets), entry.name))
+    finally:
+        # After an error or a Ctrl-C the datasets not started are dropped: waiting for
+        # each of them (on a stalled server, one timeout each) would hang the command.
+        outer.shutdown(wait=False, cancel_futures=True)
+        files.shutdown(wait=False, cancel_futures=True)
     return Discovery(transaction.id, sort_entries(entries), findings, scanned)

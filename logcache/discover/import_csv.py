@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from logcache.datomic.schema import KINDS
-from logcache.entries import COLUMNS, CacheEntry, entries_from_csv, sort_entries
+from logcache.entries import COLUMNS, CacheEntry, entries_from_csv, entry_problem, path_problem, sort_entries, url_problem
 from logcache.errors import ConfigError
 from logcache.storage import Store
 
@@ -37,6 +37,7 @@ def _unquote(line: str) -> str:
 
 
 def parse_entries_csv(text: str, origin: str, destination: Store) -> list[CacheEntry]:
+    text = text.removeprefix("\ufeff")  # a spreadsheet's UTF-8 byte order mark
     if text.startswith(",".join(COLUMNS)):
         return entries_from_csv(text, origin)
     found: list[CacheEntry] = []
@@ -51,7 +52,12 @@ def parse_entries_csv(text: str, origin: str, destination: Store) -> list[CacheE
             raise ConfigError(f"{origin}:{number}: {m['name']!r} is not <shard>/log or <shard>/materialized-entities")
         source = m["path"].replace("s3a://", "s3://").rstrip("/")
         cache_id = source.rsplit("/", 1)[-1]
-        found.append(CacheEntry(dataset, kind, int(m["t"]), source, destination.url_of(cache_id), 0, 0))
+        problem = url_problem(source) or path_problem(cache_id)
+        entry = CacheEntry(dataset, kind, int(m["t"]), source, "" if problem else destination.url_of(cache_id), 0, 0)
+        problem = problem or entry_problem(entry)
+        if problem:
+            raise ConfigError(f"{origin}:{number}: dataset {m['name']!r}: {problem}")
+        found.append(entry)
     if not found:
         raise ConfigError(f"{origin}: holds no cache entry")
     return sort_entries(found)

@@ -10,6 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from logcache.errors import StorageError
+
+
+class StoreUnwritable(StorageError):
+    """The store takes no writes at all (full disk, quota, file size limit, read-only):
+    not one object's failure, so a run stops at the first one."""
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -19,6 +26,9 @@ class ObjectInfo:
     # on each listing would cost more than the copy it is meant to save.
     etag: str
     mtime: float
+    # For local files, `<device>:<inode>`: two names of one file hold the same bytes, which
+    # proves a hard-linked copy equal without reading it. "" elsewhere.
+    file_id: str = ""
 
 
 class Store(Protocol):

@@ -2,20 +2,53 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
-import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from logcache.errors import AccessDenied, PathNotFound, StorageError
-from logcache.storage.base import ObjectInfo, Store
+from logcache.storage.base import ObjectInfo, Store, StoreUnwritable
+
+
+TMP_PREFIX = ".logcache-tmp-"
+# Errors that say the whole store takes no writes, not just this object.
+_UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove `.logcache-tmp-<pid>-...` files whose process is gone (and unnamed ones a
+    day old): whatever wrote them can no longer rename them into place."""
+    with os.scandir(folder) as it:
+        for entry in it:
+            if not entry.name.startswith(TMP_PREFIX) or not entry.is_file(follow_symlinks=False):
+                continue
+            pid = entry.name[len(TMP_PREFIX):].split("-", 1)[0]
+            stale = not _pid_alive(int(pid)) if pid.isdigit() else time.time() - entry.stat().st_mtime > 86_400
+            if stale:
+                Path(entry.path).unlink(missing_ok=True)
 
 
 class LocalStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        # Folders already swept of dead processes' temp files (shared with children).
+        self._swept: set[Path] = set()
 
     @property
     def url(self) -> str:
@@ -25,7 +58,9 @@ class LocalStore:
         return self._path(key).as_uri() if key else self.url
 
     def child(self, prefix: str) -> LocalStore:
-        return LocalStore(self._path(prefix))
+        child = LocalStore(self._path(prefix))
+        child._swept = self._swept
+        return child
 
     def _path(self, key: str) -> Path:
         key = key.strip("/")
@@ -55,7 +90,7 @@ class LocalStore:
 
     def _info(self, path: Path) -> ObjectInfo:
         st = path.stat()
-        return ObjectInfo(path.relative_to(self.root).as_posix(), st.st_size, "", st.st_mtime)
+        return ObjectInfo(path.relative_to(self.root).as_posix(), st.st_size, "", st.st_mtime, f"{st.st_dev}:{st.st_ino}")
 
     def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)
@@ -82,42 +117,52 @@ class LocalStore:
 
     def write_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".logcache-tmp-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
+        with self._writing(path) as tmp:
+            with open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def copy_from(self, source: Store, source_key: str, key: str, size: int | None = None) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(source, LocalStore):
             src = source._path(source_key)
             if not src.is_file():
                 raise PathNotFound(source.url_of(source_key))
-            tmp = path.parent / f".logcache-tmp-{os.getpid()}-{path.name}"
-            tmp.unlink(missing_ok=True)
-            try:
-                # A hard link shares the bytes; the source is never modified, so sharing
-                # is safe, and it makes local copies of large worlds instant.
-                os.link(src, tmp)
-            except OSError:
-                shutil.copyfile(src, tmp)
-            os.replace(tmp, path)
+            with self._writing(path) as tmp:
+                try:
+                    # A hard link shares the bytes; the source is never modified, so sharing
+                    # is safe, and it makes local copies of large worlds instant.
+                    os.link(src, tmp)
+                except OSError:
+                    shutil.copyfile(src, tmp)
             return
-        fd, tmp_name = tempfile.mkstemp(prefix=".logcache-tmp-", dir=path.parent)
+        with self._writing(path) as tmp, open(tmp, "wb") as out, source.open_read(source_key) as inp:
+            shutil.copyfileobj(inp, out, 8 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+
+    @contextmanager
+    def _writing(self, path: Path) -> Iterator[Path]:
+        """A temp name beside `path`, renamed onto it when the block succeeds and removed
+        when it fails. Temp files of processes that died (kill -9, a full disk that broke
+        the cleanup) are removed the first time this process writes into a folder."""
+        folder = path.parent
         try:
-            with os.fdopen(fd, "wb") as out, source.open_read(source_key) as inp:
-                shutil.copyfileobj(inp, out, 8 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+            folder.mkdir(parents=True, exist_ok=True)
+            if folder not in self._swept:
+                self._swept.add(folder)
+                _remove_stale_temporaries(folder)
+            tmp = folder / f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{path.name}"
+            try:
+                yield tmp
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            if exc.errno in _UNWRITABLE:
+                raise StoreUnwritable(
+                    f"cannot write to {self.url}: {exc.strerror}; free space or fix the destination, then run again"
+                ) from None
+            raise StorageError(f"cannot write {path.as_uri()}: {exc.strerror or exc}") from None

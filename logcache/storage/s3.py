@@ -71,11 +71,13 @@ class S3Store:
         # botocore parses every timestamp with dateutil, a large share of the CPU each small
         # copy costs; S3's XML timestamps are ISO 8601, which the stdlib parses far faster.
         session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
+        # Timeouts on every request and a bounded number of attempts: a stalled or
+        # unreachable server ends in EndpointUnreachable instead of a wait without end.
         config = Config(
             retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
             max_pool_connections=max(10, concurrency + 4),
-            connect_timeout=5,
-            read_timeout=60,
+            connect_timeout=settings.connect_timeout_s,
+            read_timeout=settings.read_timeout_s,
         )
         region = settings.region or session.region_name or "us-east-1"
         client = _Client(lambda: session.client("s3", endpoint_url=settings.endpoint_url, region_name=region, config=config))
@@ -85,7 +87,9 @@ class S3Store:
             endpoint = settings.endpoint_url or client.get().meta.endpoint_url
             # AWS_CA_BUNDLE or the profile's ca_bundle, as boto3 reads them.
             ca_bundle = session._session.get_config_variable("ca_bundle")
-            direct = DirectS3.for_bucket(endpoint, bucket, region, session.get_credentials(), ca_bundle)
+            direct = DirectS3.for_bucket(
+                endpoint, bucket, region, session.get_credentials(), ca_bundle, settings.connect_timeout_s, settings.read_timeout_s
+            )
         return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size, direct)
 
     @property
@@ -121,6 +125,10 @@ class S3Store:
             raise StorageError(f"{self.url_of(key)}: {code}: {exc.response.get('Error', {}).get('Message', '')}") from None
         except (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ConnectionClosedError) as exc:
             raise EndpointUnreachable(f"no S3 server answered at {self.endpoint} ({type(exc).__name__}); check [s3].endpoint_url") from None
+        except bce.ReadTimeoutError:
+            raise EndpointUnreachable(
+                f"the S3 server at {self.endpoint} stopped answering (read timeout, after retries); check the server, then run again"
+            ) from None
         except (bce.NoCredentialsError, bce.PartialCredentialsError):
             raise AccessDenied("no AWS credentials found; set [s3].profile or the AWS_* environment") from None
 
@@ -151,6 +159,20 @@ class S3Store:
         with self._errors(key):
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         return ObjectInfo(key.strip("/"), head["ContentLength"], head["ETag"].strip('"'), head["LastModified"].timestamp())
+
+    def full_checksum(self, key: str) -> str | None:
+        """`<ALGORITHM>:<value>` of the object's full-object additional checksum, or None
+        when the server keeps none (or only a composite one, which depends on the parts)."""
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key), ChecksumMode="ENABLED")
+        if head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+            return None
+        for algorithm in ("CRC64NVME", "CRC32C", "CRC32", "SHA256", "SHA1"):
+            value = head.get(f"Checksum{algorithm}")
+            # A composite checksum (of the parts) ends in `-<parts>`.
+            if value and "-" not in value:
+                return f"{algorithm}:{value}"
+        return None
 
     def exists(self, key: str) -> bool:
         try:

@@ -11,6 +11,10 @@ Only a plain success is handled here. Anything else (an error status, an error b
 boto3, so its retries and backoff (503 SlowDown), redirects and error codes apply
 unchanged. A redirect or a rejected request shape means this endpoint wants something
 this path does not do; it is then switched off for the rest of the run.
+
+The exception is a server that does not answer: a refused or timed-out connect, or a
+reply that stops arriving for `read_timeout_s`. Sending the same request again through
+boto3 would only wait again, so that is EndpointUnreachable, at once.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from urllib.request import getproxies, proxy_bypass
 
 from botocore.httpsession import get_cert_path
 
+from logcache.errors import EndpointUnreachable
 from logcache.storage.base import ObjectInfo
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -51,20 +56,39 @@ class DirectS3:
     `bucket_url` addresses the bucket: `https://bucket.s3.region.amazonaws.com` (virtual
     host) or `http://server:9000/bucket` (path style)."""
 
-    def __init__(self, bucket_url: str, region: str, credentials: Any, ca_bundle: str | None = None, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        bucket_url: str,
+        region: str,
+        credentials: Any,
+        ca_bundle: str | None = None,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 60.0,
+    ) -> None:
         parts = urlsplit(bucket_url)
         self.host = parts.netloc
+        self.server = f"{parts.scheme}://{parts.netloc}"
         self.base_path = parts.path.rstrip("/")
         self.region = region
         self.credentials = credentials
-        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
         self.enabled = True
         self._local = threading.local()
         self._keys: dict[tuple[str, str], bytes] = {}
         self._ssl = ssl.create_default_context(cafile=ca_bundle or get_cert_path(True)) if parts.scheme == "https" else None
 
     @classmethod
-    def for_bucket(cls, endpoint_url: str, bucket: str, region: str, credentials: Any, ca_bundle: str | None = None) -> DirectS3 | None:
+    def for_bucket(
+        cls,
+        endpoint_url: str,
+        bucket: str,
+        region: str,
+        credentials: Any,
+        ca_bundle: str | None = None,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 60.0,
+    ) -> DirectS3 | None:
         """For the bucket at boto3's resolved endpoint, addressed as boto3 would, trusting
         boto3's CA bundle; None where boto3 must do it all: no credentials, or a proxy in
         the way (http.client uses none)."""
@@ -74,8 +98,8 @@ class DirectS3:
             return None
         # AWS wants virtual hosts; a dotted bucket name would not match its TLS certificate.
         if host.endswith(".amazonaws.com") and "." not in bucket:
-            return cls(f"{parts.scheme}://{bucket}.{parts.netloc}", region, credentials, ca_bundle)
-        return cls(f"{endpoint_url.rstrip('/')}/{bucket}", region, credentials, ca_bundle)
+            return cls(f"{parts.scheme}://{bucket}.{parts.netloc}", region, credentials, ca_bundle, connect_timeout_s, read_timeout_s)
+        return cls(f"{endpoint_url.rstrip('/')}/{bucket}", region, credentials, ca_bundle, connect_timeout_s, read_timeout_s)
 
     def copy(self, key: str, source_bucket: str, source_key: str) -> bool:
         """CopyObject, server-side; False if boto3 must take this one."""
@@ -103,11 +127,20 @@ class DirectS3:
         target = quote(f"{self.base_path}{path}", safe="/~") or "/"
         qs = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(query.items()))
         headers = self._sign(method, target, qs, {"host": self.host, **extra})
-        conn = self._connection()
+        try:
+            conn = self._connection()
+        except ssl.SSLError:
+            return None  # boto3 says what is wrong with the certificate
         try:
             conn.request(method, f"{target}?{qs}" if qs else target, headers={**headers, "User-Agent": USER_AGENT})
             response = conn.getresponse()
             body = response.read()
+        except TimeoutError:
+            self._drop()
+            raise EndpointUnreachable(
+                f"the S3 server at {self.server} stopped answering (no reply within {self.read_timeout_s:g} s); "
+                "check the server, then run again"
+            ) from None
         except (OSError, http.client.HTTPException):
             # A keep-alive connection the server closed, or a reset: a fresh one next time.
             self._drop()
@@ -151,10 +184,24 @@ class DirectS3:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             if self._ssl is not None:
-                conn = http.client.HTTPSConnection(self.host, timeout=self.timeout_s, context=self._ssl)
+                conn = http.client.HTTPSConnection(self.host, timeout=self.connect_timeout_s, context=self._ssl)
             else:
-                conn = http.client.HTTPConnection(self.host, timeout=self.timeout_s)
+                conn = http.client.HTTPConnection(self.host, timeout=self.connect_timeout_s)
             self._local.conn = conn
+        if conn.sock is None:
+            # Connected here, not lazily by `request`, so the connect has its own timeout
+            # and the reads then wait at most `read_timeout_s` each.
+            try:
+                conn.connect()
+            except ssl.SSLError:
+                self._drop()
+                raise
+            except OSError as exc:
+                self._drop()
+                raise EndpointUnreachable(
+                    f"no S3 server answered at {self.server} ({exc.strerror or type(exc).__name__}); check [s3].endpoint_url"
+                ) from None
+            conn.sock.settimeout(self.read_timeout_s)
         return conn
 
     def _drop(self) -> None:
