@@ -172,7 +172,7 @@ def test_service_errors_are_one_line_and_exit_2(tmp_path: Path, service: tuple[s
     svc.raw[1] = b'{"items": []}'
     _one_line_exit_2(cli("transactions", path, "--pick"), tmp_path, '"transactions" list')
     svc.raw[1] = json.dumps({"transactions": [{k: v for k, v in tx(5).items() if k != "datasets"}]}).encode()
-    _one_line_exit_2(cli("transactions", path, "--pick"), tmp_path, "page=1 transaction #1", "malformed")
+    _one_line_exit_2(cli("transactions", path, "--pick"), tmp_path, "page=1 transaction #1", "`datasets` must be a list")
     svc.raw[1] = json.dumps({"transactions": [tx(3)]}).encode()
     _one_line_exit_2(cli("transactions", path, "--pick"), tmp_path, "tx-003 twice")
     del svc.raw[1]
@@ -232,7 +232,7 @@ def test_command_catalog_failures_are_one_line(tmp_path: Path) -> None:
     bad.write_text("echo 'not json'\n")
     _one_line_exit_2(cli("transactions", path, "--pick"), tmp_path, "did not answer with JSON")
     bad.write_text("""echo '[{"id": "x", "status": "succeeded", "finished_at": "2026", "datasets": [{"dataset": "d", "kind": "bogus", "path": "p", "t": 1}]}]'\n""")
-    _one_line_exit_2(cli("transactions", path, "--pick"), tmp_path, "unknown dataset kind 'bogus'")
+    _one_line_exit_2(cli("transactions", path, "--pick"), tmp_path, "kind 'bogus' is not one of")
 
 
 def test_catalog_config_is_checked_on_load(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def parse_transaction(data: bytes, origin: str) -> Transaction:
             problem = "listed twice"
         if problem:
             name = f"{dataset!r}" if isinstance(dataset, str) else f"datasets[{number}]"
-            raise ConfigError(f"catalog {origin}: transaction {tx_id}, dataset {name}: {problem}; fix or remove the file")
+            raise ConfigError(f"catalog {origin}: transaction {tx_id}, dataset {name}: {problem}; fix or remove it")
         assert isinstance(dataset, str) and isinstance(kind, str) and isinstance(path, str) and isinstance(t, int)
         seen.add((dataset, kind))
         datasets.append(CatalogDataset(dataset, kind, path, t))
