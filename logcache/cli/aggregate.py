@@ -59,4 +59,6 @@ def run_failures(args: argparse.Namespace) -> int:
 def failure_line(row: ResultRow) -> str:
     """One invalid pair: name, error kind, counts and the one-line error."""
     counts = f"missing {row.missing}, extra {row.extra}, duplicates {row.duplicates}"
-    return f"invalid     {row.error_kind:12} {row.dataset}/{row.validation}  ({counts}): {row.error}"
+    # A missing path is listed once, as a failed path with its re-copy, below.
+    error = "a path is missing: see the failed paths" if row.error_kind == "missing-path" else row.error
+    return f"invalid     {row.error_kind:12} {row.dataset}/{row.validation}  ({counts}): {error}"

@@ -3,9 +3,11 @@
 Two plans. `alphabetical` is the manual runbook's contract: databases in alphabetical
 order, cut into N contiguous shares, so `--parcel-count N --parcel-id I` means what
 operators are used to. `size` (the default) balances bytes: longest-processing-time
-bin packing, after cutting any task heavier than a fraction of one parcel's fair share
-into sub-tasks (a log by t-range, materialized entities by entity-id hash partition), so
-that no parcel waits behind one giant shard.
+bin packing, after cutting any log task heavier than a fraction of one parcel's fair
+share into t-range sub-tasks, each reading only its own segments, so that no parcel
+waits behind one giant shard's log. A materialized-entities task stays whole: every
+fact's latest datom may lie in any segment, so a split by entity would decode the whole
+log once per part; it runs on all cores of its worker instead.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def plan_by_size(entries: list[CacheEntry], count: int) -> list[Parcel]:
     limit = max(1, int(total / count * SPLIT_FRACTION)) if count > 1 else total
     pieces: list[Task] = []
     for task in tasks:
-        parts = min(MAX_PARTS, -(-task.weight // limit)) if task.weight > limit else 1
+        parts = min(MAX_PARTS, -(-task.weight // limit)) if task.weight > limit and task.kind == "log" else 1
         pieces.extend(
             Task(task.dataset, task.kind, task.validation, p, parts, task.weight // parts + (p < task.weight % parts))
             for p in range(parts)
