@@ -57,6 +57,20 @@ class Parcel:
         return sum(t.weight for t in self.tasks)
 
 
+def units(tasks: tuple[Task, ...] | list[Task]) -> list[tuple[Task, ...]]:
+    """The tasks grouped into what one worker runs at once: the whole tasks of one shard
+    together (both checks from one decode of its log), each sub-task on its own (so a
+    heavy shard's parts spread over the workers)."""
+    grouped: dict[str, list[Task]] = {}
+    out: list[tuple[Task, ...]] = []
+    for task in tasks:
+        if task.parts == 1:
+            grouped.setdefault(task.dataset, []).append(task)
+        else:
+            out.append((task,))
+    return sorted([*out, *(tuple(g) for g in grouped.values())], key=lambda u: (-sum(t.weight for t in u), u[0].task_id))
+
+
 def whole_tasks(entries: list[CacheEntry]) -> list[Task]:
     return [
         Task(e.dataset, e.kind, VALIDATIONS[e.kind], 0, 1, max(e.bytes, 1))
