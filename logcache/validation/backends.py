@@ -225,12 +225,11 @@ def _run_dask(
 
 
 def _dask_wait(futures: list[Any], timeout: float) -> None:
-    from distributed import wait
-
-    try:
-        wait(futures, timeout=timeout)
-    except TimeoutError:
-        pass
+    """Until every future is done or `timeout` passed (distributed.wait needs a default
+    client, which a library must not set)."""
+    deadline = time.monotonic() + timeout
+    while not all(f.done() for f in futures) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _dask_client(address: str | None) -> Any:
