@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,8 @@ from state.config import CampaignConfig
 
 BACKENDS = ("local", "dask", "command")
 POLL_S = 1.0
+# Below this many cached bytes in all, the local backend runs the units in this process.
+IN_PROCESS_BYTES = 64 << 20
 _MISSING = re.compile(re.escape(MISSING_PATH_PREFIX) + r"(\S+)")
 
 
@@ -182,9 +184,16 @@ def _run_local(
     config: CampaignConfig, jobs: list[Job], force: bool, watch: Watch, started: Started, cancel: threading.Event | None
 ) -> list[JobEnd]:
     count = sum(len(units(job.parcel.tasks)) for job in jobs)
-    workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
-    # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=orphan_guard, initargs=(os.getpid(),))
+    pool: Executor
+    if config.validation.workers is None and sum(job.parcel.bytes for job in jobs) < IN_PROCESS_BYTES:
+        # Starting a worker process (interpreter, imports) costs as much CPU as checking
+        # tens of MB: small work runs here, on threads (decoding releases the GIL); two
+        # units at a time, so one unit's short serial tail never leaves a core idle.
+        pool = ThreadPoolExecutor(2, thread_name_prefix="validation-units")
+    else:
+        workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
+        # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=orphan_guard, initargs=(os.getpid(),))
     try:
         return _follow(
             config,
