@@ -69,22 +69,54 @@ class EntityPartition:
 WHOLE = EntityPartition(0, 1)
 
 
+# Facts are cut into 2^_SLICE_BITS slices by fact state to find each one's latest datom.
+_SLICE_BITS = 6
+
+
 @dataclass
 class _Facts:
-    """One segment's datoms up to T: fact state and 2t + added."""
+    """One segment's datoms up to T, fact state and 2t + added, cut into slices."""
 
-    states: np.ndarray
-    order: np.ndarray
+    states: list[np.ndarray]
+    order: list[np.ndarray]
 
 
 @dataclass
 class _Cached:
-    """One cached Parquet file's checksums and counts."""
+    """Checksums and counts of facts: one cached Parquet file's, or one slice's expected."""
 
     sums: BucketChecksums
     rows: int = 0
     max_t: int | None = None
     past_t: int = 0
+
+    def merge(self, other: _Cached) -> None:
+        self.sums.counts += other.sums.counts
+        self.sums.sums += other.sums.sums  # uint64: wraps mod 2^64 like the per-row sums
+        self.rows += other.rows
+        if other.max_t is not None:
+            self.max_t = other.max_t if self.max_t is None else max(self.max_t, other.max_t)
+        self.past_t += other.past_t
+
+
+def _current_in_slice(facts: list[_Facts], index: int) -> _Cached:
+    """Checksums of the current facts of one slice: each fact's latest datom (the
+    greatest 2t + added: later t wins, an assertion wins a tie) when it is an assertion."""
+    states = np.concatenate([f.states[index] for f in facts]) if facts else np.empty(0, np.uint64)
+    order = np.concatenate([f.order[index] for f in facts]) if facts else np.empty(0, np.int64)
+    part = _Cached(BucketChecksums(ENTITY_BUCKETS))
+    if not len(states):
+        return part
+    by_state = np.argsort(states)
+    states, order = states[by_state], order[by_state]
+    starts = np.flatnonzero(np.r_[True, states[1:] != states[:-1]])
+    latest = np.maximum.reduceat(order, starts)
+    current = (latest & 1) == 1
+    states, t = states[starts][current], latest[current] >> 1
+    part.sums.add(fact_buckets(states), finish_rows(states, t))
+    part.rows = len(states)
+    part.max_t = max_t(None, t)
+    return part
 
 
 class EntitiesCheck:
@@ -117,8 +149,13 @@ class EntitiesCheck:
         if inside is not None:
             keep &= inside
         added = decoded.table.column("added").to_numpy(zero_copy_only=False)
-        every = bool(keep.all())
-        return _Facts(decoded.states if every else decoded.states[keep], (t * 2 + added) if every else (t[keep] * 2 + added[keep]))
+        states, order = decoded.states[keep], t[keep] * 2 + added[keep]
+        # Cut by the states' top bits here, on the decoding threads, so the latest datom
+        # of each fact is found later in slices small enough to sort in cache.
+        slices = (states >> np.uint64(64 - _SLICE_BITS)).astype(np.uint8)
+        by_slice = np.argsort(slices, kind="stable")  # a radix sort on one byte
+        cuts = np.searchsorted(slices[by_slice], np.arange(1, 1 << _SLICE_BITS))
+        return _Facts(np.split(states[by_slice], cuts), np.split(order[by_slice], cuts))
 
     def cache_tasks(self) -> list[Callable[[], _Cached]]:
         return [functools.partial(self._checksum, info) for info in self.files]
@@ -139,34 +176,22 @@ class EntitiesCheck:
 
     def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure:
         facts = [d for d in digests if isinstance(d, _Facts)]
-        states = np.concatenate([f.states for f in facts]) if facts else np.empty(0, np.uint64)
-        order = np.concatenate([f.order for f in facts]) if facts else np.empty(0, np.int64)
+        expected = _Cached(BucketChecksums(ENTITY_BUCKETS))
+        for part in pool.map(functools.partial(_current_in_slice, facts), range(1 << _SLICE_BITS)):
+            expected.merge(part)
         del facts, digests
-        latest = pl.DataFrame({"s": states, "o": order}).group_by("s").agg(pl.col("o").max())
-        del states, order
-        current = latest.filter(pl.col("o") % 2 == 1)
-        del latest
-        s = current.get_column("s").to_numpy()
-        t = current.get_column("o").to_numpy() >> 1
-        expected = BucketChecksums(ENTITY_BUCKETS)
-        expected.add(fact_buckets(s), finish_rows(s, t))
         actual = _Cached(BucketChecksums(ENTITY_BUCKETS))
         for part in cached:
             assert isinstance(part, _Cached)
-            actual.sums.counts += part.sums.counts
-            actual.sums.sums += part.sums.sums  # uint64: wraps mod 2^64 like the per-row sums
-            actual.rows += part.rows
-            if part.max_t is not None:
-                actual.max_t = part.max_t if actual.max_t is None else max(actual.max_t, part.max_t)
-            actual.past_t += part.past_t
+            actual.merge(part)
         measure = Measure(
-            rows_expected=len(s),
+            rows_expected=expected.rows,
             rows_actual=actual.rows,
             cache_max_t=actual.max_t,
-            expected_max_t=max_t(None, t),
+            expected_max_t=expected.max_t,
             rows_past_t=actual.past_t,
         )
-        differing = expected.differing(actual.sums)
+        differing = expected.sums.differing(actual.sums)
         if len(differing):
             self._diff(measure, differing, pool)
         return measure
