@@ -53,3 +53,24 @@ def test_sigkill_of_validate_leaves_no_worker_and_no_late_write(tmp_path: Path) 
     time.sleep(1.0)
     assert _result_files(root) == after, "nothing is written once the workers are gone"
     assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE for pid in pids)
+
+
+def test_a_command_job_ends_once_its_orchestrator_is_gone(tmp_path: Path) -> None:
+    from logcache.validation.orphans import ORCHESTRATOR_ENV
+
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    job = subprocess.Popen(
+        [sys.executable, "-c", "from logcache.validation.orphans import guard_job; import time; guard_job(); time.sleep(60)"],
+        env={**os.environ, ORCHESTRATOR_ENV: str(stand_in.pid)},
+    )
+    try:
+        time.sleep(1.0)
+        assert job.poll() is None, "the job runs while its orchestrator does"
+        stand_in.kill()
+        stand_in.wait()
+        assert job.wait(timeout=5) == 1
+    finally:
+        for proc in (job, stand_in):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -29,7 +29,7 @@ from typing import Any
 from logcache.errors import EndpointUnreachable, UsageError, describe
 from logcache.stores import open_results
 from logcache.validation.heartbeat import HeartbeatWriter
-from logcache.validation.orphans import orphan_guard
+from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
 from logcache.validation.parcel import MISSING_PATH_PREFIX, run_unit
 from logcache.validation.plan import Parcel, Task, units
 from state.config import CampaignConfig
@@ -283,7 +283,8 @@ def _run_command(
             log_path = log_dir / f"parcel-{job.label}.log"
             with log_path.open("wb") as log:
                 # The template is the operator's own submitter command line, so a shell runs it.
-                proc = subprocess.Popen(command, shell=True, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                env = {**os.environ, ORCHESTRATOR_ENV: str(os.getpid())}
+                proc = subprocess.Popen(command, shell=True, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
             running[job.label] = (proc, log_path)
             started(JobStarted(job.label, "command", f"pid {proc.pid}"))
         while any(proc.poll() is None for proc, _ in running.values()):

@@ -8,10 +8,15 @@ and keep writing result files. Two guards, installed by the pool's initializer:
 - a watchdog thread that checks every half second whether the parent pid changed
   (other platforms, and a parent that died before prctl took effect), and then ends the
   process at once with `os._exit`, so nothing more is written.
+
+A command-backend job on this machine runs in a session of its own (so a Ctrl-C in the
+operator's terminal reaches only the parent, which then stops its jobs), under a shell:
+it is told the orchestrator's pid (`LOGCACHE_ORCHESTRATOR_PID`) and watches that instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -20,6 +25,7 @@ import threading
 
 _PR_SET_PDEATHSIG = 1
 CHECK_S = 0.5
+ORCHESTRATOR_ENV = "LOGCACHE_ORCHESTRATOR_PID"
 
 
 def orphan_guard(parent_pid: int) -> None:
@@ -39,3 +45,21 @@ def _watch(parent_pid: int) -> None:
     while not stop.wait(CHECK_S):
         if os.getppid() != parent_pid:
             os._exit(1)
+
+
+def guard_job() -> None:
+    """In a command-backend job: end this process once the orchestrator that started it
+    is gone (nothing to do when it was not started by one on this machine)."""
+    text = os.environ.get(ORCHESTRATOR_ENV, "")
+    if text.isdigit():
+        threading.Thread(target=_watch_pid, args=(int(text),), name="orchestrator-watchdog", daemon=True).start()
+
+
+def _watch_pid(pid: int) -> None:
+    stop = threading.Event()
+    while not stop.wait(CHECK_S):
+        with contextlib.suppress(PermissionError):  # alive, under another user
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
