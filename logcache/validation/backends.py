@@ -36,6 +36,7 @@ from state.config import CampaignConfig
 
 BACKENDS = ("local", "dask", "command")
 POLL_S = 1.0
+CANCEL_S = 0.05
 # Below this many cached bytes in all, the local backend runs the units in this process.
 IN_PROCESS_BYTES = 64 << 20
 _MISSING = re.compile(re.escape(MISSING_PATH_PREFIX) + r"(\S+)")
@@ -164,14 +165,18 @@ def _follow(
         for unit, job in pending:
             progress[job.label].futures.append((unit, submit(job, unit)))
         futures = [f for p in progress.values() for _, f in p.futures]
+        next_poll = time.monotonic() + POLL_S
         while not all(f.done() for f in futures):
             if _cancelled(cancel):
                 on_cancel()
                 raise KeyboardInterrupt
-            wait_all(futures, POLL_S)
-            for p in progress.values():
-                p.poll()
-            watch()
+            # A stop is honoured within CANCEL_S; heartbeats and `watch` run every POLL_S.
+            wait_all(futures, CANCEL_S)
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL_S
+                for p in progress.values():
+                    p.poll()
+                watch()
         for p in progress.values():
             p.poll()
         return [p.end() for p in progress.values()]
@@ -207,7 +212,9 @@ def _run_local(
             lambda: None,
         )
     finally:
-        pool.shutdown(wait=not _cancelled(cancel), cancel_futures=True)
+        # Units in flight finish and write their results; none is started after. Threads
+        # here must be waited for: once the interpreter exits they could start no reads.
+        pool.shutdown(wait=isinstance(pool, ThreadPoolExecutor) or not _cancelled(cancel), cancel_futures=True)
 
 
 def _run_dask(
