@@ -30,7 +30,8 @@ from logcache.errors import EndpointUnreachable, UsageError, describe
 from logcache.stores import open_results
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
-from logcache.validation.parcel import MISSING_PATH_PREFIX, run_unit
+from logcache.entries import CSV_NAME, read_entries
+from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here
 from logcache.validation.plan import Parcel, Task, units
 from state.config import CampaignConfig
 
@@ -39,6 +40,7 @@ POLL_S = 1.0
 CANCEL_S = 0.05
 # Below this many cached bytes in all, the local backend runs the units in this process.
 IN_PROCESS_BYTES = 64 << 20
+IN_PROCESS_UNITS = 3
 _MISSING = re.compile(re.escape(MISSING_PATH_PREFIX) + r"(\S+)")
 
 
@@ -190,20 +192,28 @@ def _run_local(
 ) -> list[JobEnd]:
     count = sum(len(units(job.parcel.tasks)) for job in jobs)
     pool: Executor
+    run: Callable[[Job, tuple[Task, ...]], Any]
     if config.validation.workers is None and sum(job.parcel.bytes for job in jobs) < IN_PROCESS_BYTES:
         # Starting a worker process (interpreter, imports) costs as much CPU as checking
-        # tens of MB: small work runs here, on threads (decoding releases the GIL); two
-        # units at a time, so one unit's short serial tail never leaves a core idle.
-        pool = ThreadPoolExecutor(2, thread_name_prefix="validation-units")
+        # tens of MB: small work runs here, on threads (decoding releases the GIL), a few
+        # units at a time, so one unit's short serial parts never leave a core idle.
+        pool = ThreadPoolExecutor(IN_PROCESS_UNITS, thread_name_prefix="validation-units")
+        stores, entries = Stores.of(config), read_entries(config.work_dir / CSV_NAME)
+
+        def run(job: Job, unit: tuple[Task, ...]) -> Any:
+            return pool.submit(run_unit_here, stores, entries, unit, job.label, force)
     else:
         workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
         # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=orphan_guard, initargs=(os.getpid(),))
+
+        def run(job: Job, unit: tuple[Task, ...]) -> Any:
+            return pool.submit(run_unit, config, unit, job.label, force)
     try:
         return _follow(
             config,
             jobs,
-            lambda job, unit: pool.submit(run_unit, config, unit, job.label, force),
+            run,
             lambda futures, timeout: wait_futures(futures, timeout),
             "local",
             watch,
