@@ -107,6 +107,7 @@ class _Progress:
     is written by the parent, so other sessions follow it like any parcel's."""
 
     job: Job
+    job_id: str
     futures: list[tuple[tuple[Task, ...], Any]]
     beat: HeartbeatWriter
     done: set[int] = field(default_factory=set)
@@ -132,9 +133,8 @@ class _Progress:
                 errors.append(describe(exc))
                 continue
             missing.extend(outcome.missing_paths)
-        job_id = self.job.label
         self.beat.close(failed=bool(errors))
-        return JobEnd(self.job.label, job_id, not errors, errors[0] if errors else "", tuple(dict.fromkeys(missing)))
+        return JobEnd(self.job.label, self.job_id, not errors, errors[0] if errors else "", tuple(dict.fromkeys(missing)))
 
 
 def _every(config: CampaignConfig) -> float:
@@ -158,12 +158,12 @@ def _follow(
     progress: dict[str, _Progress] = {}
     for job in jobs:
         beat = HeartbeatWriter(results, job.label, len(job.parcel.tasks), job.parcel.bytes, _every(config))
-        progress[job.label] = _Progress(job, [], beat)
+        progress[job.label] = _Progress(job, f"{backend}-{job.label}", [], beat)
     pending = sorted(((u, job) for job in jobs for u in units(job.parcel.tasks)), key=lambda uj: -sum(t.weight for t in uj[0]))
     try:
         for job in jobs:
             progress[job.label].beat.start()
-            started(JobStarted(job.label, backend, f"{backend}-{job.label}"))
+            started(JobStarted(job.label, backend, progress[job.label].job_id))
         for unit, job in pending:
             progress[job.label].futures.append((unit, submit(job, unit)))
         futures = [f for p in progress.values() for _, f in p.futures]
