@@ -36,7 +36,7 @@ from logcache.datomic.materialize import LatestDatoms, as_datoms, current_facts
 from logcache.datomic.rowhash import entity_partition, fact_states, finish_rows
 from logcache.datomic.schema import ENTITY_SCHEMA
 from logcache.entries import CacheEntry
-from logcache.storage import Store
+from logcache.storage import ObjectInfo, Store
 from logcache.validation.checksum import ENTITY_BUCKETS, BucketChecksums, Measure, fact_buckets, max_t, multiset_diff
 from logcache.validation.scan import Decoded
 
@@ -160,10 +160,10 @@ class EntitiesCheck:
     def cache_tasks(self) -> list[Callable[[], _Cached]]:
         return [functools.partial(self._checksum, info) for info in self.files]
 
-    def _tables(self, files: list[object]) -> Iterator[pa.Table]:
-        return self.partition.keep(parquet_tables(self.destination, files, ENTITY_SCHEMA, EVERYTHING, self.batch_rows))  # type: ignore[arg-type]
+    def _tables(self, files: list[ObjectInfo]) -> Iterator[pa.Table]:
+        return self.partition.keep(parquet_tables(self.destination, files, ENTITY_SCHEMA, EVERYTHING, self.batch_rows))
 
-    def _checksum(self, info: object) -> _Cached:
+    def _checksum(self, info: ObjectInfo) -> _Cached:
         part = _Cached(BucketChecksums(ENTITY_BUCKETS))
         for table in self._tables([info]):
             states = fact_states(table)
