@@ -68,3 +68,16 @@ def test_entity_partition_covers_every_entity_once():
     parts = entity_partition(e, 4)
     assert set(parts.tolist()) == {0, 1, 2, 3}
     assert 2000 < np.bincount(parts).min()
+
+
+def test_fact_states_finish_into_the_row_hash():
+    from logcache.datomic.rowhash import fact_states, finish_rows
+
+    big = pa.concat_tables([GOLDEN_TABLE] * 20_000)  # crosses the slice boundary
+    states = fact_states(big)
+    t = big.column("t").to_numpy()
+    added = big.column("added").to_numpy(zero_copy_only=False)
+    assert (finish_rows(states, t, added) == hash_rows(big)).all()
+    facts = big.select(["e", "a", "v", "t"])
+    assert (finish_rows(states, t) == hash_rows(facts)).all()
+    assert len(set(fact_states(GOLDEN_TABLE).tolist())) == 4

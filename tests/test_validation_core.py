@@ -306,3 +306,23 @@ def test_log_result_does_not_depend_on_the_worker_count(tmp_path, monkeypatch, w
     assert (row.missing, row.extra, row.duplicates) == (2, 1, 1)
     assert row.rows_expected == len(world.cached_log) and row.rows_actual == len(rows)
     assert {s["v"] for s in json.loads(row.sample) if s["kind"] == "missing"} == {d["v"] for d in dropped}
+
+
+def test_advance_is_checked_where_the_snapshot_differs_and_counts_as_in_full(world):
+    # The incremental read is computed only over the buckets where the snapshot differs
+    # (elsewhere it cannot differ); its count must equal a brute-force full comparison.
+    from collections import Counter
+
+    snap = list(world.snapshot)
+    snap.pop(4)
+    e, a, v, t = snap[7]
+    snap[7] = (e, a, v + "?", t)
+    snap.append(snap[2])
+    row = world.run(world.entities_entry(snap))
+    log = pa.Table.from_pylist(world.rows, schema=DATOM_SCHEMA)
+    newer = pl.from_arrow(log).filter(pl.col("t") > world.T)
+    cached = pl.DataFrame(snap, schema=ENTITY_SCHEMA.names, orient="row")
+    full = Counter(materialize(log).select(ENTITY_SCHEMA.names).iter_rows())
+    advanced = Counter(advance(cached, newer).select(ENTITY_SCHEMA.names).iter_rows())
+    differing = sum(((full - advanced) + (advanced - full)).values())
+    assert row.advance_mismatches == differing > 0

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
         ("plan", "validate"),
         ("aggregate", "aggregate"),
         ("failures", "aggregate"),
+        ("show", "show"),
         ("run", "run"),
     )
 }

@@ -8,6 +8,9 @@ from pathlib import Path
 from logcache.runbook import steps
 from logcache.campaign import open_campaign
 from logcache.cli.validate import row_line
+from logcache.stores import open_results
+from logcache.validation.aggregate import aggregate_rows
+from logcache.validation.result import ResultRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
     p.set_defaults(func=run)
 
-    q = sub.add_parser("failures", help="list the failed paths and how to re-copy and re-validate them")
+    q = sub.add_parser("failures", help="list the invalid pairs and failed paths, and how to re-copy and re-validate them")
     q.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
     q.add_argument("--all", action="store_true", help="also those already re-copied or re-validated")
     q.set_defaults(func=run_failures)
@@ -36,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_failures(args: argparse.Namespace) -> int:
     with open_campaign(args.campaign, write=False) as campaign:
+        invalid = [r for r in aggregate_rows(steps.entries(campaign), open_results(campaign.config)) if not r.is_valid and r.error_kind != "not-run"]
+        for row in invalid:
+            print(failure_line(row))
+        if invalid:
+            print(f"details: logcache show {args.campaign} DATASET/VALIDATION")
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
         for fp in paths:
             print(f"{fp.resolution.value:11} {fp.origin:10} {fp.dataset_name or '-':50} {fp.url}")
@@ -46,3 +54,11 @@ def run_failures(args: argparse.Namespace) -> int:
             print(f"re-validate: logcache validate {c} --force --filter-by-name {','.join(steps.pairs_of(campaign, names))}")
             print(f"or both:     logcache run {c}")
     return 0
+
+
+def failure_line(row: ResultRow) -> str:
+    """One invalid pair: name, error kind, counts and the one-line error."""
+    counts = f"missing {row.missing}, extra {row.extra}, duplicates {row.duplicates}"
+    # A missing path is listed once, as a failed path with its re-copy, below.
+    error = "a path is missing: see the failed paths" if row.error_kind == "missing-path" else row.error
+    return f"invalid     {row.error_kind:12} {row.dataset}/{row.validation}  ({counts}): {error}"

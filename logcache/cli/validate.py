@@ -20,6 +20,7 @@ from logcache.validation.backends import BACKENDS
 from logcache.campaign import open_campaign
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import UsageError
+from logcache.validation.orphans import guard_job
 from logcache.validation.parcel import run_parcel
 from logcache.validation.plan import BALANCES, imbalance, parcel_of
 from logcache.progress_render import StatusLine, human_bytes
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_one(args: argparse.Namespace, config: CampaignConfig, count: int, balance: str) -> int:
+    guard_job()
     parcels = plan_parcels(read_entries(config.work_dir / CSV_NAME), count, balance, args.filter_by_name)
     parcel = parcel_of(parcels, args.parcel_id)
     rows: list[ResultRow] = []

@@ -157,6 +157,40 @@ def hash_rows(table: pa.Table | pa.RecordBatch, columns: Sequence[str] | None = 
     return out
 
 
+def fact_states(table: pa.Table | pa.RecordBatch, columns: Sequence[str] = ("e", "a", "v")) -> np.ndarray:
+    """The unmixed state of `hash_rows` after folding a fact's columns (e, a, v): one
+    uint64 per row that identifies the fact (any two facts collide with odds 2^-64).
+
+    Validation groups datoms by it instead of by (e, a, v), and finishes it into the row
+    hash of a datom or of a fact (`finish_rows`) without hashing the value again.
+    """
+    kinds = [table.schema.field(name).type for name in columns]
+    arrays = [_column(table.column(name)) for name in columns]
+    out = np.empty(table.num_rows, dtype=np.uint64)
+    for lo in range(0, table.num_rows, _SLICE):
+        h = np.full(min(_SLICE, table.num_rows - lo), _SEED, dtype=np.uint64)
+        tmp = np.empty_like(h)
+        for kind, array in zip(kinds, arrays):
+            part = array.slice(lo, _SLICE)
+            _fold(h, _strings(part) if is_string_type(kind) else _as_u64(part), tmp)
+        out[lo : lo + len(h)] = h
+    return out
+
+
+def finish_rows(states: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """`hash_rows` of the rows whose first columns gave `states` (`fact_states`) and whose
+    remaining columns are `more` (int64 or bool arrays, in column order); a new array."""
+    out = np.empty_like(states)
+    for lo in range(0, len(states), _SLICE):
+        h = states[lo : lo + _SLICE].copy()
+        tmp = np.empty_like(h)
+        for values in more:
+            part = values[lo : lo + _SLICE]
+            _fold(h, part.astype(np.uint64) if part.dtype == np.bool_ else part.view(np.uint64), tmp)
+        out[lo : lo + len(h)] = fmix64(h)
+    return out
+
+
 def hash_entities(e: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
     """The stable hash of entity ids, used to partition a shard's facts by entity."""
     values = np.asarray(e, dtype=np.int64).view(np.uint64) if isinstance(e, np.ndarray) else _as_u64(_column(e))
@@ -172,4 +206,4 @@ def is_string_type(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
 
 
-__all__ = ["HASH_VERSION", "entity_partition", "fmix64", "hash_entities", "hash_rows", "hash_strings", "is_string_type"]
+__all__ = ["HASH_VERSION", "entity_partition", "fact_states", "finish_rows", "fmix64", "hash_entities", "hash_rows", "hash_strings", "is_string_type"]

@@ -1,15 +1,21 @@
 """Runbook step 5 (validate in parcels) and step 6 (aggregate), in one package.
 
 Where each part lives:
-- `plan`: the work as tasks (a pair, or a sub-task of a heavy one) packed into parcels.
-- `parcel`: one parcel run in this process, the unit every backend executes.
-- `backends`: where parcels run: a local process pool, Dask, or the operator's command.
+- `plan`: the work as tasks (a pair, or a t-range sub-task of a heavy log) packed into
+  parcels, and grouped into units (a shard's whole tasks, or one sub-task).
+- `parcel`: running units in this process: one unit (what a pool or Dask worker runs),
+  or a whole parcel under its heartbeat (what a command-backend job runs).
+- `backends`: where units run: this process or a local process pool, Dask, or the
+  operator's command (one job per parcel).
+- `orphans`: pool workers die with their parent, even on SIGKILL.
 - `heartbeat`: a running parcel's `status/<parcel>.json`, written and read.
 - `orchestrate`: the parent's side: start the parcels, watch heartbeats, gather results.
-- `check`: one validation of one cache entry (or one sub-task of it) into a result row.
+- `check`: the validations of one shard (or a sub-task) into result rows.
+- `scan`: one decode of a shard's log segments feeding every check of the shard.
 - `log`, `entities`, `checksum`: the two checks and the checksum-then-narrow comparison.
 - `result`: result rows, their files, partials and their merge.
 - `aggregate`: every result into one `cache-validations` dataset and its summary.
+- `detail`: one result in full (`logcache show`, the app's detail screen).
 """
 
 from logcache.datomic.logop import TRange

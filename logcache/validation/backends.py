@@ -1,6 +1,9 @@
 """Where parcels run: a local process pool, a Dask cluster, or the operator's own job
-submitter. All three run `run_parcel` (the command backend through `logcache validate
---parcel-id`), so the same plan gives the same result rows on each.
+submitter. The pool and Dask schedule units (`plan.units`: a shard's whole tasks, or
+one sub-task of a heavy shard), so they balance heavy shards themselves, and the parent
+writes each parcel's heartbeat from its units' progress; the command backend runs one
+`logcache validate --parcel-id` per parcel (the seed's job contract), which runs the
+parcel's units in turn. All run `run_unit_here`, so the same plan gives the same rows.
 
 A backend starts every parcel, then calls `watch()` about once a second until all have
 ended, so the caller can poll heartbeats and stop early; it returns one `JobEnd` each.
@@ -17,19 +20,27 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from logcache.errors import EndpointUnreachable, UsageError, describe
-from logcache.validation.parcel import MISSING_PATH_PREFIX, ParcelOutcome, run_parcel
-from logcache.validation.plan import Parcel
+from logcache.stores import open_results
+from logcache.validation.heartbeat import HeartbeatWriter
+from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
+from logcache.entries import CSV_NAME, read_entries
+from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here
+from logcache.validation.plan import Parcel, Task, units
 from state.config import CampaignConfig
 
 BACKENDS = ("local", "dask", "command")
 POLL_S = 1.0
+CANCEL_S = 0.05
+# Below this many cached bytes in all, the local backend runs the units in this process.
+IN_PROCESS_BYTES = 64 << 20
+IN_PROCESS_UNITS = 3
 _MISSING = re.compile(re.escape(MISSING_PATH_PREFIX) + r"(\S+)")
 
 
@@ -82,41 +93,138 @@ def run_jobs(
     raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
 
-def _parcel_task(config: CampaignConfig, parcel: Parcel, label: str, force: bool) -> ParcelOutcome:
-    return run_parcel(config, parcel, label, force=force)
-
-
-def _end_of(label: str, job_id: str, future: Future[ParcelOutcome]) -> JobEnd:
-    try:
-        outcome = future.result()
-    except Exception as exc:  # a crashed worker ends its parcel, not the campaign
-        return JobEnd(label, job_id, False, describe(exc), ())
-    return JobEnd(label, job_id, True, "", tuple(outcome.missing_paths))
-
-
 def _cancelled(cancel: threading.Event | None) -> bool:
     return cancel is not None and cancel.is_set()
+
+
+def _unit_label(job: Job, unit: tuple[Task, ...]) -> str:
+    return f"{job.label}:{unit[0].task_id}" if len(unit) == 1 else f"{job.label}:{unit[0].dataset}"
+
+
+@dataclass
+class _Progress:
+    """The parent's view of one parcel whose units run on a pool or Dask; its heartbeat
+    is written by the parent, so other sessions follow it like any parcel's."""
+
+    job: Job
+    job_id: str
+    futures: list[tuple[tuple[Task, ...], Any]]
+    beat: HeartbeatWriter
+    done: set[int] = field(default_factory=set)
+
+    def poll(self) -> None:
+        finished = {i for i, (_, f) in enumerate(self.futures) if f.done()}
+        if finished != self.done:
+            self.done = finished
+            units_done = [self.futures[i][0] for i in finished]
+            running = next((u for i, (u, _) in enumerate(self.futures) if i not in finished), None)
+            self.beat.update(
+                task=running[0].task_id if running else "",
+                done=sum(len(u) for u in units_done),
+                bytes_done=sum(t.weight for u in units_done for t in u),
+            )
+
+    def end(self) -> JobEnd:
+        errors, missing = [], []
+        for _, future in self.futures:
+            try:
+                outcome = future.result()
+            except Exception as exc:  # a crashed worker ends its unit, not the campaign
+                errors.append(describe(exc))
+                continue
+            missing.extend(outcome.missing_paths)
+        self.beat.close(failed=bool(errors))
+        return JobEnd(self.job.label, self.job_id, not errors, errors[0] if errors else "", tuple(dict.fromkeys(missing)))
+
+
+def _every(config: CampaignConfig) -> float:
+    return max(0.5, min(5.0, config.validation.heartbeat_stale_s / 4))
+
+
+def _follow(
+    config: CampaignConfig,
+    jobs: list[Job],
+    submit: Callable[[Job, tuple[Task, ...]], Any],
+    wait_all: Callable[[list[Any], float], object],
+    backend: str,
+    watch: Watch,
+    started: Started,
+    cancel: threading.Event | None,
+    on_cancel: Callable[[], None],
+) -> list[JobEnd]:
+    """Submit every unit of every job (heaviest first across jobs, so the longest units
+    start first), then follow them until all have ended."""
+    results = open_results(config)
+    progress: dict[str, _Progress] = {}
+    for job in jobs:
+        beat = HeartbeatWriter(results, job.label, len(job.parcel.tasks), job.parcel.bytes, _every(config))
+        progress[job.label] = _Progress(job, f"{backend}-{job.label}", [], beat)
+    pending = sorted(((u, job) for job in jobs for u in units(job.parcel.tasks)), key=lambda uj: -sum(t.weight for t in uj[0]))
+    try:
+        for job in jobs:
+            progress[job.label].beat.start()
+            started(JobStarted(job.label, backend, progress[job.label].job_id))
+        for unit, job in pending:
+            progress[job.label].futures.append((unit, submit(job, unit)))
+        futures = [f for p in progress.values() for _, f in p.futures]
+        next_poll = time.monotonic() + POLL_S
+        while not all(f.done() for f in futures):
+            if _cancelled(cancel):
+                on_cancel()
+                raise KeyboardInterrupt
+            # A stop is honoured within CANCEL_S; heartbeats and `watch` run every POLL_S.
+            wait_all(futures, CANCEL_S)
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL_S
+                for p in progress.values():
+                    p.poll()
+                watch()
+        for p in progress.values():
+            p.poll()
+        return [p.end() for p in progress.values()]
+    finally:
+        for p in progress.values():
+            p.beat.stop()
 
 
 def _run_local(
     config: CampaignConfig, jobs: list[Job], force: bool, watch: Watch, started: Started, cancel: threading.Event | None
 ) -> list[JobEnd]:
-    workers = max(1, min(len(jobs), config.validation.workers or os.cpu_count() or 1))
-    # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    count = sum(len(units(job.parcel.tasks)) for job in jobs)
+    pool: Executor
+    run: Callable[[Job, tuple[Task, ...]], Any]
+    if config.validation.workers is None and sum(job.parcel.bytes for job in jobs) < IN_PROCESS_BYTES:
+        # Starting a worker process (interpreter, imports) costs as much CPU as checking
+        # tens of MB: small work runs here, on threads (decoding releases the GIL), a few
+        # units at a time, so one unit's short serial parts never leave a core idle.
+        pool = ThreadPoolExecutor(IN_PROCESS_UNITS, thread_name_prefix="validation-units")
+        stores, entries = Stores.of(config), read_entries(config.work_dir / CSV_NAME)
+
+        def run(job: Job, unit: tuple[Task, ...]) -> Any:
+            return pool.submit(run_unit_here, stores, entries, unit, job.label, force)
+    else:
+        workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
+        # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=orphan_guard, initargs=(os.getpid(),))
+
+        def run(job: Job, unit: tuple[Task, ...]) -> Any:
+            return pool.submit(run_unit, config, unit, job.label, force)
     try:
-        futures = {}
-        for job in jobs:
-            futures[job.label] = pool.submit(_parcel_task, config, job.parcel, job.label, force)
-            started(JobStarted(job.label, "local", f"pool-{job.label}"))
-        while not all(f.done() for f in futures.values()):
-            if _cancelled(cancel):
-                raise KeyboardInterrupt
-            wait_futures(list(futures.values()), timeout=POLL_S, return_when="FIRST_COMPLETED")
-            watch()
-        return [_end_of(label, f"pool-{label}", f) for label, f in futures.items()]
+        return _follow(
+            config,
+            jobs,
+            run,
+            lambda futures, timeout: wait_futures(futures, timeout),
+            "local",
+            watch,
+            started,
+            cancel,
+            lambda: None,
+        )
     finally:
-        pool.shutdown(wait=not _cancelled(cancel), cancel_futures=True)
+        # Units in flight finish and write their results; none is started after. Threads
+        # here must be waited for: once the interpreter exits they could start no reads.
+        pool.shutdown(wait=isinstance(pool, ThreadPoolExecutor) or not _cancelled(cancel), cancel_futures=True)
 
 
 def _run_dask(
@@ -124,22 +232,30 @@ def _run_dask(
 ) -> list[JobEnd]:
     client = _dask_client(config.validation.scheduler)
     run_id = uuid.uuid4().hex[:8]
+    submitted: list[Any] = []
+
+    def submit(job: Job, unit: tuple[Task, ...]) -> Any:
+        key = f"logcache-unit-{_unit_label(job, unit)}-{run_id}"
+        future = client.submit(run_unit, config, unit, job.label, force, key=key, pure=False)
+        submitted.append(future)
+        return future
+
+    def cancel_all() -> None:
+        for f in submitted:
+            f.cancel()
+
     try:
-        futures = {}
-        for job in jobs:
-            key = f"logcache-parcel-{job.label}-{run_id}"
-            futures[job.label] = client.submit(_parcel_task, config, job.parcel, job.label, force, key=key, pure=False)
-            started(JobStarted(job.label, "dask", key))
-        while not all(f.done() for f in futures.values()):
-            if _cancelled(cancel):
-                for f in futures.values():
-                    f.cancel()
-                raise KeyboardInterrupt
-            time.sleep(POLL_S)
-            watch()
-        return [_end_of(label, f.key, f) for label, f in futures.items()]  # type: ignore[arg-type]
+        return _follow(config, jobs, submit, _dask_wait, "dask", watch, started, cancel, cancel_all)
     finally:
         client.close()
+
+
+def _dask_wait(futures: list[Any], timeout: float) -> None:
+    """Until every future is done or `timeout` passed (distributed.wait needs a default
+    client, which a library must not set)."""
+    deadline = time.monotonic() + timeout
+    while not all(f.done() for f in futures) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _dask_client(address: str | None) -> Any:
@@ -184,7 +300,8 @@ def _run_command(
             log_path = log_dir / f"parcel-{job.label}.log"
             with log_path.open("wb") as log:
                 # The template is the operator's own submitter command line, so a shell runs it.
-                proc = subprocess.Popen(command, shell=True, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                env = {**os.environ, ORCHESTRATOR_ENV: str(os.getpid())}
+                proc = subprocess.Popen(command, shell=True, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
             running[job.label] = (proc, log_path)
             started(JobStarted(job.label, "command", f"pid {proc.pid}"))
         while any(proc.poll() is None for proc, _ in running.values()):

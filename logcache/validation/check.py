@@ -1,23 +1,38 @@
-"""Run one validation of one cache entry (or one sub-task of it) into a result row.
+"""Run the validations of one shard (or one sub-task of one) into result rows.
 
-Data problems never raise: a missing prefix, an unreadable file, a wrong schema, a wrong
-T or different rows each become the row's error_kind with a one-line error.
+The checks of one shard run together, so its log segments are decoded once for both
+(`scan.run_checks`). Data problems never raise: a missing prefix, an unreadable file, a
+wrong schema, a wrong T or different rows each become the row's error_kind with a
+one-line error.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, Segment, TRange, list_segments
 from logcache.entries import CacheEntry
 from logcache.errors import CorruptData, PathNotFound, describe
-from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, TRange
 from logcache.storage import Store
+from logcache.validation import log as log_check
 from logcache.validation.checksum import Measure, sample_json
-from logcache.validation.entities import WHOLE, EntityPartition, validate_entities
-from logcache.validation.log import validate_log
+from logcache.validation.entities import WHOLE, EntitiesCheck, EntityPartition
+from logcache.validation.log import LogCheck
 from logcache.validation.result import KIND_OF, ResultRow, classify, utc_now
+from logcache.validation.scan import Check, run_checks
 
 Subtask = TRange | EntityPartition
+
+
+@dataclass(frozen=True)
+class Job:
+    """One validation to run: the entry, which validation, and which sub-task (None: whole)."""
+
+    entry: CacheEntry
+    validation: str
+    subtask: Subtask | None = None
+    attempt: int = 1
 
 
 def run_validation(
@@ -32,34 +47,62 @@ def run_validation(
 ) -> ResultRow:
     """The result row of `validation` on `entry`; with `subtask`, a partial (its
     `subtask` field set) to merge with its siblings through `merge_partials`."""
-    kind = KIND_OF.get(validation)
-    if kind is None or kind != entry.kind:
-        raise ValueError(f"{validation!r} does not apply to a {entry.kind!r} entry")
+    return run_shard([Job(entry, validation, subtask, attempt)], logs, destination, parcel=parcel, batch_rows=batch_rows)[0]
+
+
+def run_shard(jobs: list[Job], logs: Store, destination: Store, parcel: str = "", batch_rows: int = BATCH_ROWS) -> list[ResultRow]:
+    """The result rows of `jobs`, all of one shard, from one decode of its segments."""
+    for job in jobs:
+        kind = KIND_OF.get(job.validation)
+        if kind is None or kind != job.entry.kind:
+            raise ValueError(f"{job.validation!r} does not apply to a {job.entry.kind!r} entry")
+        if kind == "log" and job.subtask is not None and not isinstance(job.subtask, TRange):
+            raise ValueError("log-validation splits by t range (TRange)")
+        if kind != "log" and job.subtask is not None and not isinstance(job.subtask, EntityPartition):
+            raise ValueError("materialized-entities-validation splits by entity partition")
+    if len({job.entry.dataset for job in jobs}) > 1:
+        raise ValueError("run_shard runs the validations of one shard")
     started, clock = utc_now(), time.perf_counter()
-    label = subtask.label() if subtask is not None else ""
-    error_kind, error, measure = "none", "", Measure()
+    checks: list[Check | Exception] = []
     try:
-        if kind == "log":
-            if subtask is not None and not isinstance(subtask, TRange):
-                raise ValueError("log-validation splits by t range (TRange)")
-            measure = validate_log(entry, logs, destination, subtask or EVERYTHING, batch_rows)
-        else:
-            if subtask is not None and not isinstance(subtask, EntityPartition):
-                raise ValueError("materialized-entities-validation splits by entity partition")
-            measure = validate_entities(entry, logs, destination, subtask or WHOLE, batch_rows)
-    except PathNotFound as exc:
-        error_kind, error = "missing-path", f"Path does not exist: {exc}"
-    except CorruptData as exc:
-        error_kind, error = "corrupt-file", str(exc)
-    except SchemaMismatch as exc:
-        error_kind, error = "schema", str(exc)
-    except Exception as exc:  # neither an unexpected error nor a bug may stop the parcel's other validations
-        error_kind, error = "internal", describe(exc)
+        segments = list_segments(logs, jobs[0].entry.dataset)
+        for job in jobs:
+            checks.append(_check(job, logs, destination, segments, batch_rows))
+    except Exception as exc:  # noqa: BLE001 - the shard's log cannot be listed: every check says why
+        checks = [exc] * len(jobs)
+    measures = run_checks(logs, checks, log_check._workers())
+    duration = round(time.perf_counter() - clock, 6)
+    return [_row(job, m, parcel, started, duration / len(jobs)) for job, m in zip(jobs, measures)]
+
+
+def _check(job: Job, logs: Store, destination: Store, segments: list[Segment], batch_rows: int) -> Check | Exception:
+    try:
+        if job.entry.kind == "log":
+            scope = job.subtask if isinstance(job.subtask, TRange) else EVERYTHING
+            return LogCheck(job.entry, logs, destination, segments, scope, batch_rows)
+        partition = job.subtask if isinstance(job.subtask, EntityPartition) else WHOLE
+        return EntitiesCheck(job.entry, logs, destination, segments, partition, batch_rows)
+    except Exception as exc:  # noqa: BLE001 - classified into the row like any other input error
+        return exc
+
+
+def _row(job: Job, outcome: Measure | Exception, parcel: str, started: str, duration: float) -> ResultRow:
+    error_kind, error, measure = "none", "", Measure()
+    if isinstance(outcome, Measure):
+        measure = outcome
+    elif isinstance(outcome, PathNotFound):
+        error_kind, error = "missing-path", f"Path does not exist: {outcome}"
+    elif isinstance(outcome, CorruptData):
+        error_kind, error = "corrupt-file", str(outcome)
+    elif isinstance(outcome, SchemaMismatch):
+        error_kind, error = "schema", str(outcome)
+    else:  # neither an unexpected error nor a bug may stop the parcel's other validations
+        error_kind, error = "internal", describe(outcome)
     row = ResultRow(
-        dataset=entry.dataset,
-        validation=validation,
+        dataset=job.entry.dataset,
+        validation=job.validation,
         parcel=parcel,
-        cache_t=entry.t,
+        cache_t=job.entry.t,
         rows_expected=measure.rows_expected,
         rows_actual=measure.rows_actual,
         missing=measure.diff.missing,
@@ -70,12 +113,12 @@ def run_validation(
         error=error,
         sample=sample_json(measure.diff.sample),
         started_at=started,
-        duration_s=round(time.perf_counter() - clock, 6),
-        attempt=attempt,
-        subtask=label,
+        duration_s=duration,
+        attempt=job.attempt,
+        subtask=job.subtask.label() if job.subtask is not None else "",
         cache_max_t=measure.cache_max_t,
         expected_max_t=measure.expected_max_t,
         rows_past_t=measure.rows_past_t,
         advance_mismatches=measure.advance_mismatches,
     )
-    return classify(row, kind)
+    return classify(row, KIND_OF[job.validation])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from logcache.datomic.rowhash import hash_entities, hash_rows
+from logcache.datomic.rowhash import fmix64
 
 SAMPLE_SIZE = 5
 
@@ -112,22 +112,7 @@ def max_t(current: int | None, t: np.ndarray) -> int | None:
 ENTITY_BUCKETS = 1 << 12
 
 
-def entity_buckets(e: np.ndarray, size: int = ENTITY_BUCKETS) -> np.ndarray:
-    # The high half of the entity hash: independent of the partition, which uses it mod P.
-    return ((hash_entities(e) >> np.uint64(32)) % np.uint64(size)).astype(np.int64)
-
-
-def compare_frames(expected: pl.DataFrame, actual: pl.DataFrame, columns: Sequence[str]) -> Diff:
-    """Checksums per entity bucket, then an exact diff of the differing buckets only."""
-    sides = []
-    for frame in (expected, actual):
-        table = frame.select(list(columns)).to_arrow()
-        buckets = entity_buckets(table.column("e").to_numpy())
-        sums = BucketChecksums(ENTITY_BUCKETS)
-        sums.add(buckets, hash_rows(table))
-        sides.append((buckets, sums))
-    differing = sides[0][1].differing(sides[1][1])
-    if not len(differing):
-        return Diff()
-    pick = [np.isin(buckets, differing) for buckets, _ in sides]
-    return multiset_diff(expected.filter(pl.Series(pick[0])), actual.filter(pl.Series(pick[1])), columns)
+def fact_buckets(states: np.ndarray, size: int = ENTITY_BUCKETS) -> np.ndarray:
+    """The checksum bucket of each fact state (`rowhash.fact_states`), mixed so every
+    bucket holds a fair share; all datoms and the cached row of a fact share one."""
+    return (fmix64(states.copy()) % np.uint64(size)).astype(np.int64)

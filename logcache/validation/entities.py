@@ -1,30 +1,44 @@
 """materialized-entities-validation: the cached snapshot against the source log.
 
-(a) cached snapshot == materialize(log up to T), and (b) advance(cached snapshot, datoms
-with t > T) == materialize(whole log), the incremental read the cache exists for. Both
-compare per-entity-bucket checksums first and diff only the differing buckets.
+The check: cached snapshot == materialize(log up to T). Without materialising facts:
+each datom up to T is reduced to its fact state (the row hash of e, a, v before t and
+added, `rowhash.fact_states`, from the shard's shared segment scan) and `2t + added`;
+one group-by over those two integer columns keeps each fact's latest datom, and the
+facts whose latest datom is an assertion are the current ones. Their row hashes
+(`finish_rows(state, t)`, the same function the cache side applies to its rows) fill
+per-bucket checksums, buckets chosen by fact state; only differing buckets are read
+again and diffed exactly, value by value.
 
-Memory is the facts of one entity partition: an `EntityPartition(index, count)` keeps
-the rows whose stable entity hash mod count == index, so a heavy shard splits into
-sub-tasks whose partials merge (`result.merge_partials`).
+The incremental read the cache exists for, advance(cached snapshot, datoms with t > T),
+equals materialize(whole log) whenever the snapshot equals materialize(log up to T)
+(see `materialize.advance`: newer datoms have t > T, so they override the same facts
+in both folds). So it cannot differ where the check above passed, and it is computed
+only over the differing buckets, where it tells the operator whether nightly reads
+would be wrong too (`advance_mismatches`).
+
+An `EntityPartition(index, count)` restricts the check to the facts whose stable entity
+hash mod count == index (`result.merge_partials` merges the partials).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, Segment, TRange, cache_prefix, list_parquet, parquet_tables, read_segment
+from logcache.datomic.materialize import LatestDatoms, as_datoms, current_facts
+from logcache.datomic.rowhash import entity_partition, fact_states, finish_rows
 from logcache.datomic.schema import ENTITY_SCHEMA
 from logcache.entries import CacheEntry
-from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, TRange, cache_prefix, list_parquet, list_segments, parquet_tables, segment_tables
-from logcache.datomic.materialize import LatestDatoms, as_datoms, current_facts
-from logcache.datomic.rowhash import entity_partition
-from logcache.storage import Store
-from logcache.validation.checksum import Measure, compare_frames, max_t
+from logcache.storage import ObjectInfo, Store
+from logcache.validation.checksum import ENTITY_BUCKETS, BucketChecksums, Measure, fact_buckets, max_t, multiset_diff
+from logcache.validation.scan import Decoded
 
 
 @dataclass(frozen=True)
@@ -39,58 +53,182 @@ class EntityPartition:
     def label(self) -> str:
         return f"p:{self.index}/{self.count}"
 
+    def mask(self, e: np.ndarray) -> np.ndarray | None:
+        """Rows of entity ids `e` in this partition, or None for all of them."""
+        return None if self.count == 1 else entity_partition(e, self.count) == self.index
+
     def keep(self, tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         for table in tables:
-            if self.count == 1:
+            mask = self.mask(table.column("e").to_numpy())
+            if mask is None:
                 yield table
-                continue
-            mask = entity_partition(table.column("e"), self.count) == self.index
-            if mask.any():
+            elif mask.any():
                 yield table.filter(pa.array(mask))
 
 
 WHOLE = EntityPartition(0, 1)
 
 
-def _frame(tables: Iterator[pa.Table], schema: pa.Schema) -> pl.DataFrame:
-    frame = pl.from_arrow(pa.concat_tables([schema.empty_table(), *tables]))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+# Facts are cut into 2^_SLICE_BITS slices by fact state to find each one's latest datom.
+_SLICE_BITS = 6
 
 
-def validate_entities(
-    entry: CacheEntry,
-    logs: Store,
-    destination: Store,
-    partition: EntityPartition = WHOLE,
-    batch_rows: int = BATCH_ROWS,
-) -> Measure:
-    segments = list_segments(logs, entry.dataset)
-    files = list_parquet(destination, cache_prefix(entry, destination))
-    cached = _frame(partition.keep(parquet_tables(destination, files, ENTITY_SCHEMA, EVERYTHING, batch_rows)), ENTITY_SCHEMA)
-    as_of_t = LatestDatoms()
-    for table in partition.keep(segment_tables(logs, segments, TRange(None, entry.t))):
-        as_of_t.add(table)
-    # The newer datoms are what a nightly read adds to the snapshot: small next to the
-    # cache, so this partition's share is held to feed both folds below.
-    newer = list(partition.keep(segment_tables(logs, segments, TRange(entry.t + 1, None))))
-    expected = current_facts(as_of_t.latest())
+@dataclass
+class _Facts:
+    """One segment's datoms up to T, fact state and 2t + added, cut into slices."""
 
-    full, advanced = LatestDatoms(), LatestDatoms()
-    full.add(as_of_t.latest())
-    advanced.add(as_datoms(cached))
-    for table in newer:
-        full.add(table)
-        advanced.add(table)
-    diff_b = compare_frames(full.current(), advanced.current(), ENTITY_SCHEMA.names)
+    states: list[np.ndarray]
+    order: list[np.ndarray]
 
-    t = cached.get_column("t").to_numpy()
-    return Measure(
-        rows_expected=expected.height,
-        rows_actual=cached.height,
-        diff=compare_frames(expected, cached, ENTITY_SCHEMA.names),
-        cache_max_t=max_t(None, t),
-        expected_max_t=max_t(None, expected.get_column("t").to_numpy()),
-        rows_past_t=int(np.count_nonzero(t > entry.t)),
-        advance_mismatches=diff_b.missing + diff_b.extra + diff_b.duplicates,
-    )
+
+@dataclass
+class _Cached:
+    """Checksums and counts of facts: one cached Parquet file's, or one slice's expected."""
+
+    sums: BucketChecksums
+    rows: int = 0
+    max_t: int | None = None
+    past_t: int = 0
+
+    def merge(self, other: _Cached) -> None:
+        self.sums.counts += other.sums.counts
+        self.sums.sums += other.sums.sums  # uint64: wraps mod 2^64 like the per-row sums
+        self.rows += other.rows
+        if other.max_t is not None:
+            self.max_t = other.max_t if self.max_t is None else max(self.max_t, other.max_t)
+        self.past_t += other.past_t
+
+
+def _current_in_slice(facts: list[_Facts], index: int) -> _Cached:
+    """Checksums of the current facts of one slice: each fact's latest datom (the
+    greatest 2t + added: later t wins, an assertion wins a tie) when it is an assertion."""
+    states = np.concatenate([f.states[index] for f in facts]) if facts else np.empty(0, np.uint64)
+    order = np.concatenate([f.order[index] for f in facts]) if facts else np.empty(0, np.int64)
+    part = _Cached(BucketChecksums(ENTITY_BUCKETS))
+    if not len(states):
+        return part
+    by_state = np.argsort(states)
+    states, order = states[by_state], order[by_state]
+    starts = np.flatnonzero(np.r_[True, states[1:] != states[:-1]])
+    latest = np.maximum.reduceat(order, starts)
+    current = (latest & 1) == 1
+    states, t = states[starts][current], latest[current] >> 1
+    part.sums.add(fact_buckets(states), finish_rows(states, t))
+    part.rows = len(states)
+    part.max_t = max_t(None, t)
+    return part
+
+
+class EntitiesCheck:
+    """materialized-entities-validation of one entry (one partition of it), as a check of
+    the shared segment scan; construction lists the cache (PathNotFound when it is gone)."""
+
+    def __init__(
+        self,
+        entry: CacheEntry,
+        logs: Store,
+        destination: Store,
+        segments: list[Segment],
+        partition: EntityPartition = WHOLE,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
+        self.entry, self.logs, self.destination = entry, logs, destination
+        self.files = list_parquet(destination, cache_prefix(entry, destination))
+        self.all_segments = segments
+        self.partition = partition
+        self.batch_rows = batch_rows
+        self.up_to_t = TRange(None, entry.t)
+
+    def segments(self) -> list[Segment]:
+        return [s for s in self.all_segments if s.first_t <= self.entry.t]
+
+    def digest(self, decoded: Decoded) -> _Facts:
+        t = decoded.column("t")
+        keep = t <= self.entry.t
+        inside = self.partition.mask(decoded.column("e"))
+        if inside is not None:
+            keep &= inside
+        added = decoded.table.column("added").to_numpy(zero_copy_only=False)
+        states, order = decoded.states[keep], t[keep] * 2 + added[keep]
+        # Cut by the states' top bits here, on the decoding threads, so the latest datom
+        # of each fact is found later in slices small enough to sort in cache.
+        slices = (states >> np.uint64(64 - _SLICE_BITS)).astype(np.uint8)
+        by_slice = np.argsort(slices, kind="stable")  # a radix sort on one byte
+        cuts = np.searchsorted(slices[by_slice], np.arange(1, 1 << _SLICE_BITS))
+        return _Facts(np.split(states[by_slice], cuts), np.split(order[by_slice], cuts))
+
+    def cache_tasks(self) -> list[Callable[[], _Cached]]:
+        return [functools.partial(self._checksum, info) for info in self.files]
+
+    def _tables(self, files: list[ObjectInfo]) -> Iterator[pa.Table]:
+        return self.partition.keep(parquet_tables(self.destination, files, ENTITY_SCHEMA, EVERYTHING, self.batch_rows))
+
+    def _checksum(self, info: ObjectInfo) -> _Cached:
+        part = _Cached(BucketChecksums(ENTITY_BUCKETS))
+        for table in self._tables([info]):
+            states = fact_states(table)
+            t = table.column("t").to_numpy()
+            part.sums.add(fact_buckets(states), finish_rows(states, t))
+            part.rows += table.num_rows
+            part.max_t = max_t(part.max_t, t)
+            part.past_t += int(np.count_nonzero(t > self.entry.t))
+        return part
+
+    def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure:
+        facts = [d for d in digests if isinstance(d, _Facts)]
+        expected = _Cached(BucketChecksums(ENTITY_BUCKETS))
+        for part in pool.map(functools.partial(_current_in_slice, facts), range(1 << _SLICE_BITS)):
+            expected.merge(part)
+        del facts, digests
+        actual = _Cached(BucketChecksums(ENTITY_BUCKETS))
+        for part in cached:
+            assert isinstance(part, _Cached)
+            actual.merge(part)
+        measure = Measure(
+            rows_expected=expected.rows,
+            rows_actual=actual.rows,
+            cache_max_t=actual.max_t,
+            expected_max_t=expected.max_t,
+            rows_past_t=actual.past_t,
+        )
+        differing = expected.sums.differing(actual.sums)
+        if len(differing):
+            self._diff(measure, differing, pool)
+        return measure
+
+    def _diff(self, measure: Measure, differing: np.ndarray, pool: ThreadPoolExecutor) -> None:
+        """Exact comparison, and the incremental read, over the differing buckets only."""
+        wanted = np.zeros(ENTITY_BUCKETS, dtype=bool)
+        wanted[differing] = True
+
+        def in_buckets(table: pa.Table) -> pa.Table:
+            mask = wanted[fact_buckets(fact_states(table))]
+            inside = self.partition.mask(table.column("e").to_numpy())
+            return table.filter(pa.array(mask if inside is None else mask & inside))
+
+        def segment_rows(segment: Segment, t_range: TRange) -> pa.Table:
+            table = read_segment(self.logs, segment.key)
+            mask = t_range.mask(table.column("t"))
+            return in_buckets(table if mask is None else table.filter(mask))
+
+        older = [s for s in self.all_segments if s.first_t <= self.entry.t]
+        newer_range = TRange(self.entry.t + 1, None)
+        newer_segments = [s for s in self.all_segments if s.last_t > self.entry.t]
+        as_of_t = LatestDatoms()
+        for table in pool.map(functools.partial(segment_rows, t_range=self.up_to_t), older):
+            as_of_t.add(table)
+        newer = list(pool.map(functools.partial(segment_rows, t_range=newer_range), newer_segments))
+        cached_tables = [in_buckets(table) for table in self._tables(list(self.files))]
+        cached = pl.from_arrow(pa.concat_tables([ENTITY_SCHEMA.empty_table(), *(t.cast(ENTITY_SCHEMA) for t in cached_tables)]))
+        assert isinstance(cached, pl.DataFrame)
+        latest = as_of_t.latest()
+        measure.diff = multiset_diff(current_facts(latest), cached, ENTITY_SCHEMA.names)
+
+        full, advanced = LatestDatoms(), LatestDatoms()
+        full.add(latest)
+        advanced.add(as_datoms(cached))
+        for table in newer:
+            full.add(table)
+            advanced.add(table)
+        moved = multiset_diff(full.current(), advanced.current(), ENTITY_SCHEMA.names)
+        measure.advance_mismatches = moved.missing + moved.extra + moved.duplicates

@@ -78,14 +78,26 @@ class HeartbeatWriter:
         self._thread = threading.Thread(target=self._tick, name=f"heartbeat-{parcel}", daemon=True)
 
     def __enter__(self) -> HeartbeatWriter:
-        self._write()
-        self._thread.start()
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close(failed=exc[0] is not None)
+
+    def start(self) -> None:
+        self._write()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop re-stamping (idempotent); the heartbeat keeps its last state."""
         self._stop.set()
-        self._thread.join()
-        self.update(state="failed" if exc[0] is not None else "done", task="")
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def close(self, failed: bool) -> None:
+        """Stop, and record the parcel as done or failed."""
+        self.stop()
+        self.update(state="failed" if failed else "done", task="")
 
     def update(self, **changes: object) -> None:
         with self._lock:

@@ -1,10 +1,11 @@
 """log-validation: the cache equals the source log up to T, as a multiset of datoms.
 
-One streaming pass per side fills per-t-bucket checksums (count, hash sum); only the
-buckets that differ are read again, in groups of at most `max_diff_rows` rows, and
-diffed exactly. Memory is one batch plus the buckets being diffed, never a whole shard.
-A `TRange` restricts the whole comparison, so a heavy shard splits into sub-tasks
-whose partial results merge (`result.merge_partials`).
+One streaming pass per side fills per-t-bucket checksums (count, hash sum): the log side
+from the shard's shared segment scan (`scan`), the cache side one task per Parquet file.
+Only the buckets that differ are read again, in groups of at most `max_diff_rows` rows,
+and diffed exactly. Memory is a few batches plus the buckets being diffed, never a whole
+shard. A `TRange` restricts the whole comparison, so a heavy shard splits into sub-tasks
+(each reading only its own segments) whose partial results merge (`result.merge_partials`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,22 @@ import pyarrow as pa
 
 from logcache.datomic.schema import DATOM_SCHEMA
 from logcache.entries import CacheEntry
-from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, TRange, cache_prefix, in_ranges, list_parquet, list_segments, parquet_tables, segment_tables
-from logcache.datomic.rowhash import hash_rows
+from logcache.datomic.logop import (
+    BATCH_ROWS,
+    EVERYTHING,
+    Segment,
+    TRange,
+    cache_prefix,
+    in_ranges,
+    list_parquet,
+    list_segments,
+    parquet_tables,
+    segment_tables,
+)
+from logcache.datomic.rowhash import finish_rows, hash_rows
 from logcache.storage import Store
 from logcache.validation.checksum import BucketChecksums, Measure, max_t, multiset_diff
+from logcache.validation.scan import Decoded
 
 T_BUCKETS = 1 << 12
 MAX_DIFF_ROWS = 1 << 21
@@ -63,80 +76,96 @@ def split_log(logs: Store, shard: str, parts: int) -> list[TRange]:
     return [TRange(None if lo is None else lo + 1, hi) for lo, hi in zip(bounds, [*cuts, None])]
 
 
-def validate_log(
-    entry: CacheEntry,
-    logs: Store,
-    destination: Store,
-    scope: TRange = EVERYTHING,
-    batch_rows: int = BATCH_ROWS,
-    max_diff_rows: int = MAX_DIFF_ROWS,
-) -> Measure:
-    """Compare the cache with the source log up to T inside `scope` (raises PathNotFound,
-    CorruptData or SchemaMismatch for unreadable inputs)."""
-    segments = list_segments(logs, entry.dataset)
-    files = list_parquet(destination, cache_prefix(entry, destination))
-    wanted = scope.intersect(TRange(None, entry.t))
-    buckets = _Buckets(
-        scope.lo if scope.lo is not None else segments[0].first_t,
-        scope.hi if scope.hi is not None else max(entry.t, segments[-1].last_t),
-        scope,
-    )
+class LogCheck:
+    """log-validation of one entry within `scope`, as a check of the shared segment scan
+    (`scan.run_checks`): construction lists the cache (PathNotFound when it is gone)."""
 
-    # One task per source (an Avro segment, a Parquet file), run on a thread pool: Polars'
-    # Avro reader, pyarrow's Parquet reader and the numpy hashing all release the GIL, so
-    # decoding and hashing overlap across cores. A task streams its source one batch at a
-    # time and returns only per-bucket sums, so memory stays a few batches.
-    def expected(within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:
-        scoped = wanted.intersect(within)
-        chosen = [s for s in segments if in_ranges(s.first_t, s.last_t, scoped, only)]
-        return [functools.partial(segment_tables, logs, [s], scoped) for s in chosen]
+    def __init__(
+        self,
+        entry: CacheEntry,
+        logs: Store,
+        destination: Store,
+        segments: list[Segment],
+        scope: TRange = EVERYTHING,
+        batch_rows: int = BATCH_ROWS,
+        max_diff_rows: int = MAX_DIFF_ROWS,
+    ) -> None:
+        self.entry, self.logs, self.destination = entry, logs, destination
+        self.files = list_parquet(destination, cache_prefix(entry, destination))
+        self.all_segments = segments
+        self.scope = scope
+        self.wanted = scope.intersect(TRange(None, entry.t))
+        self.batch_rows, self.max_diff_rows = batch_rows, max_diff_rows
+        self.buckets = _Buckets(
+            scope.lo if scope.lo is not None else segments[0].first_t,
+            scope.hi if scope.hi is not None else max(entry.t, segments[-1].last_t),
+            scope,
+        )
 
-    def actual(within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:
-        scoped = scope.intersect(within)
-        return [functools.partial(parquet_tables, destination, [f], DATOM_SCHEMA, scoped, batch_rows, only) for f in files]
+    def segments(self) -> list[Segment]:
+        return [s for s in self.all_segments if self.wanted.overlaps(s.first_t, s.last_t)]
 
-    def checksum(source: Callable[[], Iterator[pa.Table]]) -> _Partial:
-        part = _Partial(buckets.size)
-        for table in source():
-            t = table.column("t").to_numpy()
-            part.sums.add(buckets.of(t), hash_rows(table))
-            part.rows += table.num_rows
-            part.max_t = max_t(part.max_t, t)
-            part.past_t += int((t > entry.t).sum())
+    def digest(self, decoded: Decoded) -> _Partial:
+        t = decoded.column("t")
+        mask = self.wanted.mask(decoded.table.column("t"))
+        keep = None if mask is None else mask.to_numpy(zero_copy_only=False)
+        states = decoded.states if keep is None else decoded.states[keep]
+        t = t if keep is None else t[keep]
+        added = decoded.table.column("added").to_numpy(zero_copy_only=False)
+        added = added if keep is None else added[keep]
+        part = _Partial(self.buckets.size)
+        part.sums.add(self.buckets.of(t), finish_rows(states, t, added))
+        part.rows = len(t)
+        part.max_t = max_t(None, t)
         return part
 
-    measure = Measure()
-    pool = ThreadPoolExecutor(_workers(), thread_name_prefix="log-validation")
-    try:
-        # Both sides' tasks in one queue, so no core idles at the switch between sides; the
-        # Parquet files (the biggest tasks) first, so the last tasks to finish are short.
-        # Results are taken expected side first, so an unreadable file raises the same
-        # error as a sequential read would.
-        late = [pool.submit(checksum, s) for s in actual(EVERYTHING)]
-        early = [pool.submit(checksum, s) for s in expected(EVERYTHING)]
-        sides = {"expected": _Partial(buckets.size), "actual": _Partial(buckets.size)}
-        for side, futures in (("expected", early), ("actual", late)):
-            for future in futures:
-                sides[side].merge(future.result())
-        measure.rows_expected = sides["expected"].rows
-        measure.expected_max_t = sides["expected"].max_t
-        measure.rows_actual = sides["actual"].rows
-        measure.cache_max_t = sides["actual"].max_t
-        measure.rows_past_t = sides["actual"].past_t
+    def cache_tasks(self) -> list[Callable[[], _Partial]]:
+        return [functools.partial(self._checksum, source) for source in self._actual(EVERYTHING)]
+
+    def _checksum(self, source: Callable[[], Iterator[pa.Table]]) -> _Partial:
+        part = _Partial(self.buckets.size)
+        for table in source():
+            t = table.column("t").to_numpy()
+            part.sums.add(self.buckets.of(t), hash_rows(table))
+            part.rows += table.num_rows
+            part.max_t = max_t(part.max_t, t)
+            part.past_t += int((t > self.entry.t).sum())
+        return part
+
+    def _expected(self, within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:
+        scoped = self.wanted.intersect(within)
+        chosen = [s for s in self.all_segments if in_ranges(s.first_t, s.last_t, scoped, only)]
+        return [functools.partial(segment_tables, self.logs, [s], scoped) for s in chosen]
+
+    def _actual(self, within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:
+        scoped = self.scope.intersect(within)
+        return [functools.partial(parquet_tables, self.destination, [f], DATOM_SCHEMA, scoped, self.batch_rows, only) for f in self.files]
+
+    def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure:
+        sides = {"expected": _Partial(self.buckets.size), "actual": _Partial(self.buckets.size)}
+        for side, parts in (("expected", digests), ("actual", cached)):
+            for part in parts:
+                assert isinstance(part, _Partial)
+                sides[side].merge(part)
+        measure = Measure(
+            rows_expected=sides["expected"].rows,
+            expected_max_t=sides["expected"].max_t,
+            rows_actual=sides["actual"].rows,
+            cache_max_t=sides["actual"].max_t,
+            rows_past_t=sides["actual"].past_t,
+        )
         sums = [sides["expected"].sums, sides["actual"].sums]
         differing = sums[0].differing(sums[1])
-        for group in _groups(differing, np.maximum(sums[0].counts, sums[1].counts), max_diff_rows):
-            within = buckets.range_of(int(group[0]), int(group[-1]))
+        for group in _groups(differing, np.maximum(sums[0].counts, sums[1].counts), self.max_diff_rows):
+            within = self.buckets.range_of(int(group[0]), int(group[-1]))
             # Read again only the sources (segments, row groups) that hold a differing bucket.
-            only = [buckets.range_of(int(run[0]), int(run[-1])) for run in _runs(group)]
-            tasks = [expected(within, only), actual(within, only)]
-            found = list(pool.map(functools.partial(_keep, buckets, group), tasks[0] + tasks[1]))
-            sides_kept = (found[: len(tasks[0])], found[len(tasks[0]) :])
-            frames = [_frame([table for tables in kept for table in tables]) for kept in sides_kept]
+            only = [self.buckets.range_of(int(run[0]), int(run[-1])) for run in _runs(group)]
+            tasks = [self._expected(within, only), self._actual(within, only)]
+            found = list(pool.map(functools.partial(_keep, self.buckets, group), tasks[0] + tasks[1]))
+            kept = (found[: len(tasks[0])], found[len(tasks[0]) :])
+            frames = [_frame([table for tables in side for table in tables]) for side in kept]
             measure.diff.add(multiset_diff(frames[0], frames[1], DATOM_SCHEMA.names))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # on an error, start no further reads
-    return measure
+        return measure
 
 
 class _Partial:

@@ -1,9 +1,14 @@
-"""Run one parcel's validation tasks in this process: the unit every backend executes.
+"""Run validation units in this process: what every backend executes.
 
-A parcel writes only result files and its heartbeat, never the campaign state, so it can
-run anywhere that reaches the stores (a pool worker, a Dask worker, an operator's job).
+A unit is the whole tasks of one shard (its two checks share one decode of the log) or
+one sub-task of a heavy shard (`plan.units`). A parcel, the command backend's job, runs
+its units one after the other under its heartbeat; the local pool and Dask schedule the
+units themselves, so a heavy shard's sub-tasks spread over the workers.
 
-Sub-tasks of one (dataset, validation) may run in different parcels at once. Each writes
+A unit writes only result files, never the campaign state, so it can run anywhere that
+reaches the stores (a pool worker, a Dask worker, an operator's job).
+
+Sub-tasks of one (dataset, validation) may run in different places at once. Each writes
 its partial; whichever finds all its siblings present merges them into the one result
 row. A rerun skips pairs with a result and parts with a partial of the current attempt,
 so killed work resumes without redoing what was written.
@@ -14,14 +19,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from logcache.datomic.logop import TRange
 from logcache.entries import CSV_NAME, CacheEntry, read_entries
 from logcache.errors import LogcacheError
-from logcache.validation.heartbeat import HeartbeatWriter
-from logcache.datomic.logop import TRange
-from logcache.validation.plan import Parcel, Task
 from logcache.storage import Store
 from logcache.stores import open_destination, open_logs, open_results
-from logcache.validation import EntityPartition, ResultRow, attempts, merge_partials, read_result, result_key, run_validation, split_log, write_result
+from logcache.validation.check import Job, run_shard
+from logcache.validation.entities import EntityPartition
+from logcache.validation.heartbeat import HeartbeatWriter
+from logcache.validation.log import split_log
+from logcache.validation.plan import Parcel, Task, units
+from logcache.validation.result import ResultRow, attempts, merge_partials, read_result, result_key, write_result
 from state.config import CampaignConfig
 
 MISSING_PATH_PREFIX = "Path does not exist: "
@@ -32,7 +40,7 @@ class ParcelOutcome:
     parcel: str
     ran: int
     skipped: int
-    rows: tuple[ResultRow, ...]  # whole results this parcel wrote (merged or not)
+    rows: tuple[ResultRow, ...]  # whole results written (merged or not)
 
     @property
     def missing_paths(self) -> list[str]:
@@ -40,12 +48,14 @@ class ParcelOutcome:
 
 
 @dataclass(frozen=True)
-class _Context:
+class Stores:
     logs: Store
     destination: Store
     results: Store
-    parcel: str
-    force: bool
+
+    @classmethod
+    def of(cls, config: CampaignConfig) -> Stores:
+        return cls(open_logs(config), open_destination(config), open_results(config))
 
 
 def run_parcel(
@@ -56,67 +66,82 @@ def run_parcel(
     force: bool = False,
     on_row: Callable[[ResultRow], None] | None = None,
 ) -> ParcelOutcome:
-    entries = {(e.dataset, e.kind): e for e in read_entries(config.work_dir / CSV_NAME)}
-    results = open_results(config)
-    ctx = _Context(open_logs(config), open_destination(config), results, label, force)
+    """Every unit of `parcel`, one after the other, under the parcel's heartbeat."""
+    entries = read_entries(config.work_dir / CSV_NAME)
+    stores = Stores.of(config)
     ran = skipped = 0
     written: list[ResultRow] = []
     every = max(0.5, min(5.0, config.validation.heartbeat_stale_s / 4))
-    with HeartbeatWriter(results, label, len(parcel.tasks), parcel.bytes, every) as beat:
-        bytes_done = 0
-        for done, task in enumerate(parcel.tasks):
-            beat.update(task=task.task_id, done=done, bytes_done=bytes_done)
-            entry = entries.get((task.dataset, task.kind))
-            if entry is None:
-                raise LogcacheError(f"{task.name} is not in {CSV_NAME}; the plan is out of date, run `logcache discover` again")
-            row, computed = _run_task(ctx, entry, task)
-            ran, skipped = ran + computed, skipped + (not computed)
-            if row is not None:
+    with HeartbeatWriter(stores.results, label, len(parcel.tasks), parcel.bytes, every) as beat:
+        done = bytes_done = 0
+        for unit in units(parcel.tasks):
+            beat.update(task=unit[0].task_id, done=done, bytes_done=bytes_done)
+            outcome = run_unit_here(stores, entries, unit, label, force)
+            ran, skipped = ran + outcome.ran, skipped + outcome.skipped
+            for row in outcome.rows:
                 written.append(row)
                 if on_row:
                     on_row(row)
-            bytes_done += task.weight
-        beat.update(done=len(parcel.tasks), bytes_done=bytes_done)
+            done, bytes_done = done + len(unit), bytes_done + sum(t.weight for t in unit)
+        beat.update(done=done, bytes_done=bytes_done)
     return ParcelOutcome(label, ran, skipped, tuple(written))
 
 
-def _run_task(ctx: _Context, entry: CacheEntry, task: Task) -> tuple[ResultRow | None, bool]:
-    """(the whole result row written by this task if any, whether anything was computed)."""
-    done = attempts(ctx.results, task.dataset, task.validation)
-    if done and not ctx.force:
-        return None, False
-    attempt = max(done, default=0) + 1
-    if task.parts == 1:
-        row = run_validation(entry, task.validation, ctx.logs, ctx.destination, parcel=ctx.parcel, attempt=attempt)
-        write_result(ctx.results, row)
-        return row, True
-    subtasks = _subtasks(ctx, entry, task)
-    computed = False
-    if task.part < len(subtasks):
-        sub = subtasks[task.part]
-        if not ctx.results.exists(result_key(task.dataset, task.validation, attempt, sub.label())):
-            partial = run_validation(entry, task.validation, ctx.logs, ctx.destination, subtask=sub, parcel=ctx.parcel, attempt=attempt)
-            write_result(ctx.results, partial)
-            computed = True
-    return _merge_if_complete(ctx, task, attempt, subtasks), computed
+def run_unit(config: CampaignConfig, unit: tuple[Task, ...], label: str, force: bool) -> ParcelOutcome:
+    """One unit, opening the campaign's stores here: what a pool or Dask worker runs."""
+    return run_unit_here(Stores.of(config), read_entries(config.work_dir / CSV_NAME), unit, label, force)
 
 
-def _subtasks(ctx: _Context, entry: CacheEntry, task: Task) -> list[TRange] | list[EntityPartition]:
+def run_unit_here(stores: Stores, entries: list[CacheEntry], unit: tuple[Task, ...], label: str, force: bool) -> ParcelOutcome:
+    by_key = {(e.dataset, e.kind): e for e in entries}
+    jobs: list[Job] = []
+    subtask_of: list[tuple[Task, int, list[TRange] | list[EntityPartition]]] = []
+    skipped = 0
+    for task in unit:
+        entry = by_key.get((task.dataset, task.kind))
+        if entry is None:
+            raise LogcacheError(f"{task.name} is not in {CSV_NAME}; the plan is out of date, run `logcache discover` again")
+        done = attempts(stores.results, task.dataset, task.validation)
+        if done and not force:
+            skipped += 1
+            continue
+        attempt = max(done, default=0) + 1
+        if task.parts == 1:
+            jobs.append(Job(entry, task.validation, None, attempt))
+            continue
+        subtasks = _subtasks(stores, entry, task)
+        subtask_of.append((task, attempt, subtasks))
+        if task.part < len(subtasks) and not stores.results.exists(result_key(task.dataset, task.validation, attempt, subtasks[task.part].label())):
+            jobs.append(Job(entry, task.validation, subtasks[task.part], attempt))
+    rows: list[ResultRow] = []
+    if jobs:
+        for row in run_shard(jobs, stores.logs, stores.destination, parcel=label):
+            write_result(stores.results, row)
+            if not row.subtask:
+                rows.append(row)
+    for task, attempt, subtasks in subtask_of:
+        merged = _merge_if_complete(stores.results, task, attempt, subtasks)
+        if merged is not None:
+            rows.append(merged)
+    return ParcelOutcome(label, len(jobs), skipped, tuple(rows))
+
+
+def _subtasks(stores: Stores, entry: CacheEntry, task: Task) -> list[TRange] | list[EntityPartition]:
     if entry.kind != "log":
         return [EntityPartition(i, task.parts) for i in range(task.parts)]
     try:
-        return split_log(ctx.logs, entry.dataset, task.parts)
+        return split_log(stores.logs, entry.dataset, task.parts)
     except LogcacheError:
         # The log cannot be listed: one part runs it whole and reports why in its row.
         return [TRange()]
 
 
-def _merge_if_complete(ctx: _Context, task: Task, attempt: int, subtasks: list[TRange] | list[EntityPartition]) -> ResultRow | None:
+def _merge_if_complete(results: Store, task: Task, attempt: int, subtasks: list[TRange] | list[EntityPartition]) -> ResultRow | None:
     keys = [result_key(task.dataset, task.validation, attempt, s.label()) for s in subtasks]
-    if not all(ctx.results.exists(k) for k in keys):
+    if not all(results.exists(k) for k in keys):
         return None
-    parts = [row for k in keys for row in read_result(ctx.results, k)]
+    parts = [row for k in keys for row in read_result(results, k)]
     # The merged row keeps the first part's parcel, whoever merges: the same on every backend.
     row = merge_partials(parts)
-    write_result(ctx.results, row)
+    write_result(results, row)
     return row

@@ -3,9 +3,11 @@
 Two plans. `alphabetical` is the manual runbook's contract: databases in alphabetical
 order, cut into N contiguous shares, so `--parcel-count N --parcel-id I` means what
 operators are used to. `size` (the default) balances bytes: longest-processing-time
-bin packing, after cutting any task heavier than a fraction of one parcel's fair share
-into sub-tasks (a log by t-range, materialized entities by entity-id hash partition), so
-that no parcel waits behind one giant shard.
+bin packing, after cutting any log task heavier than a fraction of one parcel's fair
+share into t-range sub-tasks, each reading only its own segments, so that no parcel
+waits behind one giant shard's log. A materialized-entities task stays whole: every
+fact's latest datom may lie in any segment, so a split by entity would decode the whole
+log once per part; it runs on all cores of its worker instead.
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ class Parcel:
         return sum(t.weight for t in self.tasks)
 
 
+def units(tasks: tuple[Task, ...] | list[Task]) -> list[tuple[Task, ...]]:
+    """The tasks grouped into what one worker runs at once: the whole tasks of one shard
+    together (both checks from one decode of its log), each sub-task on its own (so a
+    heavy shard's parts spread over the workers)."""
+    grouped: dict[str, list[Task]] = {}
+    out: list[tuple[Task, ...]] = []
+    for task in tasks:
+        if task.parts == 1:
+            grouped.setdefault(task.dataset, []).append(task)
+        else:
+            out.append((task,))
+    return sorted([*out, *(tuple(g) for g in grouped.values())], key=lambda u: (-sum(t.weight for t in u), u[0].task_id))
+
+
 def whole_tasks(entries: list[CacheEntry]) -> list[Task]:
     return [
         Task(e.dataset, e.kind, VALIDATIONS[e.kind], 0, 1, max(e.bytes, 1))
@@ -80,7 +96,7 @@ def plan_by_size(entries: list[CacheEntry], count: int) -> list[Parcel]:
     limit = max(1, int(total / count * SPLIT_FRACTION)) if count > 1 else total
     pieces: list[Task] = []
     for task in tasks:
-        parts = min(MAX_PARTS, -(-task.weight // limit)) if task.weight > limit else 1
+        parts = min(MAX_PARTS, -(-task.weight // limit)) if task.weight > limit and task.kind == "log" else 1
         pieces.extend(
             Task(task.dataset, task.kind, task.validation, p, parts, task.weight // parts + (p < task.weight % parts))
             for p in range(parts)

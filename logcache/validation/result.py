@@ -7,9 +7,11 @@ Zero-padded attempts make "latest attempt wins" the last key in listing order.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 
@@ -21,6 +23,7 @@ from logcache.errors import CorruptData, first_line
 from logcache.storage import Store
 from logcache.validation.checksum import SAMPLE_SIZE, sample_json
 
+_PARALLEL_READS = 64
 KIND_OF = {validation: kind for kind, validation in VALIDATIONS.items()}
 ERROR_KINDS = ("none", "missing-path", "corrupt-file", "schema", "t-mismatch", "mismatch", "internal")
 # Errors that stop a validation before any count is trustworthy, most telling first.
@@ -107,12 +110,12 @@ def write_result(results: Store, row: ResultRow) -> str:
 
 def read_results(results: Store, include_partials: bool = False) -> list[ResultRow]:
     """Every result row under `results`, in key order; CorruptData names a bad file."""
-    return [
-        row
-        for info in results.list()
-        if info.key.endswith(".parquet") and (include_partials or ".part-" not in info.key)
-        for row in read_result(results, info.key)
-    ]
+    keys = [info.key for info in results.list() if info.key.endswith(".parquet") and (include_partials or ".part-" not in info.key)]
+    if len(keys) < _PARALLEL_READS:
+        return [row for key in keys for row in read_result(results, key)]
+    # Thousands of small files: read on threads (the store's I/O and pyarrow release the GIL).
+    with ThreadPoolExecutor(8, thread_name_prefix="read-results") as pool:
+        return [row for rows in pool.map(functools.partial(read_result, results), keys) for row in rows]
 
 
 def read_result(results: Store, key: str) -> list[ResultRow]:
