@@ -20,7 +20,13 @@ from state.model import operator, utc_now
 
 
 class LockHeld(StateError):
-    """Another operator drives this campaign."""
+    """Another operator drives this campaign; `holder` is who (None when the lock file
+    names nobody readable), for a front end to show without parsing the text."""
+
+    def __init__(self, holder: Holder | None) -> None:
+        self.holder = holder
+        who = holder.describe() if holder else "another process"
+        super().__init__(f"campaign is being driven by {who}; use --break-lock if that session is gone")
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,7 @@ class CampaignLock:
         except BlockingIOError:
             if not break_lock:
                 f.close()
-                who = previous.describe() if previous else "another process"
-                raise LockHeld(f"campaign is being driven by {who}; use --break-lock if that session is gone") from None
+                raise LockHeld(previous) from None
             # The holder's OS lock stays with its process; breaking means we proceed and
             # overwrite the record, which the old holder's next save cannot see through.
             notice = f"broke the lock of {previous.describe() if previous else 'an unknown holder'}"

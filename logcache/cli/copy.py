@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from types import FrameType
 
-from logcache.runbook import steps
 from logcache.campaign import open_campaign
+from logcache.cli.common import Exit, SubParsers, add_names, campaign_command, graceful_stop, print_json
 from logcache.copy import (
-    CopyEvent,
     CopyPlanned,
     CopyProgress,
     CopyReport,
@@ -29,14 +22,15 @@ from logcache.copy import (
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import UsageError
 from logcache.progress_render import StatusLine, bar, human_bytes, human_duration
+from logcache.runbook import steps
+from logcache.runbook.events import RunbookEvent
 from logcache.stores import open_destination, open_source
 from state.config import load_config
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
-
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
+def register(sub: SubParsers) -> None:
+    p = campaign_command(
+        sub,
         "copy",
         help="copy every cached prefix to the permanent bucket, verified (runbook step 3)",
         description=(
@@ -44,39 +38,31 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "server-side on S3, skipping objects already there, and verify every prefix. "
             "Safe to rerun: an interrupted copy resumes where it stopped."
         ),
+        json_output="the final report",
     )
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
-    p.add_argument(
-        "--only", action="extend", nargs="+", metavar="NAME",
-        help="copy only these: <shard>/<kind>, a shard, a cache id, or a URL as in `Path does not exist: URL`",
-    )
+    add_names(p, "--only", "copy only these (repeatable): <shard>/<kind>, a shard, a cache id, or a URL from a missing-path error")
     p.add_argument("--concurrency", type=int, metavar="N", help="copies in flight (default: [copy] concurrency, 64)")
     p.add_argument("--dry-run", action="store_true", help="list and plan only; write nothing")
     p.add_argument("--overwrite", action="store_true", help="replace destination objects that differ from the source")
-    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
-    p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout (progress goes to stderr)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, not {args.concurrency}")
-    out = sys.stderr if args.json else sys.stdout
-    view = CopyView(StatusLine(out))
-    cancel = threading.Event()
-    with _cancel_on_signals(cancel, view):
+    view = CopyView(StatusLine(sys.stderr if args.json else sys.stdout))
+    with graceful_stop(view.status.line) as cancel:
         try:
             report = _dry_run(args, view) if args.dry_run else _copy(args, view, cancel)
         finally:
             view.status.close()
     view.summary(report)
     if args.json:
-        json.dump(report.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(report.to_json())
     if report.interrupted:
         print("logcache: interrupted; run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_OK if report.ok else EXIT_FAILED
+        return Exit.INTERRUPTED
+    return Exit.DONE if report.ok else Exit.FINDINGS
 
 
 def _dry_run(args: argparse.Namespace, view: CopyView) -> CopyReport:
@@ -98,33 +84,22 @@ def _dry_run(args: argparse.Namespace, view: CopyView) -> CopyReport:
 
 
 def _copy(args: argparse.Namespace, view: CopyView, cancel: threading.Event) -> CopyReport:
+    """The copy step; a copy that fails some datasets or is interrupted still returns its
+    report, for the summary and the exit code."""
     with open_campaign(args.campaign, break_lock=args.break_lock, notice=view.status.line) as campaign:
-        return steps.run_copy(
-            campaign,
-            only=args.only,
-            on_event=view.on_event,
-            cancel=cancel,
-            concurrency=args.concurrency,
-            overwrite=args.overwrite or None,
-        )
-
-
-@contextmanager
-def _cancel_on_signals(cancel: threading.Event, view: CopyView) -> Iterator[None]:
-    """The first Ctrl-C (or SIGTERM) lets copies in flight finish; a second one stops at once."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        view.status.line("stopping: letting the copies in flight finish (Ctrl-C again to stop at once)")
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        try:
+            return steps.run_copy(
+                campaign,
+                only=args.only,
+                on_event=view.on_event,
+                cancel=cancel,
+                concurrency=args.concurrency,
+                overwrite=args.overwrite or None,
+            )
+        except (steps.StepFailed, steps.StepInterrupted) as stopped:
+            if not isinstance(stopped.result, CopyReport):
+                raise
+            return stopped.result
 
 
 class CopyView:
@@ -133,7 +108,7 @@ class CopyView:
     def __init__(self, status: StatusLine) -> None:
         self.status = status
 
-    def on_event(self, event: CopyEvent) -> None:
+    def on_event(self, event: RunbookEvent) -> None:
         if isinstance(event, CopyPlanned):
             self._planned(event)
         elif isinstance(event, CopyProgress):

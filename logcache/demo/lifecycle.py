@@ -2,7 +2,7 @@
 
 In production a copied prefix sometimes vanishes from the permanent bucket after the copy
 (an outside process, a misconfigured lifecycle rule); validation then fails with
-`Path does not exist: s3a://<bucket>/cache/<id>` and the operator copies that prefix again.
+a missing path (`s3a://<bucket>/cache/<id>`) and the operator copies that prefix again.
 `ExpiringStore` wraps the destination store (see `logcache.stores.open_destination`) and
 replays that story deterministically for the cache ids listed in campaign.toml's
 `[demo] expire_after_copy`:

@@ -286,7 +286,7 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
                 elif fault == "missing-copy":
                     record["effect"] = {
                         "destination_url": destination.url_of(cache_id),
-                        "expected": "the copy verifies, then vanishes before validation (Path does not exist); a re-copy fixes it",
+                        "expected": "the copy verifies, then vanishes before validation (a missing path); a re-copy fixes it",
                     }
                 catalog[r].append(CatalogDataset(shard, kind, cache_id, catalog_t))
                 if r == CHOSEN_RUN:
