@@ -17,10 +17,10 @@ import pytest
 from logcache.catalog import FileCatalog, pick_transaction
 from logcache.cli import main
 from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, ENTITY_SCHEMA, TX_PARTITION_BASE, parse_segment_key
-from logcache.demo import build_world, materialize_reference
+from demo_reference import materialize_reference, replay_violations
+from logcache.demo import build_world
 from logcache.demo.history import ATTRIBUTES, TX_INSTANT
-from logcache.demo.lifecycle import ExpiringStore
-from logcache.demo.reference import replay_violations
+from logcache.demo.lifecycle import ExpiringStore, expiring_ids
 from logcache.storage import LocalStore
 from state.config import load_config
 
@@ -187,7 +187,7 @@ def test_each_fault_does_what_truth_says(world: Path) -> None:
             assert not where.exists()
             assert f["effect"]["source_url"] == LocalStore(world / "ephemeral").url_of(f["cache_id"])
         elif f["kind"] == "missing-copy":
-            assert config.demo.expire_after_copy == (f["cache_id"],)
+            assert expiring_ids(config) == (f["cache_id"],)
             assert where.is_dir()
         elif f["kind"] == "bad-parquet":
             path = world / "ephemeral" / f["effect"]["file_key"]
