@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from state.config import CampaignConfig, load_config
+from state.errors import LogcacheError
 from state.debounce import DebouncedSaver
 from state.lock import CampaignLock, Holder, read_holder
 from state.model import CampaignState
@@ -62,6 +63,7 @@ def open_campaign(
         return
     lock = CampaignLock(lock_path(config))
     message = lock.acquire(break_lock)
+    refused = wrote = False
     try:
         if message and notice:
             notice(message)
@@ -77,5 +79,10 @@ def open_campaign(
             # the file as it was.
             if render_state(campaign.state) != loaded:
                 saver.save_now(campaign.state)
+                wrote = True
+    except LogcacheError as exc:
+        refused = exc.exit_code == 2 and not wrote
+        raise
     finally:
-        lock.release()
+        # A refused command leaves every file as it was: a lock file it made goes too.
+        lock.release(undo=refused)

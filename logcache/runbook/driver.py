@@ -12,7 +12,7 @@ from logcache.campaign import Campaign
 from logcache.errors import UsageError
 from logcache.runbook.events import EventSink, ignore
 from logcache.runbook.spec import MANUAL_STEPS, SPECS
-from logcache.runbook.steps import StepFailed
+from logcache.runbook.steps import StepFailed, check_locations
 from state.model import StepName, StepStatus
 
 
@@ -44,6 +44,7 @@ def run_campaign(
     """Run the open steps in order. Errors an operator can fix (a bad endpoint, a bad
     argument) propagate as raised, after the step recorded them; a cancel raises
     KeyboardInterrupt once the step in flight has saved its progress."""
+    check_locations(campaign)
     for step in campaign.state.steps:
         if cancel is not None and cancel.is_set():
             raise KeyboardInterrupt

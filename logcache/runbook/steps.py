@@ -29,7 +29,7 @@ from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, selec
 from logcache.errors import LogcacheError, UsageError, missing_path_url
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook.events import EventSink, FailedPathFound, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
-from logcache.stores import open_destination, open_results, open_source
+from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
 from logcache.validation.aggregate import Aggregate, aggregate
 from logcache.validation.backends import BACKENDS, validate_dask_scheduler
@@ -107,6 +107,15 @@ def _run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Call
 def _record_failed_path(campaign: Campaign, url: str, origin: FailedPathOrigin, dataset_name: str, on_event: EventSink) -> None:
     if campaign.state.add_failed_path(url, origin, dataset_name):
         on_event(FailedPathFound(url, origin, dataset_name))
+
+
+def check_locations(campaign: Campaign) -> None:
+    """Open every location the campaign names (nothing is listed or read), so that a
+    malformed URL refuses a whole run before its first step changes the state."""
+    config = campaign.config
+    open_catalog(config)
+    for opened in (open_source, open_destination, open_logs, open_results):
+        opened(config)
 
 
 # --- step 1: pick the nightly run ------------------------------------------------------
