@@ -56,8 +56,13 @@ def open_campaign(
     write: bool = True,
     break_lock: bool = False,
     notice: Callable[[str], None] | None = None,
+    adjust: Callable[[CampaignConfig], CampaignConfig] | None = None,
 ) -> Iterator[Campaign]:
+    """The campaign at `path`, locked for writing (or read-only with `write=False`);
+    `adjust` overrides settings for this command only (`--profile`, `--endpoint-url`)."""
     config = load_config(path)
+    if adjust is not None:
+        config = adjust(config)
     if not write:
         yield Campaign(config, load_or_new(config.state_path, config.name), None, None)
         return

@@ -1,15 +1,18 @@
 """Progress on a terminal for the headless CLI commands.
 
-On a TTY one status line is redrawn in place (and log lines are printed above it); on
-anything else (a pipe, a log file, CI) status lines are printed plainly, at most every
+On a TTY one status line is redrawn in place by Rich (and log lines are printed above
+it); on anything else (a pipe, a log file, CI) status lines are printed plainly, at most every
 `interval_s`, so a long run leaves a readable log instead of thousands of lines.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from typing import TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
 
 
 def human_bytes(n: float) -> str:
@@ -37,23 +40,39 @@ def bar(fraction: float, width: int = 24) -> str:
 
 
 class StatusLine:
-    """Where a command shows its live status and its log lines."""
+    """Where a command shows its live status, its log lines and its result.
 
-    def __init__(self, stream: TextIO, interval_s: float = 5.0) -> None:
+    On a TTY the status is drawn by Rich below the log lines and redrawn in place; a
+    status longer than the terminal folds onto a second line instead of being cut. `quiet`
+    (`-q`) shows neither status nor log lines, only results; `verbose` (`-v`) asks views
+    for the lines they would skip on a TTY.
+    """
+
+    def __init__(self, stream: TextIO, interval_s: float = 5.0, *, quiet: bool = False, verbose: bool = False) -> None:
         self.stream = stream
-        self.live = stream.isatty()
+        self.quiet = quiet
+        self.verbose = verbose
+        self.live = stream.isatty() and not quiet
         self.interval_s = interval_s
         self._last_plain = float("-inf")
         self._shown = ""
+        self._rich: Live | None = None
+
+    def _drawn(self) -> Live:
+        if self._rich is None:
+            console = Console(file=self.stream, highlight=False, markup=False, emoji=False, soft_wrap=False)
+            # No refresh thread and no capture of stdout: the status is drawn when it changes.
+            self._rich = Live(console=console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False, transient=True)
+            self._rich.start()
+        return self._rich
 
     def status(self, text: str, force: bool = False) -> None:
         """Show the current status: redrawn in place on a TTY, else printed now and then."""
+        if self.quiet:
+            return
         if self.live:
-            width = shutil.get_terminal_size((80, 24)).columns - 1
-            self._shown = text[:width]
-            # \r back to the start, \x1b[K clears what a longer previous line left.
-            self.stream.write("\r" + self._shown + "\x1b[K")
-            self.stream.flush()
+            self._shown = text
+            self._drawn().update(Text(text, overflow="fold"), refresh=True)
             return
         now = time.monotonic()
         if force or now - self._last_plain >= self.interval_s:
@@ -62,16 +81,26 @@ class StatusLine:
             self.stream.flush()
 
     def line(self, text: str) -> None:
-        """Print a permanent line (above the status line on a TTY)."""
-        if self.live and self._shown:
-            self.stream.write("\r\x1b[K" + text + "\n" + self._shown)
+        """Print a log line (above the status on a TTY); nothing when quiet."""
+        if not self.quiet:
+            self._print(text)
+
+    def result(self, text: str) -> None:
+        """Print a line of the command's result, shown even when quiet."""
+        self._print(text)
+
+    def _print(self, text: str) -> None:
+        if self._rich is not None:
+            self._rich.console.print(Text(text), overflow="fold")
         else:
             self.stream.write(text + "\n")
-        self.stream.flush()
+            self.stream.flush()
 
     def close(self) -> None:
-        """Leave the last status on its own line so later output starts clean."""
-        if self.live and self._shown:
-            self.stream.write("\n")
-            self.stream.flush()
+        """Leave the last status as a line of its own so later output starts clean."""
+        if self._rich is not None:
+            self._rich.stop()
+            self._rich = None
+            if self._shown:
+                self._print(self._shown)
         self._shown = ""

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from logcache import __version__
-from logcache.cli.common import Exit, claim_campaign
+from logcache.cli.common import Exit, add_verbosity, claim_campaign
 from logcache.errors import LogcacheError, describe
 
 # Each command and the module that registers it, in the order `--help` lists them.
@@ -40,6 +40,27 @@ COMMANDS: dict[str, str] = {
 }
 
 
+EPILOG = """\
+exit codes:
+  0    all done
+  1    findings: datasets not copied, rows invalid, a step whose goal was not reached
+  2    refused: bad input or environment; nothing was written
+  3    `run` stopped at a manual step: do it, `logcache step done`, run again
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP); the state is saved, run again to resume
+
+environment:
+  AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CA_BUNDLE
+                  the AWS environment, where [s3] profile or --profile is not set
+  LOGCACHE_OPERATOR
+                  who is recorded for each step (default: user@host)
+  LOGCACHE_DEBUG=1
+                  print the traceback of an internal error (as -v does)
+  LOGCACHE_DESTINATION_WRAPPER
+                  rehearsals only: module:function wrapping the destination store
+  NO_COLOR        no colour in `registry diff`
+"""
+
+
 def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None) -> argparse.ArgumentParser:
     """The parser of `commands` (each `register`ed by its module); with `only`, just the
     module of that command is imported, so `logcache status` does not pay for importing
@@ -47,8 +68,11 @@ def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None
     parser = argparse.ArgumentParser(
         prog="logcache",
         description="Refresh the log cache of a Datomic-on-object-store ETL, safely and resumably.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"logcache {__version__}")
+    add_verbosity(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = [commands[only]] if only in commands else list(commands.values())
     for module in dict.fromkeys(modules):
@@ -87,7 +111,7 @@ def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | 
     except BrokenPipeError:
         return Exit.DONE
     except Exception as exc:  # a bug: still one line, with a way to see the traceback
-        if os.environ.get("LOGCACHE_DEBUG"):
+        if os.environ.get("LOGCACHE_DEBUG") or getattr(args, "verbose", False):
             raise
         print(f"logcache: internal error: {describe(exc)} (set LOGCACHE_DEBUG=1 for a traceback)", file=sys.stderr)
         return Exit.FINDINGS

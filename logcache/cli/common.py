@@ -12,11 +12,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from logcache.campaign import Campaign, open_campaign
+from logcache.progress_render import StatusLine
+from state.config import CampaignConfig, load_config
 
 
 class Exit(IntEnum):
@@ -74,6 +79,24 @@ def claim_campaign(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     parser.error("the following arguments are required: campaign")
 
 
+def with_overrides(args: argparse.Namespace, config: CampaignConfig) -> CampaignConfig:
+    """The config with this command's `--profile` and `--endpoint-url` over [s3]."""
+    changes = {k: v for k in ("profile", "endpoint_url") if (v := getattr(args, k, None)) is not None}
+    return replace(config, s3=replace(config.s3, **changes)) if changes else config
+
+
+def load_campaign_config(args: argparse.Namespace) -> CampaignConfig:
+    """The campaign file of a command that does not take the lock."""
+    return with_overrides(args, load_config(args.campaign))
+
+
+def open_for(args: argparse.Namespace, notice: Callable[[str], None] | None = print, *, write: bool = True) -> AbstractContextManager[Campaign]:
+    """The command's campaign, locked (unless `write=False`), with its overrides."""
+    return open_campaign(
+        args.campaign, write=write, break_lock=getattr(args, "break_lock", False), notice=notice, adjust=lambda config: with_overrides(args, config)
+    )
+
+
 def campaign_command(
     sub: SubParsers,
     name: str,
@@ -88,6 +111,7 @@ def campaign_command(
     (`--break-lock` when it takes the lock, `--json` when it reports, the S3 overrides
     when it touches S3)."""
     p = sub.add_parser(name, help=help, description=description or help)
+    add_verbosity(p, default=argparse.SUPPRESS)
     # Optional to argparse only so that `claim_campaign` can take it back from a
     # repeatable option; a command without it is refused all the same.
     p.add_argument("campaign", type=Path, nargs="?", help="the campaign file (campaign.toml)")
@@ -98,6 +122,20 @@ def campaign_command(
     if s3:
         add_s3_overrides(p)
     return p
+
+
+def add_verbosity(p: argparse.ArgumentParser, default: object = False) -> None:
+    """`-q` and `-v`: on the top-level parser (`logcache -q copy C`) and on each command
+    (`logcache copy C -q`); a command's own default does not undo the top level's."""
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("-q", "--quiet", action="store_true", default=default, help="print only results and errors: no progress, no per-item lines")
+    how.add_argument("-v", "--verbose", action="store_true", default=default, help="print every per-item line, and the traceback of an internal error")
+
+
+def status_line(args: argparse.Namespace) -> StatusLine:
+    """Where the command shows progress: stderr when stdout carries JSON."""
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    return StatusLine(stream, quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
 
 
 def print_json(body: Any) -> None:

@@ -6,8 +6,7 @@ import argparse
 import sys
 import threading
 
-from logcache.campaign import open_campaign
-from logcache.cli.common import Exit, SubParsers, add_names, campaign_command, graceful_stop, print_json
+from logcache.cli.common import Exit, SubParsers, add_names, campaign_command, graceful_stop, load_campaign_config, status_line, open_for, print_json
 from logcache.copy import (
     CopyPlanned,
     CopyProgress,
@@ -25,7 +24,6 @@ from logcache.progress_render import StatusLine, bar, human_bytes, human_duratio
 from logcache.runbook import steps
 from logcache.runbook.events import RunbookEvent
 from logcache.stores import open_destination, open_source
-from state.config import load_config
 
 
 def register(sub: SubParsers) -> None:
@@ -39,6 +37,7 @@ def register(sub: SubParsers) -> None:
             "Safe to rerun: an interrupted copy resumes where it stopped."
         ),
         json_output="the final report",
+        s3=True,
     )
     add_names(p, "--only", "copy only these (repeatable): <shard>/<kind>, a shard, a cache id, or a URL from a missing-path error")
     p.add_argument("--concurrency", type=int, metavar="N", help="copies in flight (default: [copy] concurrency, 64)")
@@ -50,7 +49,7 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, not {args.concurrency}")
-    view = CopyView(StatusLine(sys.stderr if args.json else sys.stdout))
+    view = CopyView(status_line(args))
     with graceful_stop(view.status.line) as cancel:
         try:
             report = _dry_run(args, view) if args.dry_run else _copy(args, view, cancel)
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 def _dry_run(args: argparse.Namespace, view: CopyView) -> CopyReport:
     """Plan only: reads the campaign without taking its lock, so it works while another
     operator drives it."""
-    config = load_config(args.campaign)
+    config = load_campaign_config(args)
     concurrency = args.concurrency or config.copy.concurrency
     pool = connections_needed(concurrency)
     return copy_entries(
@@ -86,7 +85,7 @@ def _dry_run(args: argparse.Namespace, view: CopyView) -> CopyReport:
 def _copy(args: argparse.Namespace, view: CopyView, cancel: threading.Event) -> CopyReport:
     """The copy step; a copy that fails some datasets or is interrupted still returns its
     report, for the summary and the exit code."""
-    with open_campaign(args.campaign, break_lock=args.break_lock, notice=view.status.line) as campaign:
+    with open_for(args, view.status.line) as campaign:
         try:
             return steps.run_copy(
                 campaign,
@@ -115,7 +114,7 @@ class CopyView:
             if event.objects_total:
                 self.status.status(progress_text(event, self.status.live))
         elif isinstance(event, DatasetVerified):
-            if not self.status.live:
+            if not self.status.live or self.status.verbose:
                 self.status.line(f"verified {event.name} ({event.objects:,} objects, {human_bytes(event.bytes)})")
         elif isinstance(event, DatasetFailed):
             self.status.line(f"FAILED {event.name}: {event.reason}")
@@ -138,7 +137,7 @@ class CopyView:
         )
 
     def summary(self, report: CopyReport) -> None:
-        line = self.status.line
+        line = self.status.result
         if report.dry_run:
             todo = sum(d.objects - d.objects_skipped - len(d.conflicts) for d in report.with_status(DatasetStatus.PLANNED))
             line(f"dry run: nothing written; {todo:,} objects would be copied")

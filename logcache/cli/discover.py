@@ -5,20 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from logcache.campaign import open_campaign
-from logcache.cli.common import SubParsers, campaign_command, print_json
+from logcache.cli.common import SubParsers, campaign_command, open_for, print_json
 from logcache.runbook import steps
 
 
 def register(sub: SubParsers) -> None:
-    p = campaign_command(sub, "discover", help="find T and paths of every dataset (runbook step 2)", json_output="the entries and findings")
+    p = campaign_command(sub, "discover", help="find T and paths of every dataset (runbook step 2)", json_output="the entries and findings", s3=True)
     p.add_argument("--transaction", help="the nightly run to use (default: the one picked, else the latest succeeded)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     say = print if not args.json else (lambda text: print(text, file=sys.stderr))
-    with open_campaign(args.campaign, break_lock=args.break_lock, notice=say) as campaign:
+    with open_for(args, say) as campaign:
         if args.transaction:
             steps.pick(campaign, args.transaction)
         result = steps.run_discover(campaign)

@@ -7,10 +7,8 @@ step (do it, confirm it with `logcache step done`, run again), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from logcache.campaign import open_campaign
-from logcache.cli.common import Exit, SubParsers, campaign_command, graceful_stop, print_json
+from logcache.cli.common import Exit, SubParsers, campaign_command, graceful_stop, open_for, print_json, status_line
 from logcache.cli.copy import CopyView
 from logcache.cli.validate import ValidateView
 from logcache.progress_render import StatusLine
@@ -44,6 +42,7 @@ def register(sub: SubParsers) -> None:
             "(exit 3) or at a step whose goal was not reached (exit 1); 0 when every step is done."
         ),
         json_output="the outcome",
+        s3=True,
     )
     p.set_defaults(func=run)
 
@@ -75,9 +74,9 @@ class RunView:
 
 
 def run(args: argparse.Namespace) -> int:
-    status = StatusLine(sys.stderr if args.json else sys.stdout)
+    status = status_line(args)
     view = RunView(status)
-    with graceful_stop(status.line) as cancel, open_campaign(args.campaign, break_lock=args.break_lock, notice=status.line) as campaign:
+    with graceful_stop(status.line) as cancel, open_for(args, status.line) as campaign:
         try:
             outcome = run_campaign(campaign, str(args.campaign), on_event=view.on_event, cancel=cancel)
         finally:

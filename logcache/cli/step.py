@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from logcache.campaign import open_campaign
-from logcache.cli.common import SubParsers, add_break_lock
+from logcache.cli.common import SubParsers, add_break_lock, open_for
 from logcache.runbook.driver import confirm_manual
 from logcache.runbook.spec import MANUAL_STEPS
 from state.model import StepName
@@ -23,7 +22,7 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_campaign(args.campaign, break_lock=args.break_lock, notice=print) as campaign:
+    with open_for(args) as campaign:
         confirm_manual(campaign, StepName(args.step), args.note)
     print(f"{args.step}: done")
     return 0

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from logcache.campaign import open_campaign
 from logcache.catalog import open_catalog, pick_transaction
-from logcache.cli.common import SubParsers, campaign_command, print_json
+from logcache.cli.common import SubParsers, campaign_command, load_campaign_config, open_for, print_json
 from logcache.runbook import steps
-from state.config import load_config
 
 
 def register(sub: SubParsers) -> None:
-    p = campaign_command(sub, "transactions", help="list the catalog's nightly runs (runbook step 1)", json_output="the runs")
+    p = campaign_command(sub, "transactions", help="list the catalog's nightly runs (runbook step 1)", json_output="the runs", s3=True)
     p.add_argument("--pick", nargs="?", const="", metavar="ID", help="record the choice in the campaign (default: the latest succeeded)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.campaign)
+    config = load_campaign_config(args)
     transactions = open_catalog(config).transactions()
     default = pick_transaction(transactions).id if any(t.status == "succeeded" for t in transactions) else None
     if args.json:
         picked = None
         if args.pick is not None:
-            with open_campaign(args.campaign, break_lock=args.break_lock) as campaign:
+            with open_for(args, notice=None) as campaign:
                 picked = steps.pick(campaign, args.pick or None).id
         runs = [{"id": t.id, "status": t.status, "finished_at": t.finished_at, "datasets": len(t.datasets)} for t in transactions]
         print_json({"transactions": runs, "default": default, "picked": picked})
@@ -36,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if default:
         print("* the default choice: the latest succeeded run")
     if args.pick is not None:
-        with open_campaign(args.campaign, break_lock=args.break_lock, notice=print) as campaign:
+        with open_for(args) as campaign:
             tx = steps.pick(campaign, args.pick or None)
         print(f"picked {tx.id}")
     return 0
