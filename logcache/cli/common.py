@@ -21,7 +21,7 @@ from typing import Any
 
 from logcache.campaign import Campaign, open_campaign
 from logcache.progress_render import StatusLine
-from state.config import CampaignConfig, load_config
+from state.config import CampaignConfig
 
 
 class Exit(IntEnum):
@@ -83,11 +83,6 @@ def with_overrides(args: argparse.Namespace, config: CampaignConfig) -> Campaign
     """The config with this command's `--profile` and `--endpoint-url` over [s3]."""
     changes = {k: v for k in ("profile", "endpoint_url") if (v := getattr(args, k, None)) is not None}
     return replace(config, s3=replace(config.s3, **changes)) if changes else config
-
-
-def load_campaign_config(args: argparse.Namespace) -> CampaignConfig:
-    """The campaign file of a command that does not take the lock."""
-    return with_overrides(args, load_config(args.campaign))
 
 
 def open_for(args: argparse.Namespace, notice: Callable[[str], None] | None = print, *, write: bool = True) -> AbstractContextManager[Campaign]:

@@ -6,24 +6,12 @@ import argparse
 import sys
 import threading
 
-from logcache.cli.common import Exit, SubParsers, add_names, campaign_command, graceful_stop, load_campaign_config, status_line, open_for, print_json
-from logcache.copy import (
-    CopyPlanned,
-    CopyProgress,
-    CopyReport,
-    DatasetConflict,
-    DatasetFailed,
-    DatasetStatus,
-    DatasetVerified,
-    connections_needed,
-    copy_entries,
-)
-from logcache.entries import CSV_NAME, read_entries
+from logcache.cli.common import Exit, SubParsers, add_names, campaign_command, graceful_stop, open_for, print_json, status_line
+from logcache.copy import CopyReport, DatasetStatus
 from logcache.errors import UsageError
 from logcache.progress_render import StatusLine, bar, human_bytes, human_duration
 from logcache.runbook import steps
-from logcache.runbook.events import RunbookEvent
-from logcache.stores import open_destination, open_source
+from logcache.runbook.events import CopyPlanned, CopyProgress, DatasetConflict, DatasetFailed, DatasetVerified, RunbookEvent
 
 
 def register(sub: SubParsers) -> None:
@@ -67,19 +55,8 @@ def run(args: argparse.Namespace) -> int:
 def _dry_run(args: argparse.Namespace, view: CopyView) -> CopyReport:
     """Plan only: reads the campaign without taking its lock, so it works while another
     operator drives it."""
-    config = load_campaign_config(args)
-    concurrency = args.concurrency or config.copy.concurrency
-    pool = connections_needed(concurrency)
-    return copy_entries(
-        read_entries(config.work_dir / CSV_NAME),
-        open_source(config, pool),
-        open_destination(config, pool),
-        only=args.only,
-        concurrency=concurrency,
-        overwrite=args.overwrite or config.copy.overwrite,
-        dry_run=True,
-        on_event=view.on_event,
-    )
+    with open_for(args, write=False) as campaign:
+        return steps.plan_copy(campaign, args.only, view.on_event, args.concurrency, args.overwrite or None)
 
 
 def _copy(args: argparse.Namespace, view: CopyView, cancel: threading.Event) -> CopyReport:

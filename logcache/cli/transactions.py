@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from logcache.catalog import open_catalog, pick_transaction
-from logcache.cli.common import SubParsers, campaign_command, load_campaign_config, open_for, print_json
+from logcache.cli.common import SubParsers, campaign_command, open_for, print_json
 from logcache.runbook import steps
 
 
@@ -16,9 +15,10 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_campaign_config(args)
-    transactions = open_catalog(config).transactions()
-    default = pick_transaction(transactions).id if any(t.status == "succeeded" for t in transactions) else None
+    with open_for(args, write=False) as campaign:
+        transactions = steps.transactions(campaign)
+    chosen = steps.default_transaction(transactions)
+    default = chosen.id if chosen else None
     if args.json:
         picked = None
         if args.pick is not None:

@@ -125,6 +125,11 @@ def transactions(campaign: Campaign) -> list[Transaction]:
     return open_catalog(campaign.config).transactions()
 
 
+def default_transaction(runs: list[Transaction]) -> Transaction | None:
+    """What step 1 picks when told nothing: the latest succeeded run (None if none did)."""
+    return pick_transaction(runs) if any(t.status == "succeeded" for t in runs) else None
+
+
 def pick(campaign: Campaign, transaction_id: str | None = None, on_event: EventSink = ignore) -> Transaction:
     """Runbook step 1: choose the nightly run (default: the latest succeeded one). An
     unknown id is refused before the checklist changes."""
@@ -269,6 +274,26 @@ def run_copy(
         return Done(report, f"{verified} verified, {report.objects_copied} objects copied, {report.objects_skipped} already there")
 
     return _run_as(campaign, step, only is not None, work, on_event)
+
+
+def plan_copy(
+    campaign: Campaign, only: list[str] | None = None, on_event: EventSink = ignore, concurrency: int | None = None, overwrite: bool | None = None
+) -> CopyReport:
+    """A dry run of step 3: list and compare, write nothing (a read-only campaign will do,
+    so it works while another operator drives the campaign)."""
+    config = campaign.config
+    conc = config.copy.concurrency if concurrency is None else concurrency
+    pool = connections_needed(conc)
+    return copy_entries(
+        entries(campaign),
+        open_source(config, pool),
+        open_destination(config, pool),
+        only=only,
+        concurrency=conc,
+        overwrite=config.copy.overwrite if overwrite is None else overwrite,
+        dry_run=True,
+        on_event=on_event,
+    )
 
 
 # --- step 4: the registry PR -----------------------------------------------------------
