@@ -456,6 +456,7 @@ def test_demo_world_discover_then_registry_export_applies(tmp_path: Path, capsys
     kept = sorted(set(truth["registry_before"]) - set(truth["entries"]))
     assert new_names and kept
     assert f"{len(new_names)} added" in err and f"{len(kept)} kept" in err and ", ".join(kept) in err
+    assert f"warning: {len(truth['entries'])} datasets are not verified at the destination yet" in err  # nothing was copied
     new_text = apply_in_fresh_repo(tmp_path, "LogCacheEntries.scala", original, patch)
     after = ScalaRegistry().parse(new_text).entries
     for name, e in truth["entries"].items():
