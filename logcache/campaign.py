@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from state.config import CampaignConfig, load_config
-from state.errors import LogcacheError
 from state.debounce import DebouncedSaver
+from state.errors import LogcacheError
 from state.lock import CampaignLock, Holder, read_holder
 from state.model import CampaignState
 from state.persist import load_or_new, render_state

@@ -8,11 +8,11 @@ it); on anything else (a pipe, a log file, CI) status lines are printed plainly,
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.text import Text
 
 
 def human_bytes(n: float) -> str:
@@ -39,6 +39,13 @@ def bar(fraction: float, width: int = 24) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
+def _folding(text: str) -> Text:
+    """Text that a narrow terminal folds onto the next line instead of cutting."""
+    from rich.text import Text
+
+    return Text(text, overflow="fold")
+
+
 class StatusLine:
     """Where a command shows its live status, its log lines and its result.
 
@@ -59,6 +66,11 @@ class StatusLine:
         self._rich: Live | None = None
 
     def _drawn(self) -> Live:
+        # Rich is imported only when a terminal shows progress: commands that print a few
+        # lines to a pipe (status, a job's parcel) start faster without it.
+        from rich.console import Console
+        from rich.live import Live
+
         if self._rich is None:
             console = Console(file=self.stream, highlight=False, markup=False, emoji=False, soft_wrap=False)
             # No refresh thread and no capture of stdout: the status is drawn when it changes.
@@ -72,7 +84,7 @@ class StatusLine:
             return
         if self.live:
             self._shown = text
-            self._drawn().update(Text(text, overflow="fold"), refresh=True)
+            self._drawn().update(_folding(text), refresh=True)
             return
         now = time.monotonic()
         if force or now - self._last_plain >= self.interval_s:
@@ -91,7 +103,7 @@ class StatusLine:
 
     def _print(self, text: str) -> None:
         if self._rich is not None:
-            self._rich.console.print(Text(text), overflow="fold")
+            self._rich.console.print(_folding(text))
         else:
             self.stream.write(text + "\n")
             self.stream.flush()

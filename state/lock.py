@@ -105,7 +105,7 @@ class CampaignLock:
             notice = f"broke the lock of {previous.describe() if previous else 'an unknown holder'}"
         else:
             if os.fstat(f.fileno()).st_ino != _inode(self.lock_path):
-                # The file was removed (`release(remove=True)`) between our open and our
+                # The file was removed (`release(undo=True)`) between our open and our
                 # flock: the lock is on a file nobody else can see. Lock the path anew.
                 f.close()
                 return self.acquire(break_lock)
