@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import struct
 import subprocess
 import sys
@@ -137,3 +138,30 @@ def test_a_narrow_terminal_folds_the_progress_line_instead_of_cutting_it(world: 
     text = " ".join(out.split())
     etas = re.findall(r"ETA (\S+)", text)
     assert etas and all(re.fullmatch(r"(\d+:)?\d\d:\d\d|--:--", eta) for eta in etas), etas
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_shell_completion_offers_commands_options_and_actions(shell: str, tmp_path: Path) -> None:
+    exe = shutil.which("logcache")
+    assert exe, "the logcache console script is installed"
+    script = subprocess.run([exe, "completion", shell], capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and "complete -o filenames -F _logcache logcache" in script.stdout
+    if shell == "zsh":
+        assert script.stdout.startswith("autoload -U +X bashcompinit && bashcompinit")
+        return  # the same function, loaded through zsh's bash compatibility
+    path = tmp_path / "completion.sh"
+    path.write_text(script.stdout, encoding="utf-8")
+
+    def offered(*words: str) -> list[str]:
+        probe = f'source {path}; COMP_WORDS=(logcache {" ".join(repr(w) for w in words)}); COMP_CWORD={len(words)}; _logcache; printf "%s\\n" "${{COMPREPLY[@]}}"'
+        empty = tmp_path / "empty"  # no file names to offer besides the words
+        empty.mkdir(exist_ok=True)
+        done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30, cwd=empty)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert offered("co") == ["completion", "copy"]
+    assert offered("copy", "c.toml", "--o") == ["--only", "--overwrite"]
+    assert offered("registry", "e") == ["export"]
+    assert offered("registry", "export", "c.toml", "--a") == ["--apply"]
+    assert {"tui", "demo"} <= set(offered(""))  # the app's commands too

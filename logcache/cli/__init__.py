@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
         ("aggregate", "aggregate"),
         ("failures", "aggregate"),
         ("run", "run"),
+        ("completion", "completion"),
     )
 }
 
@@ -91,7 +92,9 @@ def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_in if not a.startswith("-")), None)
-    parser = build_parser({**COMMANDS, **(extra_commands or {})}, only=command)
+    commands = {**COMMANDS, **(extra_commands or {})}
+    parser = build_parser(commands, only=command)
+    parser.set_defaults(commands=commands)  # for `completion`, which describes them all
     try:
         args = parser.parse_args(args_in)
         claim_campaign(_command_parser(parser, args), args)
