@@ -79,3 +79,30 @@ def test_step_done_offers_exactly_the_manual_steps(campaign_file: Path, capsys: 
     usage = capsys.readouterr().out
     assert "{" + ",".join(sorted(s.value for s in MANUAL_STEPS)) + "}" in usage
     assert main(["step", "done", str(campaign_file), "discover"]) == 2
+
+
+def test_the_steps_report_typed_events_and_a_failed_step_carries_its_result(tmp_path: Path) -> None:
+    from logcache.runbook.events import CopyPlanned, DatasetFailed, DatasetVerified, FailedPathFound, RunbookEvent, StepEnded, StepStarted
+    from state.model import FailedPathOrigin
+
+    build_world(str(tmp_path / "w"), seed=3, scale="tiny", faults={"missing-source": 1})
+    seen: list[RunbookEvent] = []
+    with open_campaign(tmp_path / "w" / "campaign.toml") as campaign:
+        run_step(campaign, StepName.PICK_TRANSACTION, seen.append)
+        run_step(campaign, StepName.DISCOVER, seen.append)
+        with pytest.raises(StepFailed) as failed:
+            run_step(campaign, StepName.COPY, seen.append)
+    report = failed.value.result
+    assert len(report.datasets) == 36 and failed.value.exit_code == 1
+    kinds = [type(e) for e in seen]
+    assert kinds[:2] == [StepStarted, StepEnded] and kinds.count(StepStarted) == kinds.count(StepEnded) == 3
+    ends = [e for e in seen if isinstance(e, StepEnded)]
+    assert [(e.step, e.status) for e in ends] == [
+        (StepName.PICK_TRANSACTION, StepStatus.DONE),
+        (StepName.DISCOVER, StepStatus.DONE),
+        (StepName.COPY, StepStatus.FAILED),
+    ]
+    assert ends[-1].note == str(failed.value)
+    found = [e for e in seen if isinstance(e, FailedPathFound)]
+    assert [f.origin for f in found] == [FailedPathOrigin.DISCOVER]  # the copy's failure is the same path: recorded once
+    assert CopyPlanned in kinds and kinds.count(DatasetVerified) == 35 and kinds.count(DatasetFailed) == 1

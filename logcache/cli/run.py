@@ -22,7 +22,6 @@ from logcache.runbook.events import (
     DatasetVerified,
     DiscoverProgress,
     FailedPathFound,
-    Notice,
     ParcelUpdate,
     RunbookEvent,
     StepEnded,
@@ -67,8 +66,6 @@ class RunView:
                 self.validate.on_event(event)
             case CopyPlanned() | CopyProgress() | DatasetVerified() | DatasetFailed() | DatasetConflict():
                 self.copy.on_event(event)
-            case Notice(text=text):
-                self.status.line(text)
             case FailedPathFound() | CopyFinished():
                 pass  # the step's note and `logcache failures` say these
 

@@ -2,8 +2,8 @@
 
 The step packages define the events of their own work (copy progress, a dataset
 verified, a parcel's update, discovery progress) next to the code that sends them; this
-module adds the runbook's own (a step started or ended, a failed path recorded, a
-notice) and names the union, `RunbookEvent`, that the CLI and the app receive through an
+module adds the runbook's own (a step started or ended, a failed path recorded) and
+names the union, `RunbookEvent`, that the CLI and the app receive through an
 `EventSink`. Match on the class (`match event: case CopyProgress(): ...`).
 """
 
@@ -27,7 +27,6 @@ __all__ = [
     "DiscoverProgress",
     "EventSink",
     "FailedPathFound",
-    "Notice",
     "ParcelUpdate",
     "RunbookEvent",
     "StepEnded",
@@ -60,19 +59,10 @@ class FailedPathFound:
     dataset_name: str
 
 
-@dataclass(frozen=True)
-class Notice:
-    """A line worth showing the operator that no other event carries (a lock taken over,
-    a step skipped)."""
-
-    text: str
-
-
 RunbookEvent = (
     StepStarted
     | StepEnded
     | FailedPathFound
-    | Notice
     | DiscoverProgress
     | CopyPlanned
     | CopyProgress
