@@ -7,7 +7,9 @@ it); on anything else (a pipe, a log file, CI) status lines are printed plainly,
 
 from __future__ import annotations
 
+import errno
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class StatusLine:
         self._last_plain = float("-inf")
         self._shown = ""
         self._rich: Live | None = None
+        self._gone = False  # the terminal hung up
 
     def _drawn(self) -> Live:
         # Rich is imported only when a terminal shows progress: commands that print a few
@@ -80,17 +83,16 @@ class StatusLine:
 
     def status(self, text: str, force: bool = False) -> None:
         """Show the current status: redrawn in place on a TTY, else printed now and then."""
-        if self.quiet:
+        if self.quiet or self._gone:
             return
         if self.live:
             self._shown = text
-            self._drawn().update(_folding(text), refresh=True)
+            self._guarded(lambda: self._drawn().update(_folding(text), refresh=True))
             return
         now = time.monotonic()
         if force or now - self._last_plain >= self.interval_s:
             self._last_plain = now
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            self._guarded(lambda: self._write(text))
 
     def line(self, text: str) -> None:
         """Print a log line (above the status on a TTY); nothing when quiet."""
@@ -103,15 +105,33 @@ class StatusLine:
 
     def _print(self, text: str) -> None:
         if self._rich is not None:
-            self._rich.console.print(_folding(text))
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            rich = self._rich
+            self._guarded(lambda: rich.console.print(_folding(text)))
+        elif not self._gone:
+            self._guarded(lambda: self._write(text))
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _guarded(self, draw: Callable[[], None]) -> None:
+        """Draw, unless the terminal hung up (EIO: a dropped SSH session). Then the work
+        goes on to a clean stop with nothing more shown, instead of failing on output."""
+        if self._gone:
+            return
+        try:
+            draw()
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            self._gone = True
+            self._rich = None
 
     def close(self) -> None:
         """Leave the last status as a line of its own so later output starts clean."""
         if self._rich is not None:
-            self._rich.stop()
+            rich = self._rich
+            self._guarded(rich.stop)
             self._rich = None
             if self._shown:
                 self._print(self._shown)

@@ -4,6 +4,9 @@ next run resumes and finishes."""
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -73,3 +76,32 @@ def test_run_stopped_by_a_signal_exits_130_saved_and_resumes(signum: signal.Sign
     state = load_state(world / STATE)
     assert all(state.step(n).status is StepStatus.DONE for n in StepName if n not in MANUAL_STEPS)
     assert (world / "cache-validations.parquet").is_file()
+
+
+def test_a_dropped_terminal_stops_the_run_cleanly_and_it_resumes(pristine: Path, tmp_path: Path) -> None:
+    """The SSH case: `run` in a terminal whose other end closes (the kernel sends SIGHUP
+    and every later write to the terminal fails)."""
+    world = tmp_path / "world"
+    shutil.copytree(pristine, world, symlinks=True)
+    campaign = world / "campaign.toml"
+    assert logcache("run", campaign).returncode == 3
+    assert logcache("step", "done", campaign, "build-image", "--note", "t").returncode == 0
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: logcache in the terminal, as an operator's shell would start it
+        os.execv(sys.executable, [sys.executable, "-m", "logcache", "run", str(campaign)])
+    try:
+        deadline = time.monotonic() + 120
+        while results(world) < 2 and time.monotonic() < deadline:
+            try:
+                select.select([terminal], [], [], 0.02)[0] and os.read(terminal, 65536)
+            except OSError:
+                break
+        assert results(world) >= 2, "validation did not start"
+    finally:
+        os.close(terminal)  # the connection drops
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 130
+    validate = load_state(world / STATE).step(StepName.VALIDATE)
+    assert validate.status is StepStatus.PENDING and "interrupted" in validate.note
+    again = logcache("run", campaign)
+    assert again.returncode == 3 and "stopped at merge-pr" in again.stdout, again.stdout + again.stderr

@@ -89,6 +89,15 @@ def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     return parser
 
 
+def _complain(text: str) -> None:
+    """The one line on stderr; a terminal that hung up (SIGHUP, EIO) does not change the
+    exit code."""
+    try:
+        print(f"logcache: {text}", file=sys.stderr)
+    except OSError:
+        pass
+
+
 def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_in if not a.startswith("-")), None)
@@ -106,10 +115,10 @@ def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | 
     try:
         return int(args.func(args) or 0)
     except LogcacheError as exc:
-        print(f"logcache: {exc.one_line()}", file=sys.stderr)
+        _complain(exc.one_line())
         return exc.exit_code
     except KeyboardInterrupt:
-        print("logcache: interrupted; the campaign state is saved, run the same command again to resume", file=sys.stderr)
+        _complain("interrupted; the campaign state is saved, run the same command again to resume")
         return Exit.INTERRUPTED
     except BrokenPipeError:
         return Exit.DONE

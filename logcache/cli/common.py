@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -142,6 +143,19 @@ def print_json(body: Any) -> None:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def _leave_the_terminal() -> None:
+    """After a hangup the terminal is gone and every write to it fails (EIO), which would
+    turn a clean stop into an error; output meant for it goes nowhere instead. Output to
+    a pipe or a file still goes there."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            if os.isatty(fd):
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 @contextmanager
 def graceful_stop(say: Callable[[str], None]) -> Iterator[threading.Event]:
     """The cancel event of a long command, set by Ctrl-C, SIGTERM or SIGHUP (a dropped SSH
@@ -151,6 +165,8 @@ def graceful_stop(say: Callable[[str], None]) -> Iterator[threading.Event]:
     cancel = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            _leave_the_terminal()
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()

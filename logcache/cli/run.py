@@ -82,5 +82,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"stop": outcome.stop.value, "step": outcome.stopped_at, "message": outcome.message, "exit_code": int(code)})
     else:
-        print(outcome.message if outcome.finished else f"stopped at {outcome.stopped_at}: {outcome.message}")
+        status.result(outcome.message if outcome.finished else f"stopped at {outcome.stopped_at}: {outcome.message}")
     return code
