@@ -165,3 +165,24 @@ def test_shell_completion_offers_commands_options_and_actions(shell: str, tmp_pa
     assert offered("registry", "e") == ["export"]
     assert offered("registry", "export", "c.toml", "--a") == ["--apply"]
     assert {"tui", "demo"} <= set(offered(""))  # the app's commands too
+
+
+@pytest.mark.parametrize("where", ["AWS_PROFILE", "--profile"])
+def test_an_unknown_aws_profile_is_named_with_where_it_came_from(where: str, world: Path, tmp_path: Path) -> None:
+    campaign = world / "campaign.toml"
+    text = campaign.read_text(encoding="utf-8")
+    campaign.write_text(text.replace('url = "permanent/cache"', 'url = "s3://bucket/cache"'), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    args: list[object] = ["run", campaign]
+    if where == "AWS_PROFILE":
+        env["AWS_PROFILE"] = "nope"
+    else:
+        args += ["--profile", "nope"]
+    result = logcache(*args, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        "logcache: AWS profile 'nope' (from AWS_PROFILE) does not exist; unset it, or add it to ~/.aws/config"
+        if where == "AWS_PROFILE"
+        else "logcache: AWS profile 'nope' (from --profile or [s3].profile) does not exist; fix it or ~/.aws/config"
+    )
