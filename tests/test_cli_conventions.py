@@ -182,7 +182,7 @@ def test_an_unknown_aws_profile_is_named_with_where_it_came_from(where: str, wor
     result = logcache(*args, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == (
-        "logcache: AWS profile 'nope' (from AWS_PROFILE) does not exist; unset it, or add it to ~/.aws/config"
+        "logcache: AWS profile 'nope' does not exist (from AWS_PROFILE); unset it, or add it to ~/.aws/config"
         if where == "AWS_PROFILE"
-        else "logcache: AWS profile 'nope' (from --profile or [s3].profile) does not exist; fix it or ~/.aws/config"
+        else "logcache: AWS profile 'nope' does not exist (from --profile or [s3].profile); fix it or ~/.aws/config"
     )
