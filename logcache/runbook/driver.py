@@ -65,7 +65,8 @@ def run_step(campaign: Campaign, name: StepName, on_event: EventSink = ignore, c
     that ends failed (its work done but its goal not reached) raises StepFailed."""
     spec = SPECS[name]
     if spec.runner is None:
-        raise UsageError(f"{name.value} is a manual step: {spec.next_action}")
+        hint = spec.hint("CAMPAIGN")
+        raise UsageError(f"{name.value} is a manual step: {hint}")
     return spec.runner(campaign, on_event, cancel)
 
 
