@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 
 class StepName(StrEnum):
+    # The runbook's steps, in order. What each one is (title, manual or not, its runner,
+    # what to do next) is in logcache/runbook/spec.py; the state only records progress.
     PICK_TRANSACTION = "pick-transaction"
     DISCOVER = "discover"
     COPY = "copy"
@@ -30,21 +32,6 @@ class StepName(StrEnum):
     RECOPY_FAILED = "recopy-failed"
     AGGREGATE = "aggregate"
     MERGE_PR = "merge-pr"
-
-
-MANUAL_STEPS = frozenset({StepName.BUILD_IMAGE, StepName.MERGE_PR})
-
-STEP_TITLES = {
-    StepName.PICK_TRANSACTION: "Pick the nightly run",
-    StepName.DISCOVER: "Discover T per dataset",
-    StepName.COPY: "Copy ephemeral -> permanent",
-    StepName.REGISTRY_EXPORT: "Export the registry PR",
-    StepName.BUILD_IMAGE: "Build and push the image",
-    StepName.VALIDATE: "Validate in parcels",
-    StepName.RECOPY_FAILED: "Re-copy failed paths",
-    StepName.AGGREGATE: "Aggregate cache-validations",
-    StepName.MERGE_PR: "Merge the PR",
-}
 
 
 class StepStatus(StrEnum):
@@ -68,6 +55,15 @@ class ParcelStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     STUCK = "stuck"
+
+
+class FailedPathOrigin(StrEnum):
+    """Where a failed path was found."""
+
+    DISCOVER = "discover"
+    COPY = "copy"
+    VALIDATION = "validation"
+    JOB_LOG = "job-log"  # a job's log named it (the command backend)
 
 
 class Resolution(StrEnum):
@@ -101,10 +97,6 @@ class Step:
     operator: str | None = None
     note: str = ""
 
-    @property
-    def manual(self) -> bool:
-        return self.name in MANUAL_STEPS
-
 
 @dataclass
 class DatasetState:
@@ -137,7 +129,7 @@ class ParcelState:
 @dataclass
 class FailedPath:
     url: str
-    origin: str  # copy | validation | job-log
+    origin: FailedPathOrigin
     dataset_name: str
     found_at: str
     resolution: Resolution = Resolution.OPEN
@@ -220,7 +212,7 @@ class CampaignState:
     def failed_path(self, url: str) -> FailedPath | None:
         return self._failed_index.get(self.failed_paths, url)
 
-    def add_failed_path(self, url: str, origin: str, dataset_name: str) -> bool:
+    def add_failed_path(self, url: str, origin: FailedPathOrigin, dataset_name: str) -> bool:
         """Record a failed path once; True if it was new (or had been resolved before)."""
         fp = self.failed_path(url)
         if fp is not None:

@@ -40,7 +40,7 @@ from logcache.copy.events import (
 from logcache.copy.plan import EntryPlan, ObjectCopy, plan_entry
 from logcache.copy.verify import verify_prefix
 from logcache.entries import CacheEntry, select_entries
-from logcache.errors import EndpointUnreachable, LogcacheError, UsageError
+from logcache.errors import EndpointUnreachable, LogcacheError, UsageError, missing_path
 from logcache.storage import Store
 from logcache.storage.base import StoreUnwritable
 
@@ -255,7 +255,7 @@ class _Run:
             if isinstance(item.outcome, BaseException):
                 unlisted.append((item.entry, _reason(item.outcome)))
             elif not item.outcome.source:
-                unlisted.append((item.entry, f"Path does not exist: {item.entry.source}"))
+                unlisted.append((item.entry, missing_path(item.entry.source)))
             else:
                 plans.append(item.outcome)
         return plans, unlisted

@@ -8,6 +8,7 @@ S3 listings are strongly consistent, so the final listing is trustworthy.
 from __future__ import annotations
 
 from logcache.copy.plan import content_equal, under
+from logcache.errors import missing_path
 from logcache.storage import Store
 
 
@@ -20,7 +21,7 @@ def verify_prefix(source: Store, source_prefix: str, destination: Store, destina
     src = under(source.list(source_prefix), source_prefix)
     dst = under(destination.list(destination_prefix), destination_prefix)
     if not src:
-        return f"Path does not exist: {source.url_of(source_prefix)}"
+        return missing_path(source.url_of(source_prefix))
     missing = sorted(src.keys() - dst.keys())
     differ = sorted(k for k in src.keys() & dst.keys() if not content_equal(source, src[k], destination, dst[k]))
     extra = sorted(dst.keys() - src.keys())

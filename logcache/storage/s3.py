@@ -10,6 +10,7 @@ boto3 sends whatever those decline.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,7 +68,11 @@ class S3Store:
         try:
             session = boto3.Session(profile_name=settings.profile) if settings.profile else boto3.Session()
         except bce.ProfileNotFound:
-            raise AccessDenied(f"AWS profile {settings.profile!r} does not exist; fix [s3].profile or ~/.aws/config") from None
+            # Name the profile and where it came from: the settings, or the environment.
+            if settings.profile:
+                raise AccessDenied(f"AWS profile {settings.profile!r} does not exist (from --profile or [s3].profile); fix it or ~/.aws/config") from None
+            wanted = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+            raise AccessDenied(f"AWS profile {wanted!r} does not exist (from AWS_PROFILE); unset it, or add it to ~/.aws/config") from None
         # botocore parses every timestamp with dateutil, a large share of the CPU each small
         # copy costs; S3's XML timestamps are ISO 8601, which the stdlib parses far faster.
         session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
