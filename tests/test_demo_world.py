@@ -13,11 +13,11 @@ import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from demo_reference import materialize_reference, replay_violations
 
 from logcache.catalog import FileCatalog, pick_transaction
 from logcache.cli import main
 from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, ENTITY_SCHEMA, TX_PARTITION_BASE, parse_segment_key
-from demo_reference import materialize_reference, replay_violations
 from logcache.demo import build_world
 from logcache.demo.history import ATTRIBUTES, TX_INSTANT
 from logcache.demo.lifecycle import ExpiringStore, expiring_ids

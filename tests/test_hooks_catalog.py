@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from hooks_support import write_campaign
+
 from logcache.catalog import FileCatalog, open_catalog
 from logcache.catalog.documents import CatalogSourceError
 from logcache.errors import ConfigError, LogcacheError

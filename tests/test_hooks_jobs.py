@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from hooks_support import alive, ledger, lines_of, parcel_jobs, submitter_world, wait_until
+
 from logcache.hooks.runner import HookFailed
 from logcache.validation.backends import JobStarted
 from logcache.validation.jobs import JsonRecordBook, ParcelRecord, Submitter, default_book, held_machines, release_machines, run_async

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hooks_support import alive, wait_until, write_campaign
+
 from logcache.hooks.image import build_image
 from logcache.hooks.notify import FAILURE, notify
 from logcache.hooks.pr import open_pr

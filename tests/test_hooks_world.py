@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from hooks_support import ledger
+
 from logcache.cli import main
 from logcache.demo import build_world
 from logcache.entries import CSV_NAME, read_entries

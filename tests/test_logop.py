@@ -6,10 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from logcache.datomic.logop import TRange, log_tables, scan_log
 from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, segment_key
 from logcache.entries import CacheEntry
 from logcache.errors import CorruptData, PathNotFound
-from logcache.datomic.logop import TRange, log_tables, scan_log
 from logcache.storage import LocalStore
 
 SHARD = "raw-demo-s0"

@@ -4,7 +4,6 @@ a real `logcache` process, never an internal error, and leave no step running.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable

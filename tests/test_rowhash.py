@@ -2,8 +2,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from logcache.datomic.schema import DATOM_SCHEMA
 from logcache.datomic.rowhash import entity_partition, hash_rows, hash_strings
+from logcache.datomic.schema import DATOM_SCHEMA
 
 GOLDEN_TABLE = pa.table(
     {

@@ -203,8 +203,8 @@ async def test_a_campaign_locked_by_someone_else_opens_read_only(world: Path) ->
 
 async def test_a_stuck_parcel_found_through_its_heartbeat_is_split_by_key(world: Path) -> None:
     from logcache.cli import main
-    from logcache.validation.heartbeat import Heartbeat, key_of
     from logcache.storage import open_store
+    from logcache.validation.heartbeat import Heartbeat, key_of
     from state.model import ParcelState, ParcelStatus
     from state.persist import save_state
 

@@ -8,10 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from logcache.datomic.materialize import advance, materialize
 from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, ENTITY_SCHEMA, segment_key
 from logcache.entries import CacheEntry
 from logcache.errors import CorruptData
-from logcache.datomic.materialize import advance, materialize
 from logcache.storage import LocalStore
 from logcache.validation import (
     EntityPartition,

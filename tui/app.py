@@ -24,12 +24,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, RichLog, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from logcache.runbook import steps
-from logcache.validation.aggregate import read_aggregate
 from logcache.campaign import Campaign, open_campaign
-from logcache.runbook.driver import run_campaign, run_step
 from logcache.errors import LogcacheError, describe
 from logcache.registry import default_patch_path
+from logcache.runbook import steps
+from logcache.runbook.driver import run_campaign, run_step
+from logcache.validation.aggregate import read_aggregate
 from state.errors import StateError
 from state.lock import LockHeld
 from state.model import MANUAL_STEPS, STEP_TITLES, ParcelStatus, StepName, StepStatus, operator

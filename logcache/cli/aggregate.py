@@ -3,32 +3,39 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from dataclasses import asdict
 
-from logcache.runbook import steps
-from logcache.campaign import open_campaign
+from logcache.cli.common import Exit, SubParsers, campaign_command, open_for, print_json
 from logcache.cli.validate import row_line
+from logcache.runbook import steps
 from logcache.stores import open_results
 from logcache.validation.aggregate import aggregate_rows
 from logcache.validation.result import ResultRow
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("aggregate", help="join every result into cache-validations.parquet; exit 0 only if all valid")
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
-    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
+def register(sub: SubParsers) -> None:
+    p = campaign_command(sub, "aggregate", help="join every result into cache-validations.parquet; exit 0 only if all valid", json_output="the summary")
     p.set_defaults(func=run)
 
-    q = sub.add_parser("failures", help="list the invalid pairs and failed paths, and how to re-copy and re-validate them")
-    q.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    q = campaign_command(
+        sub, "failures", help="list the invalid pairs and failed paths, and how to re-copy and re-validate them", lock=False, json_output="the findings"
+    )
     q.add_argument("--all", action="store_true", help="also those already re-copied or re-validated")
     q.set_defaults(func=run_failures)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_campaign(args.campaign, break_lock=args.break_lock, notice=print) as campaign:
-        result = steps.run_aggregate(campaign)
+    with open_for(args, None if args.json else print) as campaign:
+        try:
+            result = steps.run_aggregate(campaign)
+        except steps.StepFailed as failed:
+            if failed.result is None:
+                raise
+            result = failed.result
     s = result.summary
+    if args.json:
+        print_json({"summary": asdict(s), "invalid": [asdict(r) for r in result.invalid]})
+        return Exit.DONE if s.all_valid else Exit.FINDINGS
     for row in result.invalid:
         print(row_line(row))
     kinds = "".join(f", {k.kind}: {k.count}" for k in s.by_error_kind)
@@ -38,8 +45,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_failures(args: argparse.Namespace) -> int:
-    with open_campaign(args.campaign, write=False) as campaign:
+    with open_for(args, None, write=False) as campaign:
         invalid = [r for r in aggregate_rows(steps.entries(campaign), open_results(campaign.config)) if not r.is_valid and r.error_kind != "not-run"]
+        paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
+        if args.json:
+            print_json({"invalid": [asdict(r) for r in invalid], "failed_paths": [asdict(fp) for fp in paths]})
+            return Exit.DONE
         for row in invalid:
             print(failure_line(row))
         if invalid:

@@ -9,28 +9,25 @@ command-backend job template calls.
 from __future__ import annotations
 
 import argparse
-import sys
-import threading
 from collections import Counter
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import asdict, replace
 
-from logcache.runbook import steps
-from logcache.validation.backends import BACKENDS
-from logcache.campaign import open_campaign
+from logcache.cli.common import Exit, SubParsers, campaign_command, graceful_stop, open_for, print_json, status_line, with_overrides
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import UsageError
+from logcache.progress_render import StatusLine, human_bytes
+from logcache.runbook import steps
+from logcache.validation import ResultRow
+from logcache.validation.backends import BACKENDS
+from logcache.validation.orchestrate import ParcelUpdate, plan_parcels
 from logcache.validation.orphans import guard_job
 from logcache.validation.parcel import run_parcel
 from logcache.validation.plan import BALANCES, imbalance, parcel_of
-from logcache.progress_render import StatusLine, human_bytes
-from logcache.validation.orchestrate import ParcelUpdate, plan_parcels
-from logcache.validation import ResultRow
 from state.config import CampaignConfig, load_config
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("validate", help="validate every cache entry in parcels (runbook step 5)")
+def register(sub: SubParsers) -> None:
+    p = campaign_command(sub, "validate", help="validate every cache entry in parcels (runbook step 5)", json_output="the result", s3=True)
     _common(p)
     p.add_argument("--parcel-id", type=int, metavar="I", help="run only parcel I here (0-based), as a job would")
     p.add_argument("--backend", choices=BACKENDS, help="where parcels run (default: [validation] backend, local)")
@@ -38,16 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--template", metavar="CMD", help="job command with {parcel_id} {parcel_count} {campaign} {args} (backend command)")
     p.add_argument("--workers", type=int, metavar="N", help="local backend: processes (default: cores)")
     p.add_argument("--force", action="store_true", help="validate again pairs that already have a result")
-    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
     p.set_defaults(func=run)
 
-    q = sub.add_parser("plan", help="print the parcel plan: bytes per parcel and max/mean")
+    q = campaign_command(sub, "plan", help="print the parcel plan: bytes per parcel and max/mean", lock=False, json_output="the plan")
     _common(q)
     q.set_defaults(func=run_plan)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
     p.add_argument("--parcel-count", type=int, metavar="N", help="number of parcels (default: [validation] parcel_count)")
     p.add_argument("--balance", choices=BALANCES, help="size: balance bytes, splitting heavy shards; alphabetical: the seed's shares")
     p.add_argument("--filter-by-name", metavar="D/V,...", type=_names, help="only these <dataset>/<validation> pairs")
@@ -67,15 +62,24 @@ def run_plan(args: argparse.Namespace) -> int:
     config = load_config(args.campaign)
     count, balance = _settings(args, config)
     parcels = plan_parcels(read_entries(config.work_dir / CSV_NAME), count, balance, args.filter_by_name)
+    if args.json:
+        print_json(
+            {
+                "balance": balance,
+                "parcels": [{"parcel_id": p.parcel_id, "tasks": [t.name for t in p.tasks], "bytes": p.bytes} for p in parcels],
+                "imbalance": round(imbalance(parcels), 3),
+            }
+        )
+        return Exit.DONE
     for p in parcels:
         split = sum(t.parts > 1 for t in p.tasks)
         print(f"parcel {p.parcel_id}: {len(p.tasks)} tasks ({split} sub-tasks), {human_bytes(p.bytes)}")
     print(f"{balance} balance over {count} parcels: max/mean bytes {imbalance(parcels):.2f}")
-    return 0
+    return Exit.DONE
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.campaign)
+    config = with_overrides(args, load_config(args.campaign))
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
     overrides = {k: v for k, v in (("scheduler", args.scheduler), ("template", args.template), ("workers", args.workers)) if v is not None}
@@ -84,9 +88,8 @@ def run(args: argparse.Namespace) -> int:
     count, balance = _settings(args, config)
     if args.parcel_id is not None:
         return _run_one(args, config, count, balance)
-    view = ValidateView(StatusLine(sys.stdout))
-    cancel = threading.Event()
-    with open_campaign(args.campaign, break_lock=args.break_lock, notice=view.status.line) as campaign:
+    view = ValidateView(status_line(args))
+    with graceful_stop(view.status.line) as cancel, open_for(args, view.status.line) as campaign:
         campaign.config = config
         try:
             result = steps.run_validate(
@@ -99,17 +102,32 @@ def run(args: argparse.Namespace) -> int:
                 on_event=view.on_event,
                 cancel=cancel,
             )
+        except steps.StepFailed as failed:
+            if failed.result is None:
+                raise
+            result = failed.result
         finally:
             view.status.close()
-    for row in result.invalid:
-        print(row_line(row))
-    for found in result.failed_paths:
-        print(f"failed path ({found.origin}, {found.dataset_name}): {found.url}")
-    print(f"{result.pairs} pairs checked: {result.pairs - len(result.invalid)} valid, {len(result.invalid)} invalid")
-    failed = [j for j in result.jobs if not j.ok]
-    for job in failed:
-        print(f"parcel {job.label} failed: {job.error}")
-    return 1 if result.invalid or failed else 0
+    failed_jobs = [j for j in result.jobs if not j.ok]
+    if args.json:
+        print_json(
+            {
+                "pairs": result.pairs,
+                "valid": result.pairs - len(result.invalid),
+                "invalid": [asdict(r) for r in result.invalid],
+                "failed_paths": [asdict(f) for f in result.failed_paths],
+                "failed_parcels": [{"label": j.label, "error": j.error} for j in failed_jobs],
+            }
+        )
+    else:
+        for row in result.invalid:
+            print(row_line(row))
+        for found in result.failed_paths:
+            print(f"failed path ({found.origin}, {found.dataset_name}): {found.url}")
+        print(f"{result.pairs} pairs checked: {result.pairs - len(result.invalid)} valid, {len(result.invalid)} invalid")
+        for job in failed_jobs:
+            print(f"parcel {job.label} failed: {job.error}")
+    return Exit.FINDINGS if result.invalid or failed_jobs else Exit.DONE
 
 
 def _run_one(args: argparse.Namespace, config: CampaignConfig, count: int, balance: str) -> int:

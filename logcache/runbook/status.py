@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from logcache.runbook.spec import SPECS
 from state.model import CampaignState, StepStatus
 
+
 @dataclass(frozen=True)
 class StepLine:
     name: str

@@ -33,6 +33,8 @@ from logcache.stores import open_destination, open_logs, open_results, open_sour
 from logcache.validation import KIND_OF, has_result, read_results
 from logcache.validation.aggregate import Aggregate, aggregate
 from logcache.validation.backends import BACKENDS, validate_dask_scheduler
+from logcache.validation.detail import PairDetail
+from logcache.validation.detail import pair_detail as detail_of
 from logcache.validation.heartbeat import read_heartbeats
 from logcache.validation.orchestrate import ValidationRun, beat_status, plan_parcels, validate
 from logcache.validation.plan import parcel_of
@@ -530,3 +532,9 @@ def run_aggregate(campaign: Campaign, on_event: EventSink = ignore) -> Aggregate
         return Done(result, f"all {s.rows} rows valid -> {s.path}")
 
     return _run(campaign, StepName.AGGREGATE, work, on_event)
+
+
+def pair_detail(campaign: Campaign, pair: str) -> PairDetail:
+    """One `<dataset>/<validation>` result in full, as `logcache show` and the app's detail
+    screen give it."""
+    return detail_of(campaign.config, entries(campaign), pair)

@@ -15,7 +15,6 @@ from typing import BinaryIO
 from logcache.errors import AccessDenied, PathNotFound, StorageError
 from logcache.storage.base import ObjectInfo, Store, StoreUnwritable
 
-
 TMP_PREFIX = ".logcache-tmp-"
 # Errors that say the whole store takes no writes, not just this object.
 _UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}

@@ -19,6 +19,7 @@ Where each part lives:
 """
 
 from logcache.datomic.logop import TRange
+from logcache.validation.check import KIND_OF, run_validation
 from logcache.validation.entities import EntityPartition
 from logcache.validation.log import split_log
 from logcache.validation.result import (
@@ -34,7 +35,6 @@ from logcache.validation.result import (
     result_key,
     write_result,
 )
-from logcache.validation.check import KIND_OF, run_validation
 
 __all__ = [
     "ERROR_KINDS",

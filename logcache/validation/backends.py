@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import EndpointUnreachable, UsageError, describe
 from logcache.stores import open_results
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
-from logcache.entries import CSV_NAME, read_entries
 from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here
 from logcache.validation.plan import Parcel, Task, units
 from state.config import CampaignConfig

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, Segment, TRange, list_segments
 from logcache.entries import CacheEntry
-from logcache.errors import CorruptData, PathNotFound, describe
+from logcache.errors import CorruptData, PathNotFound, describe, missing_path
 from logcache.storage import Store
 from logcache.validation import log as log_check
 from logcache.validation.checksum import Measure, sample_json
@@ -91,7 +91,7 @@ def _row(job: Job, outcome: Measure | Exception, parcel: str, started: str, dura
     if isinstance(outcome, Measure):
         measure = outcome
     elif isinstance(outcome, PathNotFound):
-        error_kind, error = "missing-path", f"Path does not exist: {outcome}"
+        error_kind, error = "missing-path", missing_path(str(outcome))
     elif isinstance(outcome, CorruptData):
         error_kind, error = "corrupt-file", str(outcome)
     elif isinstance(outcome, SchemaMismatch):

@@ -14,6 +14,7 @@ import socket
 import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from logcache.errors import LogcacheError
 from logcache.storage import Store
@@ -22,10 +23,16 @@ from logcache.validation.result import utc_now
 PREFIX = "status/"
 
 
+class HeartbeatState(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Heartbeat:
     parcel: str
-    state: str  # running | done | failed
+    state: HeartbeatState
     task: str  # the task in hand ("" between tasks)
     done: int
     total: int
@@ -35,6 +42,10 @@ class Heartbeat:
     started_at: str
     host: str
     pid: int
+
+    def __post_init__(self) -> None:
+        # A heartbeat read back from JSON carries the state as a plain string.
+        object.__setattr__(self, "state", HeartbeatState(self.state))
 
     def age_s(self, now: datetime | None = None) -> float:
         then = datetime.fromisoformat(self.updated_at.replace("Z", "+00:00"))
@@ -71,7 +82,7 @@ class HeartbeatWriter:
     def __init__(self, results: Store, parcel: str, total: int, bytes_total: int, every_s: float) -> None:
         start = utc_now()
         self._results = results
-        self._beat = Heartbeat(parcel, "running", "", 0, total, 0, bytes_total, start, start, socket.gethostname(), os.getpid())
+        self._beat = Heartbeat(parcel, HeartbeatState.RUNNING, "", 0, total, 0, bytes_total, start, start, socket.gethostname(), os.getpid())
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._every_s = every_s
@@ -97,7 +108,7 @@ class HeartbeatWriter:
     def close(self, failed: bool) -> None:
         """Stop, and record the parcel as done or failed."""
         self.stop()
-        self.update(state="failed" if failed else "done", task="")
+        self.update(state=HeartbeatState.FAILED if failed else HeartbeatState.DONE, task="")
 
     def update(self, **changes: object) -> None:
         with self._lock:

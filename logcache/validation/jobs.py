@@ -36,14 +36,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from logcache.errors import ConfigError, LogcacheError, StorageError
+from logcache.errors import MISSING_PATH_PREFIX, ConfigError, LogcacheError, StorageError
 from logcache.hooks.runner import HookFailed, LineSink, display_line, hook_cwd, jobs_dir, run_hook
 from logcache.hooks.template import Value, render
 from logcache.storage import Store
 from logcache.stores import open_results
 from logcache.validation.backends import POLL_S, Job, JobEnd, JobStarted, Started, Watch
 from logcache.validation.heartbeat import Heartbeat, read_heartbeats
-from logcache.validation.parcel import MISSING_PATH_PREFIX
 from logcache.validation.result import utc_now
 from state.config import CampaignConfig
 

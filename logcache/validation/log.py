@@ -20,8 +20,6 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from logcache.datomic.schema import DATOM_SCHEMA
-from logcache.entries import CacheEntry
 from logcache.datomic.logop import (
     BATCH_ROWS,
     EVERYTHING,
@@ -35,6 +33,8 @@ from logcache.datomic.logop import (
     segment_tables,
 )
 from logcache.datomic.rowhash import finish_rows, hash_rows
+from logcache.datomic.schema import DATOM_SCHEMA
+from logcache.entries import CacheEntry
 from logcache.storage import Store
 from logcache.validation.checksum import BucketChecksums, Measure, max_t, multiset_diff
 from logcache.validation.scan import Decoded

@@ -11,17 +11,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from logcache.validation.backends import Job, JobEnd, JobStarted, run_jobs
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, owner_of
-from logcache.validation.heartbeat import Heartbeat, read_heartbeats
-from logcache.validation.parcel import MISSING_PATH_PREFIX
-from logcache.validation.plan import Parcel, filter_by_name, plan
+from logcache.errors import MISSING_PATH_PREFIX
 from logcache.storage import Store
 from logcache.stores import open_results
 from logcache.validation import KIND_OF, ResultRow, latest_results, read_results
+from logcache.validation.backends import Job, JobEnd, JobStarted, run_jobs
+from logcache.validation.heartbeat import Heartbeat, HeartbeatState, read_heartbeats
+from logcache.validation.plan import Parcel, filter_by_name, plan
 from logcache.validation.result import utc_now
 from state.config import CampaignConfig
+from state.model import FailedPathOrigin, ParcelStatus
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class ParcelUpdate:
     label: str
     backend: str
     job_id: str
-    status: str  # pending | running | stuck | done | failed
+    status: ParcelStatus
     task: str
     done: int
     total: int
@@ -41,7 +42,7 @@ class ParcelUpdate:
 
     @classmethod
     def of(
-        cls, label: str, backend: str, job_id: str, status: str, beat: Heartbeat | None, total: int, bytes_total: int, error: str = ""
+        cls, label: str, backend: str, job_id: str, status: ParcelStatus, beat: Heartbeat | None, total: int, bytes_total: int, error: str = ""
     ) -> ParcelUpdate:
         if beat is None:
             return cls(label, backend, job_id, status, "", 0, total, 0, bytes_total, None, None, error)
@@ -50,15 +51,17 @@ class ParcelUpdate:
         )
 
 
-def beat_status(beat: Heartbeat, stale_s: float) -> str:
+def beat_status(beat: Heartbeat, stale_s: float) -> ParcelStatus:
     """The parcel's status as its heartbeat tells it: a running one gone quiet is stuck."""
-    return "stuck" if beat.state == "running" and beat.age_s() > stale_s else beat.state
+    if beat.state is HeartbeatState.RUNNING and beat.age_s() > stale_s:
+        return ParcelStatus.STUCK
+    return ParcelStatus(beat.state.value)
 
 
 @dataclass(frozen=True)
 class FoundPath:
     url: str
-    origin: str  # validation | job-log
+    origin: FailedPathOrigin
     dataset_name: str
 
 
@@ -85,7 +88,7 @@ class _Watcher:
 
     def started(self, s: JobStarted) -> None:
         self.job_ids[s.label] = (s.backend, s.job_id)
-        self._emit(s.label, "pending", None)
+        self._emit(s.label, ParcelStatus.PENDING, None)
 
     def poll(self) -> None:
         beats = self._beats()
@@ -97,12 +100,12 @@ class _Watcher:
     def ended(self, ends: list[JobEnd]) -> None:
         beats = self._beats()
         for end in ends:
-            self._emit(end.label, "done" if end.ok else "failed", beats.get(end.label), end.error)
+            self._emit(end.label, ParcelStatus.DONE if end.ok else ParcelStatus.FAILED, beats.get(end.label), end.error)
 
     def _beats(self) -> dict[str, Heartbeat]:
         return {label: beat for label, beat in read_heartbeats(self.results).items() if beat.started_at >= self.since}
 
-    def _emit(self, label: str, status: str, beat: Heartbeat | None, error: str = "") -> None:
+    def _emit(self, label: str, status: ParcelStatus, beat: Heartbeat | None, error: str = "") -> None:
         if self.on_event is not None:
             job = self.jobs[label]
             backend, job_id = self.job_ids.get(label, ("", ""))
@@ -154,8 +157,8 @@ def found_paths(entries: list[CacheEntry], rows: list[ResultRow], ends: list[Job
     for row in rows:
         if row.error_kind == "missing-path":
             url = row.error.removeprefix(MISSING_PATH_PREFIX)
-            found.setdefault(url, FoundPath(url, "validation", entry_name(row.dataset, KIND_OF[row.validation])))
+            found.setdefault(url, FoundPath(url, FailedPathOrigin.VALIDATION, entry_name(row.dataset, KIND_OF[row.validation])))
     for end in ends:
         for url in end.missing_paths:
-            found.setdefault(url, FoundPath(url, "job-log", owner_of(entries, url)))
+            found.setdefault(url, FoundPath(url, FailedPathOrigin.JOB_LOG, owner_of(entries, url)))
     return list(found.values())

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from logcache.datomic.logop import TRange
 from logcache.entries import CSV_NAME, CacheEntry, read_entries
-from logcache.errors import LogcacheError
+from logcache.errors import MISSING_PATH_PREFIX, LogcacheError
 from logcache.storage import Store
 from logcache.stores import open_destination, open_logs, open_results
 from logcache.validation.check import Job, run_shard
@@ -31,8 +31,6 @@ from logcache.validation.log import split_log
 from logcache.validation.plan import Parcel, Task, units
 from logcache.validation.result import ResultRow, attempts, merge_partials, read_result, result_key, write_result
 from state.config import CampaignConfig
-
-MISSING_PATH_PREFIX = "Path does not exist: "
 
 
 @dataclass(frozen=True)
