@@ -187,7 +187,7 @@ def test_a_failed_submit_is_one_line_gives_machines_back_and_is_retried(tmp_path
     (tmp_path / "submit-fails").touch()
     with pytest.raises(HookFailed) as failed:
         run_async(config, parcel_jobs(["0"]), force=False, watch=_ignore, started=_ignore)
-    assert failed.value.one_line().startswith("HookFailed: submit hook exited with 1: sabesp: 503 from aurora")
+    assert failed.value.one_line().startswith("submit hook exited with 1: sabesp: 503 from aurora")
     assert [(a, label) for a, label, _, _ in ledger(tmp_path)] == [("up", "0"), ("down", "0")]
     record = default_book(config).load()["0"]
     assert not record.holding and not record.ended and not record.submitting_at

@@ -56,7 +56,7 @@ def test_failure_is_one_line_with_the_hook_its_exit_code_and_last_lines(tmp_path
         run_hook("image", "for i in 1 2 3 4 5; do echo step $i; done; echo 'error: denied' >&2; exit 7", log_path=tmp_path / "image.log")
     text = failed.value.one_line()
     assert "\n" not in text
-    assert text.startswith("HookFailed: image hook exited with 7: step 4 | step 5 | error: denied")
+    assert text.startswith("image hook exited with 7: step 4 | step 5 | error: denied")
     assert str(tmp_path / "image.log") in text
     with pytest.raises(HookFailed, match=r"exited with 0 but printed nothing matching `tag: \(\\S\+\)`: built"):
         run_hook("image", "echo built", log_path=tmp_path / "image.log", pattern=r"tag: (\S+)")
@@ -163,7 +163,7 @@ def test_notify_sends_event_and_message_and_reports_a_failure_as_one_line(tmp_pa
     assert notify(config, FAILURE, "copy failed:\n3 prefixes; it's 'bad'") is None
     assert inbox.read_text() == "failure|hooks: copy failed: 3 prefixes; it's 'bad'\n"
     failing = load_config(write_campaign(tmp_path, '[notify]\ncommand = "echo webhook down; exit 22"'))
-    assert notify(failing, FAILURE, "x") == f"HookFailed: notify hook exited with 22: webhook down (output: {tmp_path / 'jobs' / 'notify.log'})"
+    assert notify(failing, FAILURE, "x") == f"notify hook exited with 22: webhook down (output: {tmp_path / 'jobs' / 'notify.log'})"
 
 
 def test_hook_config_is_checked_on_load(tmp_path: Path) -> None:

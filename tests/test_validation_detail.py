@@ -93,4 +93,4 @@ def test_show_of_an_unknown_pair_is_one_line_exit_2(corrupt_world: Path, capsys:
     capsys.readouterr()
     assert main(["show", str(corrupt_world / "campaign.toml"), "raw-nope-s0/log-validation"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("logcache: UnknownDataset: ") and err.count("\n") == 1
+    assert err.startswith("logcache: no pair ") and err.count("\n") == 1
