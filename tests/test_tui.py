@@ -19,9 +19,18 @@ from state.model import StepName, StepStatus
 from state.persist import load_state
 from tui.app import LogcacheApp
 from tui.modals import ConfirmModal, PromptModal
-from tui.panes import CopyPane, FailedPane, ResultsPane, ValidatorsPane
+from tui.widgets.copy_pane import CopyPane
+from tui.widgets.failed_pane import FailedPane
+from tui.widgets.results_pane import ResultsPane
+from tui.widgets.validators_pane import ValidatorsPane
 
 SIZE = (120, 40)
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app remembers the theme in the operator's config dir: a test's, not the host's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 async def idle(pilot, app: LogcacheApp, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
@@ -259,3 +268,60 @@ def test_tui_and_demo_refuse_bad_input_in_one_line(tmp_path: Path, capsys: pytes
     assert main(["demo", str(busy)]) == 2
     assert capsys.readouterr().err == f"logcache: UsageError: {busy} is not empty and holds no campaign.toml; pick another DIR\n"
     assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+
+
+def folder_fingerprint(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+async def test_read_only_session_starts_no_work_from_any_key_or_palette_command(world: Path) -> None:
+    from logcache.campaign import open_campaign
+    from tui.main_screen import MainScreen
+    from tui.widgets.checklist import Checklist
+
+    with open_campaign(world / "campaign.toml"):
+        before = folder_fingerprint(world)
+        app = LogcacheApp(world / "campaign.toml")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            refusals = 0
+            told: list[str] = []
+            notify = app.notify
+            app.notify = lambda message, *a, **k: (told.append(message), notify(message, *a, **k))[1]  # type: ignore[method-assign]
+
+            async def refused(what: str) -> None:
+                nonlocal refusals
+                await pilot.pause(0.05)
+                assert not app.busy and not any(w.group == "work" for w in app.workers), what
+                assert isinstance(app.screen, MainScreen), f"{what} opened {app.screen}"
+                said = [m for m in told if m.startswith("read-only: ")]
+                assert len(said) > refusals, f"{what} did not say why nothing started"
+                refusals = len(said)
+
+            # Every key that starts work, from the screen and from each pane that shows it.
+            for tab, keys in (("copy", "rceax"), ("validators", "x"), ("failed", "c"), ("diff", "ea")):
+                await pilot.press({"copy": "1", "validators": "2", "failed": "3", "diff": "4"}[tab])
+                for key in keys:
+                    await pilot.press(key)
+                    await refused(f"{key} in {tab}")
+            # Enter on every step of the checklist, manual ones included.
+            for name in StepName:
+                app.query_one(Checklist).select(name)
+                app.query_one("#checklist", OptionList).focus()
+                await pilot.press("enter")
+                await refused(f"enter on {name.value}")
+            # Every palette command that starts work.
+            commands = [c for c in app.get_system_commands(app.screen) if c.title.startswith(("Run all", "Re-copy", "Export", "Apply", "Split", "Step: "))]
+            assert len(commands) == 6 + len(StepName)
+            for command in commands:
+                command.callback()
+                await refused(command.title)
+            assert "Run all" not in footer_text(app)
+        after = folder_fingerprint(world)
+    assert after == before
+
+
+def footer_text(app: LogcacheApp) -> str:
+    from textual.widgets import Footer
+
+    return " ".join(str(k.render()) for k in app.screen.query_one(Footer).children)

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
         ("aggregate", "aggregate"),
         ("failures", "aggregate"),
         ("run", "run"),
+        ("log", "log"),
     )
 }
 
