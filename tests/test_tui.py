@@ -325,3 +325,72 @@ def footer_text(app: LogcacheApp) -> str:
     from textual.widgets import Footer
 
     return " ".join(str(k.render()) for k in app.screen.query_one(Footer).children)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_tui_and_demo_refuse_a_broken_campaign_folder_in_one_line(world: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    campaign = world / "campaign.toml"
+    state_file = world / "campaign.state.toml"
+    state_file.write_text("steps = [\n", encoding="utf-8")
+    for args in (["tui", str(campaign)], ["demo", str(world)]):
+        done = run_cli(*args)
+        assert done.returncode == 2, done
+        assert done.stderr.count("\n") == 1 and "campaign.state.toml" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    state_file.unlink()
+
+    (world / "campaign.lock").unlink(missing_ok=True)
+    (world / "campaign.lock").mkdir()
+    for args in (["tui", str(campaign)], ["demo", str(world)]):
+        done = run_cli(*args)
+        assert done.returncode == 2, done
+        assert done.stderr.count("\n") == 1 and "campaign.lock" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    (world / "campaign.lock").rmdir()
+
+    # A folder the operator may not write (simulated: the tests may run as root, whom
+    # permissions do not stop).
+    import state.lock
+    from tui.entry import main
+
+    real_open = state.lock.os.open
+
+    def refuse(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).startswith(str(world)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state.lock.os, "open", refuse)
+    before = folder_fingerprint(world)
+    assert main(["tui", str(campaign)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Permission denied" in err and "campaign.lock" in err
+    assert folder_fingerprint(world) == before
+
+
+def test_demo_says_where_it_opens_and_fresh_starts_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tui.subcommands
+
+    opened: list[Path] = []
+    monkeypatch.setattr(tui.subcommands, "open_app", lambda campaign, break_lock=False: opened.append(campaign) or 0)
+    from tui.entry import main
+
+    folder = tmp_path / "demo"
+    assert main(["demo", str(folder)]) == 0
+    (folder / "campaign.state.toml").write_text("", encoding="utf-8")
+    assert main(["demo", str(folder)]) == 0
+    assert (folder / "campaign.state.toml").exists(), "a plain demo resumes"
+    assert main(["demo", str(folder), "--fresh"]) == 0
+    assert not (folder / "campaign.state.toml").exists() and (folder / "campaign.toml").exists()
+    assert opened == [folder / "campaign.toml"] * 3
+
+
+def test_demo_output_and_help(tmp_path: Path) -> None:
+    done = run_cli("demo", "--help")
+    assert done.returncode == 0 and "logcache/demo-faults" in "".join(done.stdout.split()) and "--fresh" in done.stdout
+    done = run_cli("demo", str(tmp_path / "d"), "--scale", "huge")
+    assert done.returncode == 2 and "invalid choice: 'huge'" in done.stderr
+    assert not (tmp_path / "d").exists(), "a bad scale is refused before anything is built"

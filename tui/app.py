@@ -151,7 +151,8 @@ class LogcacheApp(App[None]):
     def refresh_views(self) -> None:
         if isinstance(self.screen, MainScreen):
             self._watch_steps()
-            self.screen.refresh_panes()
+            with self.live.lock:
+                self.screen.refresh_panes()
 
     def header_markup(self) -> str:
         state = self.campaign.state
@@ -206,14 +207,16 @@ class LogcacheApp(App[None]):
         self.log_line(message.text, "info" if message.level == "toast" else message.level)
 
     @on(LibraryEvent)  # every kind: `on` matches subclasses, the naming convention does not
-    def fold_event(self, message: LibraryEvent) -> None:
-        line = self.live.fold(message.event)
-        if line:
-            self.log_line(line)
+    def library_event(self, message: LibraryEvent) -> None:
+        if message.line:
+            self.log_line(message.line)
 
     def emit(self, event: Any) -> None:
-        """The library's callback, called in a worker thread."""
-        self.post_message(message_for(event))
+        """The library's callback, called in a worker thread: the event is folded here,
+        before any widget sees it, and the app is told."""
+        with self.live.lock:
+            line = self.live.fold(event)
+        self.post_message(message_for(event, line))
 
     def say(self, text: str) -> None:
         """A line for the Log, from a worker thread."""
@@ -278,7 +281,8 @@ class LogcacheApp(App[None]):
         self.main.checklist.select(self._current_step())
         self._load_diff()
         self._load_results()
-        self.main.refresh_panes(force=True)
+        with self.live.lock:
+            self.main.refresh_panes(force=True)
         if self._continue_run_all and not message.error and message.what.startswith("confirm"):
             self._continue_run_all = False
             self.run_all()

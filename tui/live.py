@@ -7,6 +7,7 @@ only what changed and what is on screen, whatever the size of the campaign."""
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ class Live:
     discover: DiscoverProgress | None = None
     rates: deque[float] = field(default_factory=lambda: deque(maxlen=RATE_SAMPLES))
     failed: int = 0
+    # Workers fold in their threads; the app reads while holding this.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def _row(self, name: str) -> DatasetRow:
         row = self.datasets.get(name)
@@ -48,7 +51,8 @@ class Live:
         return row
 
     def fold(self, event: Any) -> str | None:
-        """Take in one event; returns a line for the Log when it is worth one."""
+        """Take in one event; returns a line for the Log when it is worth one.
+        The caller holds `lock`."""
         if isinstance(event, CopyPlanned):
             for plan in event.datasets:
                 row = self._row(plan.name)

@@ -151,10 +151,10 @@ class MainScreen(Screen[None]):
         focus = getattr(pane, "focus_table", None)
         if focus is not None:
             focus()
-        self.refresh_panes(force=False)
+        self.logcache.refresh_views()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.refresh_panes()
+        self.logcache.refresh_views()
 
     def action_help(self) -> None:
         self.logcache.show_help()

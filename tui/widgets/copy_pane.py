@@ -110,7 +110,8 @@ class CopyPane(Vertical):
     def action_toggle_failures(self) -> None:
         self.failures_only = not self.failures_only
         if self._state is not None and self._live is not None:
-            self.refresh_from(self._state, self._live, force=True)
+            with self._live.lock:
+                self.refresh_from(self._state, self._live, force=True)
 
     def action_sort(self) -> None:
         self.query_one(KeyedTable).action_sort_next()

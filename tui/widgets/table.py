@@ -72,10 +72,13 @@ class KeyedTable(DataTable[object]):
 
     def update_row(self, key: str, cells: Sequence[object]) -> None:
         current = self.get_row(key)
-        for column, old, new in zip(list(self.columns), current, cells):
-            if str(old) != str(new):
-                # A value longer than the column's widest ("pending" -> "verified") widens it.
-                self.update_cell(key, column, new, update_width=True)
+        for (column, spec), old, new in zip(self.columns.items(), current, cells):
+            text = str(new)
+            if str(old) != text:
+                # A value longer than the column's widest ("pending" -> "verified") widens
+                # it; a shorter one must not ask for a width update, which re-measures
+                # every cell of the column.
+                self.update_cell(key, column, new, update_width=len(text) > spec.content_width)
 
     def visible_keys(self) -> list[str]:
         """The keys of the rows on screen now: what a refresh needs to touch."""
