@@ -48,7 +48,7 @@ from tui.main_screen import MainScreen, ReadOnlyMainScreen
 from tui.messages import LibraryEvent, LogLine, WorkEnded, message_for
 from tui.modals import ConfirmModal, PromptModal
 from tui.settings import load_settings, save_setting
-from tui.widgets.checklist import Checklist
+from tui.widgets.checklist import SHORT_TITLES, Checklist
 from tui.widgets.copy_pane import CopyPane
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.failed_pane import FailedPane
@@ -93,6 +93,7 @@ class LogcacheApp(App[None]):
         self._stack = ExitStack()
         self._offered = 0
         self._continue_run_all = False
+        self._manual_next: StepName | None = None
         self._seen_steps: dict[StepName, StepStatus] = {}
         self._theme_ready = False
         self._main: MainScreen | None = None
@@ -167,7 +168,7 @@ class LogcacheApp(App[None]):
         elif state.aggregate and state.aggregate.all_valid:
             overall = "[green]all valid[/]"
         else:
-            overall = f"next: {STEP_TITLES[nxt.name]}" if nxt else "[green]done[/]"
+            overall = f"next: {SHORT_TITLES[nxt.name]}" if nxt else "[green]done[/]"
         tx = f"tx {state.transaction_id[:8]}" if state.transaction_id else "no transaction"
         # What matters first: at 80 columns the end is cut, never the next step.
         return sep.join([f"[b]logcache[/b] {escape(state.campaign_name)}", overall, tx, escape(self.operator)])
@@ -179,12 +180,18 @@ class LogcacheApp(App[None]):
             if before is step.status:
                 continue
             self._seen_steps[step.name] = step.status
-            if step.name is StepName.RECOPY_FAILED and step.status is StepStatus.RUNNING:
-                paths = self.campaign.state.open_failed_paths()
-                names = ", ".join(dict.fromkeys(fp.dataset_name for fp in paths[:3] if fp.dataset_name))
-                text = f"re-copying {len(paths)} failed paths ({names}) and re-validating those datasets; see 3 Failed"
-                self.log_line(text)
-                self.notify(text, title="re-copy", timeout=8)
+            if step.name is not StepName.RECOPY_FAILED or step.status is StepStatus.PENDING:
+                continue
+            # Seen running, or already ended when a fast re-copy fell between refreshes.
+            paths = [fp for fp in self.campaign.state.failed_paths if fp.resolution.value in ("open", "recopied")] if step.status is StepStatus.RUNNING else []
+            names = ", ".join(dict.fromkeys(fp.dataset_name for fp in paths if fp.dataset_name))
+            text = (
+                f"re-copying {len(paths)} failed paths ({names}), then re-validating those datasets; see 3 Failed"
+                if step.status is StepStatus.RUNNING
+                else f"re-copy of failed paths {step.status.value}: {step.note}; see 3 Failed"
+            )
+            self.log_line(text)
+            self.notify(text, title="re-copy", timeout=10, severity="error" if step.status is StepStatus.FAILED else "information")
 
     def _current_step(self) -> StepName:
         nxt = self.campaign.state.next_step()
@@ -288,6 +295,10 @@ class LogcacheApp(App[None]):
             self.run_all()
             return
         self._continue_run_all = False
+        manual, self._manual_next = self._manual_next, None
+        if manual is not None:
+            self.run_step_named(manual, continue_run_all=True)
+            return
         self._offer_recopy()
 
     def alert(self, title: str, body: str) -> None:
@@ -384,8 +395,9 @@ class LogcacheApp(App[None]):
         def work() -> str:
             outcome = run_campaign(campaign, str(self.campaign_path), self.emit, self.cancel, say=self.say)
             if outcome.stopped_at in MANUAL_STEPS:
-                # The prompt, not a CLI command: Enter on the step does the same.
-                self.call_from_thread(self.run_step_named, outcome.stopped_at, True)
+                # Its prompt opens when this work has ended; never a CLI command, since
+                # Enter on the step does the same.
+                self._manual_next = outcome.stopped_at
                 return f"run all: stopped at {STEP_TITLES[outcome.stopped_at]}, a manual step"
             return f"run all: {outcome.message}"
 

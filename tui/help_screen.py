@@ -12,6 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
+KEY_NAMES = {"question_mark": "?", "f1": "F1", "enter": "Enter", "escape": "Escape", "home": "Home", "end": "End", "pageup": "PgUp", "pagedown": "PgDn", "up": "Up", "down": "Down"}
+
+
 def key_lines(groups: Iterable[tuple[str, list[BindingType]]]) -> list[str]:
     lines: list[str] = []
     for title, bindings in groups:
@@ -20,7 +23,7 @@ def key_lines(groups: Iterable[tuple[str, list[BindingType]]]) -> list[str]:
             continue
         lines.append(f"[b]{title}[/b]")
         for b in shown:
-            keys = ", ".join(k.strip() for k in b.key.split(","))
+            keys = ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in b.key.split(","))
             lines.append(f"  {keys:<14} {b.description}")
         lines.append("")
     return lines

@@ -72,17 +72,17 @@ class MainScreen(Screen[None]):
         with Horizontal(id="main"):
             yield Checklist(self.glyphs, id="steps")
             with TabbedContent(id="tabs", initial="copy"):
-                with TabPane("1 Copy", id="copy"):
+                with TabPane("Copy", id="copy"):
                     yield CopyPane(self.glyphs)
-                with TabPane("2 Validators", id="validators"):
+                with TabPane("Validators", id="validators"):
                     yield ValidatorsPane(self.glyphs)
-                with TabPane("3 Failed", id="failed"):
+                with TabPane("Failed", id="failed"):
                     yield FailedPane()
-                with TabPane("4 PR diff", id="diff"):
+                with TabPane("PR diff", id="diff"):
                     yield DiffPane()
-                with TabPane("5 Results", id="results"):
+                with TabPane("Results", id="results"):
                     yield ResultsPane()
-                with TabPane("6 Log", id="log"):
+                with TabPane("Log", id="log"):
                     yield LogPane(id="log-view")
         yield Footer(show_command_palette=False)
 

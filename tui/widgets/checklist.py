@@ -35,12 +35,12 @@ SHORT_TITLES = {
 class Checklist(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "choose", "Run / confirm step"),
-        Binding("b", "toggle", "Collapse"),
+        Binding("b", "toggle", "Checklist"),
     ]
     DEFAULT_CSS = """
     Checklist { width: 28; border-right: solid $primary-background; }
     Checklist.-collapsed { width: 5; }
-    Checklist > OptionList { height: auto; max-height: 12; border: none; padding: 0; }
+    Checklist > OptionList, Checklist > OptionList:focus { height: auto; max-height: 12; border: none; padding: 0; }
     Checklist > #step-note { height: 1fr; padding: 0 1; color: $text-muted; }
     Checklist.-collapsed > #step-note { display: none; }
     """

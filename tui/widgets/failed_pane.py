@@ -24,7 +24,7 @@ def path_error(fp: FailedPath, reasons: dict[str, str]) -> str:
         return fp.note
     if reasons.get(fp.dataset_name):
         return reasons[fp.dataset_name]
-    return {"copy": "copy failed", "discover": "path does not exist at the source"}.get(fp.origin, "path missing at the destination")
+    return {"copy": "copy failed", "discover": "path does not exist at the source"}.get(fp.origin, "missing at the destination")
 
 
 class FailedPane(Vertical):
