@@ -69,3 +69,15 @@ def sparkline(values: list[float], width: int, g: Glyphs) -> str:
         return g.spark[0] * len(shown)
     levels = len(g.spark) - 1
     return "".join(g.spark[round(levels * max(v, 0.0) / top)] for v in shown)
+
+
+def use_ascii_scrollbars() -> None:
+    """Scrollbars drawn with spaces only (their ends are partial blocks otherwise), the
+    way Textual documents replacing the scrollbar renderer."""
+    from textual.scrollbar import ScrollBar, ScrollBarRender
+
+    class AsciiScrollBarRender(ScrollBarRender):
+        VERTICAL_BARS = [" "] * 8
+        HORIZONTAL_BARS = [" "] * 8
+
+    ScrollBar.renderer = AsciiScrollBarRender
