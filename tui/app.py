@@ -41,7 +41,7 @@ from state.lock import LockHeld
 from state.model import MANUAL_STEPS, STEP_TITLES, ParcelStatus, StepName, StepStatus, operator, utc_now
 from tui import alerts
 from tui.detail_screen import DetailScreen, DetailLoader, campaign_detail_loader
-from tui.glyphs import Glyphs, terminal_glyphs, use_ascii_scrollbars
+from tui.glyphs import Glyphs, terminal_glyphs, ascii_scrollbars
 from tui.help_screen import HelpScreen
 from tui.live import Live
 from tui.main_screen import MainScreen, ReadOnlyMainScreen
@@ -100,7 +100,7 @@ class LogcacheApp(App[None]):
         self.campaign = self._open(break_lock)
         if self.glyphs.ascii:
             self.add_class("-ascii")
-            use_ascii_scrollbars()
+            self._stack.enter_context(ascii_scrollbars())
         theme = load_settings().get("theme")
         if theme and theme in self.available_themes:
             self.theme = theme

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import codecs
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from state.model import StepStatus
@@ -71,13 +73,19 @@ def sparkline(values: list[float], width: int, g: Glyphs) -> str:
     return "".join(g.spark[round(levels * max(v, 0.0) / top)] for v in shown)
 
 
-def use_ascii_scrollbars() -> None:
-    """Scrollbars drawn with spaces only (their ends are partial blocks otherwise), the
-    way Textual documents replacing the scrollbar renderer."""
+@contextmanager
+def ascii_scrollbars() -> Iterator[None]:
+    """Scrollbars drawn with spaces only (their ends are partial blocks otherwise), by
+    replacing the scrollbar renderer as Textual documents, for as long as the app runs."""
     from textual.scrollbar import ScrollBar, ScrollBarRender
 
     class AsciiScrollBarRender(ScrollBarRender):
         VERTICAL_BARS = [" "] * 8
         HORIZONTAL_BARS = [" "] * 8
 
+    previous = ScrollBar.renderer
     ScrollBar.renderer = AsciiScrollBarRender
+    try:
+        yield
+    finally:
+        ScrollBar.renderer = previous
