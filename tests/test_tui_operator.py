@@ -330,3 +330,38 @@ async def test_the_detail_screen_shows_the_library_detail(validated: Path) -> No
         expected = detail.render_detail(detail.pair_detail(app.campaign.config, steps.entries(app.campaign), pair))
         assert all(line in app.screen.text for line in expected[:5])
         await pilot.press("escape", "q")
+
+
+async def test_stop_and_quit_mid_validation_is_quick_and_the_reopened_panes_agree(copied: Path) -> None:
+    from tui.modals import ConfirmModal
+
+    assert cli(["registry", "export", str(copied), "--out", str(copied.parent / "patch.diff")]) == 0
+    assert cli(["step", "done", str(copied), "build-image", "--note", "quay-1"]) == 0
+    app = LogcacheApp(copied)
+    async with app.run_test(size=SIZE) as pilot:
+        app.run_step_named(StepName.VALIDATE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not app.campaign.state.parcels:
+            await pilot.pause(0.02)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmModal)
+        asked = time.monotonic()
+        await pilot.press("y")
+        while app.return_code is None and time.monotonic() < asked + 30:
+            await pilot.pause(0.02)
+        stopped_in = time.monotonic() - asked
+    assert stopped_in < 2.5, f"stop and quit took {stopped_in:.1f} s"
+    app = LogcacheApp(copied)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await pilot.pause(0.3)
+        step = app.campaign.state.step(StepName.VALIDATE)
+        table = app.screen.query_one("#parcels-table", DataTable)
+        statuses = {str(table.get_cell(k, "status")) for k in table.rows}
+        summary = str(app.screen.query_one("#parcels-summary").render())
+        if step.status is StepStatus.DONE:
+            assert statuses == {"done"}
+        else:
+            assert step.status is StepStatus.PENDING and "interrupted" in step.note
+            assert "running" not in statuses and f"validate pending: {step.note}" in summary
+        await pilot.press("q")
