@@ -153,10 +153,11 @@ class LogcacheApp(App[None]):
     # --- what the screen shows ----------------------------------------------------------
 
     def refresh_views(self) -> None:
-        if isinstance(self.screen, MainScreen):
+        # The main screen, even under a dialog or the help: its panes keep up.
+        if self._main is not None and self._main.is_mounted:
             self._watch_steps()
             with self.live.lock:
-                self.screen.refresh_panes()
+                self._main.refresh_panes()
 
     def header_markup(self) -> str:
         state = self.campaign.state
