@@ -48,7 +48,7 @@ from tui.main_screen import MainScreen, ReadOnlyMainScreen
 from tui.messages import LibraryEvent, LogLine, WorkEnded, message_for
 from tui.modals import ConfirmModal, PromptModal
 from tui.settings import load_settings, save_setting
-from tui.widgets.checklist import SHORT_TITLES, Checklist
+from tui.widgets.checklist import Checklist
 from tui.widgets.copy_pane import CopyPane
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.failed_pane import FailedPane
@@ -172,7 +172,7 @@ class LogcacheApp(App[None]):
         elif state.aggregate and state.aggregate.all_valid:
             overall = "[green]all valid[/]"
         else:
-            overall = f"next: {SHORT_TITLES[nxt.name]}" if nxt else "[green]done[/]"
+            overall = f"next: {STEP_TITLES[nxt.name]}" if nxt else "[green]done[/]"
         tx = f"tx {state.transaction_id[:8]}" if state.transaction_id else "no transaction"
         # What matters first: at 80 columns the end is cut, never the next step.
         return sep.join([f"[b]logcache[/b] {escape(state.campaign_name)}", overall, tx, escape(self.operator)])
