@@ -371,7 +371,7 @@ def test_tui_and_demo_refuse_a_broken_campaign_folder_in_one_line(world: Path, m
     assert folder_fingerprint(world) == before
 
 
-def test_demo_says_where_it_opens_and_fresh_starts_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_says_where_it_opens_and_fresh_starts_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import tui.subcommands
 
     opened: list[Path] = []
@@ -386,6 +386,15 @@ def test_demo_says_where_it_opens_and_fresh_starts_over(tmp_path: Path, monkeypa
     assert main(["demo", str(folder), "--fresh"]) == 0
     assert not (folder / "campaign.state.toml").exists() and (folder / "campaign.toml").exists()
     assert opened == [folder / "campaign.toml"] * 3
+    out = capsys.readouterr().out
+    assert f"building a demo world in {folder}" in out and f"resuming the demo in {folder} (--fresh starts over)" in out
+    assert f"removed the demo world in {folder}" in out
+    # --fresh removes demo worlds only.
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "campaign.toml").write_text("[campaign]\nname = 'prod'\n", encoding="utf-8")
+    assert main(["demo", str(real), "--fresh"]) == 2
+    assert (real / "campaign.toml").exists() and "not a demo world" in capsys.readouterr().err
 
 
 def test_demo_output_and_help(tmp_path: Path) -> None:
