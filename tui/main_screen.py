@@ -18,6 +18,7 @@ from tui.widgets.checklist import Checklist
 from tui.widgets.copy_pane import CopyPane
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.failed_pane import FailedPane
+from tui.widgets.lines import set_line
 from tui.widgets.log_pane import LogPane
 from tui.widgets.results_pane import ResultsPane
 from tui.widgets.validators_pane import ValidatorsPane
@@ -104,7 +105,7 @@ class MainScreen(Screen[None]):
         return str(self.query_one(TabbedContent).active)
 
     def set_header(self, markup: str) -> None:
-        self.query_one("#header", Static).update(markup)
+        set_line(self.query_one("#header", Static), markup)
 
     def refresh_panes(self, force: bool = False) -> None:
         """The header's and checklist's state, and the pane on screen (only that one)."""

@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from state.model import MANUAL_STEPS, STEP_TITLES, CampaignState, StepName, StepStatus
 from tui.glyphs import Glyphs
+from tui.widgets.lines import set_line
 
 ICON_STYLE = {StepStatus.RUNNING: "cyan", StepStatus.DONE: "green", StepStatus.FAILED: "bold red"}
 # One line each, even at 80 columns.
@@ -98,7 +99,7 @@ class Checklist(Vertical):
         if selected is not None and not self.collapsed:
             s = state.step(selected)
             when = f" {s.finished_at}" if s.finished_at else ""
-            self.query_one("#step-note", Static).update(f"[b]{STEP_TITLES[selected]}[/b]\n{s.status.value}{when}\n{escape(s.note)}")
+            set_line(self.query_one("#step-note", Static), f"[b]{STEP_TITLES[selected]}[/b]\n{s.status.value}{when}\n{escape(s.note)}")
 
     def action_choose(self) -> None:
         name = self.selected()

@@ -14,6 +14,7 @@ from logcache.progress_render import human_bytes, human_duration
 from state.model import CampaignState, DatasetState, StepName
 from tui.glyphs import Glyphs, bar, sparkline
 from tui.live import Live
+from tui.widgets.lines import set_line
 from tui.widgets.table import KeyedTable, styled
 
 FAILED = ("failed", "conflict")
@@ -95,17 +96,17 @@ class CopyPane(Vertical):
             verified, total = self._counts
             step = state.step(StepName.COPY)
             note = f"  {g.separator} copy {step.status.value}" + (f": {step.note}" if step.note and step.status.value != "done" else "")
-            summary.update(f"{verified:,}/{total:,} datasets verified{note}{flag}")
-            line2.update(bar(verified, max(total, 1), min(width, 60), g))
+            set_line(summary, f"{verified:,}/{total:,} datasets verified{note}{flag}")
+            set_line(line2, bar(verified, max(total, 1), min(width, 60), g))
             return
         eta = human_duration(p.eta_s) if p.eta_s is not None else "-"
         text = f"{p.objects_done:,}/{p.objects_total:,} objects  {human_bytes(p.bytes_done)}/{human_bytes(p.bytes_total)}  {p.objects_per_s:,.0f} obj/s  {human_bytes(p.bytes_per_s)}/s  ETA {eta}"
         if len(text) + len(flag) > width:
             # Never wrapped: at 80 columns the rate and ETA say the most.
             text = f"{p.objects_done:,}/{p.objects_total:,} obj  {p.objects_per_s:,.0f} obj/s  ETA {eta}"
-        summary.update(text + flag)
+        set_line(summary, text + flag)
         spark_width = max(width - 22, 8)
-        line2.update(f"{bar(p.objects_done, max(p.objects_total, 1), 20, g)} {sparkline(list(live.rates), spark_width, g)}")
+        set_line(line2, f"{bar(p.objects_done, max(p.objects_total, 1), 20, g)} {sparkline(list(live.rates), spark_width, g)}")
 
     def action_toggle_failures(self) -> None:
         self.failures_only = not self.failures_only

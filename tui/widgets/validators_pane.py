@@ -14,6 +14,7 @@ from logcache.progress_render import human_bytes
 from state.model import CampaignState, ParcelStatus, StepName, StepStatus
 from tui.glyphs import Glyphs, bar
 from tui.live import Live
+from tui.widgets.lines import set_line
 from tui.widgets.table import KeyedTable, styled
 
 BAR_WIDTH = 10
@@ -67,7 +68,7 @@ class ValidatorsPane(Vertical):
             text += f"  {g.separator} validate {step.status.value}" + (f": {step.note}" if step.note else "")
         if counts.get("stuck"):
             text = "x: split a stuck parcel  " + text
-        self.query_one("#parcels-summary", Static).update(text)
+        set_line(self.query_one("#parcels-summary", Static), text)
 
     def selected(self) -> str | None:
         return self.query_one(KeyedTable).selected_key()
