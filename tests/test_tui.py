@@ -301,6 +301,9 @@ async def test_read_only_session_starts_no_work_from_any_key_or_palette_command(
             # Every key that starts work, from the screen and from each pane that shows it.
             for tab, keys in (("copy", "rceax"), ("validators", "x"), ("failed", "c"), ("diff", "ea")):
                 await pilot.press({"copy": "1", "validators": "2", "failed": "3", "diff": "4"}[tab])
+                await pilot.pause(0.05)
+                shown = footer_text(app)
+                assert "Quit" in shown and not any(w in shown for w in ("Run all", "Re-copy", "Export", "Apply", "Split")), shown
                 for key in keys:
                     await pilot.press(key)
                     await refused(f"{key} in {tab}")

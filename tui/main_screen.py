@@ -4,6 +4,7 @@ hands each pane the state and live progress to show; it never reaches into a pan
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
@@ -11,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from tui.glyphs import Glyphs
@@ -56,6 +58,11 @@ class MainScreen(Screen[None]):
     MainScreen TabPane { padding: 0; }
     """
 
+    # The pane classes this screen composes; a read-only screen swaps in variants.
+    panes: ClassVar[dict[str, type[Widget]]] = {
+        "copy": CopyPane, "validators": ValidatorsPane, "failed": FailedPane, "diff": DiffPane, "results": ResultsPane,
+    }
+
     def __init__(self, glyphs: Glyphs) -> None:
         super().__init__()
         self.glyphs = glyphs
@@ -74,15 +81,15 @@ class MainScreen(Screen[None]):
             yield Checklist(self.glyphs, id="steps")
             with TabbedContent(id="tabs", initial="copy"):
                 with TabPane("Copy", id="copy"):
-                    yield CopyPane(self.glyphs)
+                    yield self.panes["copy"](self.glyphs)  # type: ignore[call-arg]
                 with TabPane("Validators", id="validators"):
-                    yield ValidatorsPane(self.glyphs)
+                    yield self.panes["validators"](self.glyphs)  # type: ignore[call-arg]
                 with TabPane("Failed", id="failed"):
-                    yield FailedPane()
+                    yield self.panes["failed"]()
                 with TabPane("PR diff", id="diff"):
-                    yield DiffPane()
+                    yield self.panes["diff"]()
                 with TabPane("Results", id="results"):
-                    yield ResultsPane()
+                    yield self.panes["results"]()
                 with TabPane("Log", id="log"):
                     yield LogPane(id="log-view")
         yield Footer(show_command_palette=False)
@@ -190,9 +197,18 @@ class MainScreen(Screen[None]):
         self.app.notify(f"{message.url}\n{message.text}", title="failed path", timeout=10)
 
 
+def without_work_keys(pane: type[Widget]) -> type[Widget]:
+    """`pane` whose footer shows none of the keys that start work (those run screen
+    actions): the keys still answer, through the gate, saying why nothing starts."""
+    hidden = [
+        replace(b, show=False) if isinstance(b, Binding) and b.action.startswith("screen.") else b for b in pane.BINDINGS
+    ]
+    return type(pane.__name__, (pane,), {"BINDINGS": hidden})
+
+
 class ReadOnlyMainScreen(MainScreen):
-    """The same screen for a campaign another operator drives: the footer offers no work
-    (the keys still answer, saying why nothing starts)."""
+    """The same screen for a campaign another operator drives: the footer offers no work."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "run_all", "Run all", show=False)]
+    panes: ClassVar[dict[str, type[Widget]]] = {name: without_work_keys(cls) for name, cls in MainScreen.panes.items()}
 
