@@ -365,3 +365,18 @@ async def test_stop_and_quit_mid_validation_is_quick_and_the_reopened_panes_agre
             assert step.status is StepStatus.PENDING and "interrupted" in step.note
             assert "running" not in statuses and f"validate pending: {step.note}" in summary
         await pilot.press("q")
+
+
+async def test_an_unreadable_event_log_is_said_not_fatal(world: Path) -> None:
+    journal.journal_path(world.parent).mkdir()
+    app = LogcacheApp(world)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await pilot.pause(0.2)
+        shown = "\n".join(line.text for line in app.screen.query_one("#log-view").lines)  # type: ignore[attr-defined]
+        assert "the event log cannot be read" in shown
+        writes = [n.message for n in app._notifications if "cannot be written" in n.message]
+        assert len(writes) == 1, "said once, not on every line"
+        await pilot.press("q")
+    done = subprocess.run([sys.executable, "-m", "logcache", "log", str(world)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "events.jsonl" in done.stderr, done.stderr

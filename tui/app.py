@@ -94,6 +94,7 @@ class LogcacheApp(App[None]):
         self._offered = 0
         self._continue_run_all = False
         self._manual_next: StepName | None = None
+        self._journal_broken = False
         self._seen_steps: dict[StepName, StepStatus] = {}
         self._theme_ready = False
         self._main: MainScreen | None = None
@@ -123,8 +124,11 @@ class LogcacheApp(App[None]):
     def screen_ready(self) -> None:
         """The main screen is composed: fill it and start the refresh timers."""
         screen = self.main
-        for entry in journal.recent(self.campaign.config.work_dir, JOURNAL_RELOAD):
-            screen.log_pane.add_past(entry)
+        try:
+            for entry in journal.recent(self.campaign.config.work_dir, JOURNAL_RELOAD):
+                screen.log_pane.add_past(entry)
+        except OSError as exc:
+            self._notices.append(f"the event log cannot be read: {describe(exc)}")
         for notice in self._notices:
             self.log_line(notice, "warning")
         self._offered = len(self.campaign.state.open_failed_paths())
@@ -206,10 +210,11 @@ class LogcacheApp(App[None]):
         campaign's event log."""
         if self._main is not None:
             self._main.log_pane.add(datetime.now(), text)
-        if not self.campaign.read_only:
+        if not self.campaign.read_only and not self._journal_broken:
             try:
                 journal.append(self.campaign.config.work_dir, journal.JournalEntry(utc_now(), self.operator, text, level))
             except OSError as exc:
+                self._journal_broken = True  # said once; the Log pane goes on
                 self.notify(f"the event log cannot be written: {describe(exc)}", severity="warning")
 
     def on_log_line(self, message: LogLine) -> None:

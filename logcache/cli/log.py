@@ -7,7 +7,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from logcache.runbook.journal import recent
+from logcache.errors import UsageError
+from logcache.runbook.journal import journal_path, recent
 from state.config import load_config
 
 
@@ -21,7 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.campaign)
-    for entry in recent(config.work_dir, args.lines if args.lines > 0 else 0):
+    try:
+        entries = recent(config.work_dir, args.lines if args.lines > 0 else 0)
+    except OSError as exc:
+        raise UsageError(f"cannot read the event log {journal_path(config.work_dir)}: {exc.strerror or exc}") from None
+    for entry in entries:
         if args.json:
             print(json.dumps(asdict(entry), ensure_ascii=False))
         else:
