@@ -115,4 +115,9 @@ class CopyPane(Vertical):
                 self.refresh_from(self._state, self._live, force=True)
 
     def action_sort(self) -> None:
+        # Rows off screen are brought up to date first: a refresh only touches the
+        # visible ones, and a sort reads them all.
+        if self._state is not None and self._live is not None:
+            with self._live.lock:
+                self.refresh_from(self._state, self._live, force=True)
         self.query_one(KeyedTable).action_sort_next()
