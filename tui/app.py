@@ -95,6 +95,7 @@ class LogcacheApp(App[None]):
         self._continue_run_all = False
         self._manual_next: StepName | None = None
         self._journal_broken = False
+        self._queued: set[type[LibraryEvent]] = set()  # kinds with a message in the queue
         self._seen_steps: dict[StepName, StepStatus] = {}
         self._theme_ready = False
         self._main: MainScreen | None = None
@@ -224,15 +225,23 @@ class LogcacheApp(App[None]):
 
     @on(LibraryEvent)  # every kind: `on` matches subclasses, the naming convention does not
     def library_event(self, message: LibraryEvent) -> None:
+        with self.live.lock:
+            self._queued.discard(type(message))
         if message.line:
             self.log_line(message.line)
 
     def emit(self, event: Any) -> None:
         """The library's callback, called in a worker thread: the event is folded here,
-        before any widget sees it, and the app is told."""
+        before any widget sees it, and the app is told. A message with nothing for the
+        Log is posted only when none of its kind waits in the queue: each post wakes the
+        app's thread through a socket, 1.2 s of a 5,000-dataset copy's 13 s."""
         with self.live.lock:
             line = self.live.fold(event)
-        self.post_message(message_for(event, line))
+            message = message_for(event, line)
+            if line is None and type(message) in self._queued:
+                return
+            self._queued.add(type(message))
+        self.post_message(message)
 
     def say(self, text: str) -> None:
         """A line for the Log, from a worker thread."""
