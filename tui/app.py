@@ -95,6 +95,7 @@ class LogcacheApp(App[None]):
         self._continue_run_all = False
         self._manual_next: StepName | None = None
         self._journal_broken = False
+        self._panes_ready = False  # the main screen's widgets are all mounted
         self._queued: set[type[LibraryEvent]] = set()  # kinds with a message in the queue
         self._seen_steps: dict[StepName, StepStatus] = {}
         self._theme_ready = False
@@ -125,6 +126,7 @@ class LogcacheApp(App[None]):
     def screen_ready(self) -> None:
         """The main screen is composed: fill it and start the refresh timers."""
         screen = self.main
+        self._panes_ready = True
         try:
             for entry in journal.recent(self.campaign.config.work_dir, JOURNAL_RELOAD):
                 screen.log_pane.add_past(entry)
@@ -159,7 +161,7 @@ class LogcacheApp(App[None]):
 
     def refresh_views(self) -> None:
         # The main screen, even under a dialog or the help: its panes keep up.
-        if self._main is not None and self._main.is_mounted:
+        if self._main is not None and self._panes_ready:
             self._watch_steps()
             with self.live.lock:
                 self._main.refresh_panes()

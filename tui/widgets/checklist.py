@@ -59,6 +59,7 @@ class Checklist(Vertical):
         super().__init__(id=id)
         self.glyphs = glyphs
         self._prompts: dict[str, str] = {}
+        self._state: CampaignState | None = None
 
     def compose(self) -> ComposeResult:
         yield OptionList(*[Option(SHORT_TITLES[n], id=n.value) for n in StepName], id="checklist")
@@ -67,6 +68,8 @@ class Checklist(Vertical):
     def watch_collapsed(self, collapsed: bool) -> None:
         self.set_class(collapsed, "-collapsed")
         self._prompts.clear()
+        if self._state is not None:
+            self.refresh_from(self._state)
 
     def action_toggle(self) -> None:
         self.collapsed = not self.collapsed
@@ -89,6 +92,7 @@ class Checklist(Vertical):
         return f"{icon} {SHORT_TITLES[name]}{manual}"
 
     def refresh_from(self, state: CampaignState) -> None:
+        self._state = state
         options = self.query_one(OptionList)
         for step in state.steps:
             prompt = self.prompt(step.name, step.status)
