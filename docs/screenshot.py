@@ -10,8 +10,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from textual.widgets import TabbedContent
-
 from logcache.demo import build_world
 from state.model import StepName
 from tui.app import LogcacheApp
@@ -27,15 +25,14 @@ async def main() -> None:
         app = LogcacheApp(root / "campaign.toml")
         async with app.run_test(size=(120, 34)) as pilot:
             for step in (*STEPS, StepName.VALIDATE):
-                app.query_one("#checklist").highlighted = list(StepName).index(step)
+                app.main.checklist.select(step)
                 app.run_step_named(step)
                 while app.busy:
                     await pilot.pause(0.1)
                 await pilot.pause(0.3)
             # The validation found the two lost copies: the screenshot shows the re-copy offer
             # over the Validators pane.
-            app.query_one(TabbedContent).active = "validators"
-            app.refresh_views()
+            app.main.action_tab("validators")
             await pilot.pause(0.5)
             app.save_screenshot(str(Path(__file__).with_name("screenshot.svg")))
 

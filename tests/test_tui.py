@@ -19,9 +19,18 @@ from state.model import StepName, StepStatus
 from state.persist import load_state
 from tui.app import LogcacheApp
 from tui.modals import ConfirmModal, PromptModal
-from tui.panes import CopyPane, FailedPane, ResultsPane, ValidatorsPane
+from tui.widgets.copy_pane import CopyPane
+from tui.widgets.failed_pane import FailedPane
+from tui.widgets.results_pane import ResultsPane
+from tui.widgets.validators_pane import ValidatorsPane
 
 SIZE = (120, 40)
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app remembers the theme in the operator's config dir: a test's, not the host's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 async def idle(pilot, app: LogcacheApp, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
@@ -259,3 +268,141 @@ def test_tui_and_demo_refuse_bad_input_in_one_line(tmp_path: Path, capsys: pytes
     assert main(["demo", str(busy)]) == 2
     assert capsys.readouterr().err == f"logcache: {busy} is not empty and holds no campaign.toml; pick another DIR\n"
     assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+
+
+def folder_fingerprint(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+async def test_read_only_session_starts_no_work_from_any_key_or_palette_command(world: Path) -> None:
+    from logcache.campaign import open_campaign
+    from tui.main_screen import MainScreen
+    from tui.widgets.checklist import Checklist
+
+    with open_campaign(world / "campaign.toml"):
+        before = folder_fingerprint(world)
+        app = LogcacheApp(world / "campaign.toml")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            refusals = 0
+            told: list[str] = []
+            notify = app.notify
+            app.notify = lambda message, *a, **k: (told.append(message), notify(message, *a, **k))[1]  # type: ignore[method-assign]
+
+            async def refused(what: str) -> None:
+                nonlocal refusals
+                await pilot.pause(0.05)
+                assert not app.busy and not any(w.group == "work" for w in app.workers), what
+                assert isinstance(app.screen, MainScreen), f"{what} opened {app.screen}"
+                said = [m for m in told if m.startswith("read-only: ")]
+                assert len(said) > refusals, f"{what} did not say why nothing started"
+                refusals = len(said)
+
+            # Every key that starts work, from the screen and from each pane that shows it.
+            for tab, keys in (("copy", "rceax"), ("validators", "x"), ("failed", "c"), ("diff", "ea")):
+                await pilot.press({"copy": "1", "validators": "2", "failed": "3", "diff": "4"}[tab])
+                await pilot.pause(0.05)
+                shown = footer_text(app)
+                assert "Quit" in shown and not any(w in shown for w in ("Run all", "Re-copy", "Export", "Apply", "Split")), shown
+                for key in keys:
+                    await pilot.press(key)
+                    await refused(f"{key} in {tab}")
+            # Enter on every step of the checklist, manual ones included.
+            for name in StepName:
+                app.query_one(Checklist).select(name)
+                app.query_one("#checklist", OptionList).focus()
+                await pilot.press("enter")
+                await refused(f"enter on {name.value}")
+            # Every palette command that starts work.
+            commands = [c for c in app.get_system_commands(app.screen) if c.title.startswith(("Run all", "Re-copy", "Export", "Apply", "Split", "Step: "))]
+            assert len(commands) == 6 + len(StepName)
+            for command in commands:
+                command.callback()
+                await refused(command.title)
+            assert "Run all" not in footer_text(app)
+        after = folder_fingerprint(world)
+    assert after == before
+
+
+def footer_text(app: LogcacheApp) -> str:
+    from textual.widgets import Footer
+
+    return " ".join(str(k.render()) for k in app.screen.query_one(Footer).children)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_tui_and_demo_refuse_a_broken_campaign_folder_in_one_line(world: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    campaign = world / "campaign.toml"
+    state_file = world / "campaign.state.toml"
+    state_file.write_text("steps = [\n", encoding="utf-8")
+    for args in (["tui", str(campaign)], ["demo", str(world)]):
+        done = run_cli(*args)
+        assert done.returncode == 2, done
+        assert done.stderr.count("\n") == 1 and "campaign.state.toml" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    state_file.unlink()
+
+    (world / "campaign.lock").unlink(missing_ok=True)
+    (world / "campaign.lock").mkdir()
+    for args in (["tui", str(campaign)], ["demo", str(world)]):
+        done = run_cli(*args)
+        assert done.returncode == 2, done
+        assert done.stderr.count("\n") == 1 and "campaign.lock" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    (world / "campaign.lock").rmdir()
+
+    # A folder the operator may not write (simulated: the tests may run as root, whom
+    # permissions do not stop).
+    import state.lock
+    from tui.entry import main
+
+    real_open = state.lock.os.open
+
+    def refuse(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).startswith(str(world)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state.lock.os, "open", refuse)
+    before = folder_fingerprint(world)
+    assert main(["tui", str(campaign)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Permission denied" in err and "campaign.lock" in err
+    assert folder_fingerprint(world) == before
+
+
+def test_demo_says_where_it_opens_and_fresh_starts_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import tui.subcommands
+
+    opened: list[Path] = []
+    monkeypatch.setattr(tui.subcommands, "open_app", lambda campaign, break_lock=False: opened.append(campaign) or 0)
+    from tui.entry import main
+
+    folder = tmp_path / "demo"
+    assert main(["demo", str(folder)]) == 0
+    (folder / "campaign.state.toml").write_text("", encoding="utf-8")
+    assert main(["demo", str(folder)]) == 0
+    assert (folder / "campaign.state.toml").exists(), "a plain demo resumes"
+    assert main(["demo", str(folder), "--fresh"]) == 0
+    assert not (folder / "campaign.state.toml").exists() and (folder / "campaign.toml").exists()
+    assert opened == [folder / "campaign.toml"] * 3
+    out = capsys.readouterr().out
+    assert f"building a demo world in {folder}" in out and f"resuming the demo in {folder} (--fresh starts over)" in out
+    assert f"removed the demo world in {folder}" in out
+    # --fresh removes demo worlds only.
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "campaign.toml").write_text("[campaign]\nname = 'prod'\n", encoding="utf-8")
+    assert main(["demo", str(real), "--fresh"]) == 2
+    assert (real / "campaign.toml").exists() and "not a demo world" in capsys.readouterr().err
+
+
+def test_demo_output_and_help(tmp_path: Path) -> None:
+    done = run_cli("demo", "--help")
+    assert done.returncode == 0 and "logcache/demo-faults" in "".join(done.stdout.split()) and "--fresh" in done.stdout
+    done = run_cli("demo", str(tmp_path / "d"), "--scale", "huge")
+    assert done.returncode == 2 and "invalid choice: 'huge'" in done.stderr
+    assert not (tmp_path / "d").exists(), "a bad scale is refused before anything is built"

@@ -1,14 +1,17 @@
 """The runbook as a live checklist, with copy, validator, failed-path, PR-diff, results
 and log panes.
 
-The app holds no runbook logic: every action calls a `logcache.runbook.steps` function in a
-thread worker, which reports through plain callbacks; those become `EngineEvent`
-messages, folded into `Live`, and a timer redraws the visible pane a few times a second.
+The app holds no runbook logic: every piece of work calls a `logcache.runbook` function
+in a thread worker, started through one gate (`start_work`) that refuses it in a
+read-only session or while other work runs. Workers report library events as typed
+messages; the app folds them into `Live` and a timer redraws the pane on screen a few
+times a second, touching only what is visible.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import datetime
@@ -17,167 +20,321 @@ from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.app import App, ComposeResult, SystemCommand
+from rich.markup import escape
+from textual import on
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, OptionList, RichLog, Static, TabbedContent, TabPane
-from textual.widgets.option_list import Option
 
 from logcache.campaign import Campaign, open_campaign
 from logcache.errors import LogcacheError, describe
 from logcache.registry import default_patch_path
-from logcache.runbook import steps
-from logcache.runbook.driver import run_campaign, run_step
+from logcache.runbook import MANUAL_STEPS, SPECS, journal, steps
+from logcache.runbook.driver import confirm_manual, run_campaign, run_step
+from logcache.stores import open_results
+from logcache.validation import read_results
 from logcache.validation.aggregate import read_aggregate
-from state.errors import StateError
+from logcache.validation.result import latest_results
 from state.lock import LockHeld
-from state.model import MANUAL_STEPS, STEP_TITLES, ParcelStatus, StepName, StepStatus, operator
+from state.model import ParcelStatus, StepName, StepStatus, operator, utc_now
+from tui import alerts
+from tui.detail_screen import DetailLoader, DetailScreen, campaign_detail_loader
+from tui.glyphs import Glyphs, ascii_scrollbars, terminal_glyphs
+from tui.help_screen import HelpScreen
 from tui.live import Live
-from tui.messages import EngineEvent, StepEnded
+from tui.main_screen import MainScreen, ReadOnlyMainScreen
+from tui.messages import LibraryEvent, LogLine, WorkEnded, message_for
 from tui.modals import ConfirmModal, PromptModal
-from tui.panes import CopyPane, DiffPane, FailedPane, ResultsPane, ValidatorsPane
+from tui.settings import load_settings, save_setting
+from tui.widgets.checklist import Checklist
+from tui.widgets.copy_pane import CopyPane
+from tui.widgets.diff_pane import DiffPane
+from tui.widgets.failed_pane import FailedPane
+from tui.widgets.results_pane import ResultsPane
+from tui.widgets.table import KeyedTable
+from tui.widgets.validators_pane import ValidatorsPane
 
-ICONS = {
-    StepStatus.PENDING: "·",
-    StepStatus.RUNNING: "▶",
-    StepStatus.DONE: "✔",
-    StepStatus.FAILED: "✖",
-    StepStatus.SKIPPED: "–",
-}
-ICON_STYLE = {StepStatus.RUNNING: "cyan", StepStatus.DONE: "green", StepStatus.FAILED: "bold red"}
 REFRESH_S = 0.25
 HEARTBEAT_POLL_S = 2.0
 UNFINISHED = {ParcelStatus.PENDING, ParcelStatus.RUNNING, ParcelStatus.STUCK}
-# One line each in the checklist, even at 80 columns.
-SHORT_TITLES = {
-    StepName.PICK_TRANSACTION: "Pick nightly run",
-    StepName.DISCOVER: "Discover T",
-    StepName.COPY: "Copy to permanent",
-    StepName.REGISTRY_EXPORT: "Export PR patch",
-    StepName.BUILD_IMAGE: "Build image",
-    StepName.VALIDATE: "Validate parcels",
-    StepName.RECOPY_FAILED: "Re-copy failed",
-    StepName.AGGREGATE: "Aggregate",
-    StepName.MERGE_PR: "Merge PR",
+JOURNAL_RELOAD = 200
+# Work whose end is worth a bell and a desktop notification.
+LONG_WORK = {StepName.COPY.value, StepName.VALIDATE.value, StepName.RECOPY_FAILED.value, "run all"}
+MANUAL_PROMPTS = {
+    StepName.BUILD_IMAGE: ("Build image: the tag of the image built and pushed with the registry patch", "e.g. quay-a8334c1"),
+    StepName.MERGE_PR: ("Merge PR: the URL of the merged registry PR", "https://..."),
 }
 
 
 class LogcacheApp(App[None]):
-    CSS_PATH = "app.tcss"
     TITLE = "logcache"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "run_all", "Run all"),
-        Binding("c", "recopy", "Re-copy failed"),
-        Binding("e", "export_patch", "Export PR"),
-        Binding("a", "apply_patch", "Apply PR", show=False),
-        Binding("x", "split_stuck", "Split stuck", show=False),
-        Binding("f", "toggle_failures", "Failures only", show=False),
-        Binding("i", "toggle_invalid", "Invalid only", show=False),
-        Binding("s", "sort_table", "Sort", show=False),
-        Binding("1", "tab('copy')", "Copy", show=False),
-        Binding("2", "tab('validators')", "Validators", show=False),
-        Binding("3", "tab('failed')", "Failed", show=False),
-        Binding("4", "tab('diff')", "PR diff", show=False),
-        Binding("5", "tab('results')", "Results", show=False),
-        Binding("6", "tab('log')", "Log", show=False),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit", show=False)]
+    CSS_PATH = "app.tcss"
 
-    def __init__(self, campaign_path: Path, break_lock: bool = False) -> None:
+    def __init__(self, campaign_path: Path, break_lock: bool = False, glyphs: Glyphs | None = None) -> None:
+        """Opens the campaign now, so a bad file, folder or lock is refused (one line,
+        exit 2) before the screen takes over the terminal."""
         super().__init__()
         # Textual replaces sys.stderr with a capture that has no file descriptor, and
         # multiprocessing's resource tracker hands stderr's descriptor to the process it
         # starts with the first local validation pool: start it now, while stderr is real.
         resource_tracker.ensure_running()
         self.campaign_path = campaign_path
-        self.break_lock = break_lock
-        self.campaign: Campaign | None = None
-        self.holder = ""
+        self.glyphs = glyphs or terminal_glyphs()
         self.operator = operator()
         self.live = Live()
         self.cancel = threading.Event()
         self.busy = ""
+        self.stopping = False
+        self.holder = ""
+        self._notices: list[str] = []
         self._stack = ExitStack()
         self._offered = 0
-        self._prompts: dict[str, str] = {}
-        self._sort_column = 0
+        self._continue_run_all = False
+        self._manual_next: StepName | None = None
+        self._journal_broken = False
+        self._panes_ready = False  # the main screen's widgets are all mounted
+        self._queued: set[type[LibraryEvent]] = set()  # kinds with a message in the queue
+        self._seen_steps: dict[StepName, StepStatus] = {}
+        self._theme_ready = False
+        self._main: MainScreen | None = None
+        self.campaign = self._open(break_lock)
+        if self.glyphs.ascii:
+            self.add_class("-ascii")
+            self._stack.enter_context(ascii_scrollbars())
+        theme = load_settings().get("theme")
+        if theme and theme in self.available_themes:
+            self.theme = theme
 
-    # --- layout -----------------------------------------------------------------------
-
-    def compose(self) -> ComposeResult:
-        yield Static("", id="header")
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield OptionList(*[Option(SHORT_TITLES[n], id=n.value) for n in StepName], id="checklist")
-                yield Static("", id="step-note")
-            with TabbedContent(id="tabs", initial="copy"):
-                with TabPane("Copy", id="copy"):
-                    yield CopyPane()
-                with TabPane("Validators", id="validators"):
-                    yield ValidatorsPane()
-                with TabPane("Failed", id="failed"):
-                    yield FailedPane()
-                with TabPane("PR diff", id="diff"):
-                    yield DiffPane()
-                with TabPane("Results", id="results"):
-                    yield ResultsPane()
-                with TabPane("Log", id="log"):
-                    yield RichLog(id="log-view", wrap=True, markup=False)
-        yield Footer()
-
-    def on_mount(self) -> None:
+    def _open(self, break_lock: bool) -> Campaign:
         try:
-            self.campaign = self._stack.enter_context(open_campaign(self.campaign_path, break_lock=self.break_lock, notice=self.log_line))
+            return self._stack.enter_context(open_campaign(self.campaign_path, break_lock=break_lock, notice=self._notices.append))
         except LockHeld as exc:
-            self.holder = str(exc).split(";")[0].removeprefix("campaign is being driven by ")
-            self.campaign = self._stack.enter_context(open_campaign(self.campaign_path, write=False))
-            self.log_line(f"read-only: {exc}")
+            self.holder = exc.holder.describe() if exc.holder is not None else "another session"
+            self._notices.append(f"read-only: {exc}")
+            return self._stack.enter_context(open_campaign(self.campaign_path, write=False))
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        self._main = ReadOnlyMainScreen(self.glyphs) if self.campaign.read_only else MainScreen(self.glyphs)
+        return self._main
+
+    def screen_ready(self) -> None:
+        """The main screen is composed: fill it and start the refresh timers."""
+        screen = self.main
+        self._panes_ready = True
+        try:
+            for entry in journal.recent(self.campaign.config.work_dir, JOURNAL_RELOAD):
+                screen.log_pane.add_past(entry)
+        except OSError as exc:
+            self._notices.append(f"the event log cannot be read: {describe(exc)}")
+        for notice in self._notices:
+            self.log_line(notice, "warning")
         self._offered = len(self.campaign.state.open_failed_paths())
-        self.query_one("#checklist", OptionList).highlighted = self._current_index()
+        self._seen_steps = {s.name: s.status for s in self.campaign.state.steps}
+        screen.checklist.select(self._current_step())
         self.refresh_views()
         self.set_interval(REFRESH_S, self.refresh_views)
         self.set_interval(HEARTBEAT_POLL_S, self._poll_parcels)
         self._load_diff()
         self._load_results()
-        self.log_line(f"opened {self.campaign_path} as {self.operator}")
+        self.log_line(f"opened {self.campaign_path} as {self.operator}" + (" (read-only)" if self.campaign.read_only else ""))
+        self._theme_ready = True
+
+    @property
+    def main(self) -> MainScreen:
+        assert self._main is not None, "the main screen is pushed on mount"
+        return self._main
 
     def on_unmount(self) -> None:
         self._stack.close()
 
-    # --- refreshing -------------------------------------------------------------------
+    def watch_theme(self, theme: str) -> None:
+        if self._theme_ready:
+            save_setting("theme", theme)
+
+    # --- what the screen shows ----------------------------------------------------------
 
     def refresh_views(self) -> None:
-        campaign = self.campaign
-        if campaign is None:
+        # The main screen, even under a dialog or the help: its panes keep up.
+        if self._main is not None and self._panes_ready:
+            self._watch_steps()
+            with self.live.lock:
+                self._main.refresh_panes()
+
+    def header_markup(self) -> str:
+        state = self.campaign.state
+        sep = f" {self.glyphs.separator} "
+        nxt = state.next_step()
+        if self.holder:
+            overall = f"[b red]read-only: driven by {escape(self.holder)}[/]"
+        elif self.stopping:
+            overall = f"[yellow]stopping {escape(self.busy)}{self.glyphs.ellipsis}[/]"
+        elif self.busy:
+            overall = f"[cyan]{escape(self.busy)}{self.glyphs.ellipsis}[/]"
+        elif state.aggregate and state.aggregate.all_valid:
+            overall = "[green]all valid[/]"
+        else:
+            overall = f"next: {SPECS[nxt.name].title}" if nxt else "[green]done[/]"
+        tx = f"tx {state.transaction_id[:8]}" if state.transaction_id else "no transaction"
+        # What matters first: at 80 columns the end is cut, never the next step.
+        return sep.join([f"[b]logcache[/b] {escape(state.campaign_name)}", overall, tx, escape(self.operator)])
+
+    def _watch_steps(self) -> None:
+        """Say in a toast what the run-all driver starts on its own: the re-copy."""
+        for step in self.campaign.state.steps:
+            before = self._seen_steps.get(step.name)
+            if before is step.status:
+                continue
+            self._seen_steps[step.name] = step.status
+            if step.name is not StepName.RECOPY_FAILED or step.status is StepStatus.PENDING:
+                continue
+            # Seen running, or already ended when a fast re-copy fell between refreshes.
+            paths = [fp for fp in self.campaign.state.failed_paths if fp.resolution.value in ("open", "recopied")] if step.status is StepStatus.RUNNING else []
+            names = ", ".join(dict.fromkeys(fp.dataset_name for fp in paths if fp.dataset_name))
+            text = (
+                f"re-copying {len(paths)} failed paths ({names}), then re-validating those datasets; see 3 Failed"
+                if step.status is StepStatus.RUNNING
+                else f"re-copy of failed paths {step.status.value}: {step.note}; see 3 Failed"
+            )
+            self.log_line(text)
+            self.notify(text, title="re-copy", timeout=10, severity="error" if step.status is StepStatus.FAILED else "information")
+
+    def _current_step(self) -> StepName:
+        nxt = self.campaign.state.next_step()
+        return nxt.name if nxt else list(StepName)[-1]
+
+    def log_line(self, text: str, level: str = "info") -> None:
+        """A line in the Log pane and, in a session that drives the campaign, in the
+        campaign's event log."""
+        if self._main is not None:
+            self._main.log_pane.add(datetime.now(), text)
+        if not self.campaign.read_only and not self._journal_broken:
+            try:
+                journal.append(self.campaign.config.work_dir, journal.JournalEntry(utc_now(), self.operator, text, level))
+            except OSError as exc:
+                self._journal_broken = True  # said once; the Log pane goes on
+                self.notify(f"the event log cannot be written: {describe(exc)}", severity="warning")
+
+    def on_log_line(self, message: LogLine) -> None:
+        if message.level == "toast":
+            self.notify(message.text)
+        self.log_line(message.text, "info" if message.level == "toast" else message.level)
+
+    @on(LibraryEvent)  # every kind: `on` matches subclasses, the naming convention does not
+    def library_event(self, message: LibraryEvent) -> None:
+        with self.live.lock:
+            self._queued.discard(type(message))
+        if message.line:
+            self.log_line(message.line)
+
+    def emit(self, event: Any) -> None:
+        """The library's callback, called in a worker thread: the event is folded here,
+        before any widget sees it, and the app is told. A message with nothing for the
+        Log is posted only when none of its kind waits in the queue: each post wakes the
+        app's thread through a socket, 1.2 s of a 5,000-dataset copy's 13 s."""
+        with self.live.lock:
+            line = self.live.fold(event)
+            message = message_for(event, line)
+            if line is None and type(message) in self._queued:
+                return
+            self._queued.add(type(message))
+        self.post_message(message)
+
+    def say(self, text: str) -> None:
+        """A line for the Log, from a worker thread."""
+        self.post_message(LogLine(text))
+
+    # --- the gate -----------------------------------------------------------------------
+
+    def refusal(self, what: str) -> str | None:
+        """Why `what` may not start now, or None."""
+        if self.campaign.read_only:
+            return f"read-only: {self.holder or 'another session'} drives this campaign, so {what} was not started"
+        if self.stopping:
+            return f"stopping: {what} was not started"
+        if self.busy:
+            return f"busy: {self.busy} is running, so {what} was not started"
+        return None
+
+    def allowed(self, what: str) -> bool:
+        """The gate's check, for actions that ask a question before starting work."""
+        reason = self.refusal(what)
+        if reason:
+            self.notify(reason, title="not started", severity="warning")
+        return reason is None
+
+    def start_work(self, what: str, work: Callable[[], str | None]) -> bool:
+        """The one way work starts: refused (with the reason in a toast) in a read-only
+        session or while other work runs; otherwise run in a thread worker. `work`
+        returns a line worth a toast, or None."""
+        if not self.allowed(what):
+            return False
+        self.busy = what
+        self.cancel.clear()
+        self.log_line(f"{what}: started")
+        self.run_worker(partial(self._in_thread, what, work), thread=True, group="work", name=what, exit_on_error=False)
+        self.refresh_views()
+        return True
+
+    def _in_thread(self, what: str, work: Callable[[], str | None]) -> None:
+        started = time.monotonic()
+        error = ""
+        try:
+            summary = work()
+            if summary:
+                self.post_message(LogLine(summary, "toast"))
+        except LogcacheError as exc:
+            error = exc.one_line()
+        except KeyboardInterrupt:
+            error = "stopped; run it again to resume"
+        except Exception as exc:  # never a dead app: the step shows the failure
+            error = f"internal error: {describe(exc)}"
+        self.post_message(WorkEnded(what, error, what in LONG_WORK, time.monotonic() - started))
+
+    def on_work_ended(self, message: WorkEnded) -> None:
+        self.busy = ""
+        self.log_line(f"{message.what}: " + (message.error or "finished") + f" ({message.elapsed_s:.1f} s)", "error" if message.error else "info")
+        if message.error:
+            self.notify(message.error, title=message.what, severity="error")
+        if message.long and not self.stopping:
+            self.alert(message.what, message.error or "finished")
+        if self.stopping:
             return
-        state = campaign.state
-        with self.batch_update():
-            self.query_one("#header", Static).update(self._header())
-            checklist = self.query_one("#checklist", OptionList)
-            for step in state.steps:
-                prompt = self._step_prompt(step.name, step.status)
-                if self._prompts.get(step.name.value) != prompt:
-                    self._prompts[step.name.value] = prompt
-                    checklist.replace_option_prompt(step.name.value, prompt)
-            selected = self._selected_step()
-            if selected is not None:
-                s = state.step(selected)
-                when = f" {s.finished_at}" if s.finished_at else ""
-                self.query_one("#step-note", Static).update(f"[b]{STEP_TITLES[selected]}[/b]\n{s.status.value}{when}\n{s.note}")
-            active = self.query_one(TabbedContent).active
-            if active == "copy":
-                self.query_one(CopyPane).refresh_from(state, self.live)
-            elif active == "validators":
-                self.query_one(ValidatorsPane).refresh_from(state, self.live)
-            elif active == "failed":
-                self.query_one(FailedPane).refresh_from(state, self.live)
+        self.main.checklist.select(self._current_step())
+        self._load_diff()
+        self._load_results()
+        with self.live.lock:
+            self.main.refresh_panes(force=True)
+        if self._continue_run_all and not message.error and message.what.startswith("confirm"):
+            self._continue_run_all = False
+            self.run_all()
+            return
+        self._continue_run_all = False
+        manual, self._manual_next = self._manual_next, None
+        if manual is not None:
+            self.run_step_named(manual, continue_run_all=True)
+            return
+        self._offer_recopy()
+
+    def alert(self, title: str, body: str) -> None:
+        """The bell and a desktop notification, for the end of long work."""
+        self.bell()
+        self.write_escape(alerts.osc_notification(f"logcache: {title}", body, alerts.inside_tmux()))
+
+    def write_escape(self, sequence: str) -> None:
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(sequence)
+
+    # --- work ---------------------------------------------------------------------------
 
     def _poll_parcels(self) -> None:
         """Follow parcels this session is not running (started before a reopen, or by a
         colleague's backend) through their heartbeats."""
         campaign = self.campaign
-        if campaign is None or campaign.read_only or self.busy or not any(p.status in UNFINISHED for p in campaign.state.parcels):
+        if campaign.read_only or self.busy or not any(p.status in UNFINISHED for p in campaign.state.parcels):
             return
 
         def work() -> None:
@@ -186,89 +343,9 @@ class LogcacheApp(App[None]):
 
         self.run_worker(work, thread=True, group="heartbeats", exclusive=True, exit_on_error=False)
 
-    def _header(self) -> str:
-        assert self.campaign is not None
-        state = self.campaign.state
-        tx = state.transaction_id[:8] if state.transaction_id else "no transaction"
-        nxt = state.next_step()
-        if self.holder:
-            overall = f"[b red]read-only: driven by {self.holder}[/]"
-        elif self.busy:
-            overall = f"[cyan]{self.busy}…[/]"
-        elif state.aggregate and state.aggregate.all_valid:
-            overall = "[green]all valid[/]"
-        else:
-            overall = f"next: {STEP_TITLES[nxt.name]}" if nxt else "[green]done[/]"
-        return f"[b]logcache[/b] {state.campaign_name} · tx {tx} · {self.operator} · {overall}"
-
-    @staticmethod
-    def _step_prompt(name: StepName, status: StepStatus) -> str:
-        manual = " [dim](manual)[/]" if name in MANUAL_STEPS else ""
-        style = ICON_STYLE.get(status, "dim")
-        return f"[{style}]{ICONS[status]}[/] {SHORT_TITLES[name]}{manual}"
-
-    def _current_index(self) -> int:
-        assert self.campaign is not None
-        nxt = self.campaign.state.next_step()
-        return list(StepName).index(nxt.name) if nxt else len(StepName) - 1
-
-    def _selected_step(self) -> StepName | None:
-        option = self.query_one("#checklist", OptionList).highlighted_option
-        return StepName(option.id) if option is not None and option.id else None
-
-    def log_line(self, text: str) -> None:
-        self.query_one("#log-view", RichLog).write(f"{datetime.now():%H:%M:%S} {text}")
-
-    def on_engine_event(self, message: EngineEvent) -> None:
-        line = self.live.fold(message.event)
-        if line:
-            self.log_line(line)
-
-    def emit(self, event: Any) -> None:
-        """The library's callback, called in a worker thread."""
-        self.post_message(EngineEvent(event))
-
-    # --- running work -----------------------------------------------------------------
-
-    def _start(self, what: str, work: Callable[[], object]) -> None:
-        if self.campaign is None or self.campaign.read_only:
-            self.notify(f"read-only: this campaign is driven by {self.holder}", severity="warning")
-            return
-        if self.busy:
-            self.notify(f"busy: {self.busy} is running", severity="warning")
-            return
-        self.busy = what
-        self.cancel.clear()
-        self.log_line(f"{what}: started")
-        self.run_worker(partial(self._in_thread, what, work), thread=True, group="step", name=what, exit_on_error=False)
-
-    def _in_thread(self, what: str, work: Callable[[], object]) -> None:
-        error = ""
-        try:
-            work()
-        except (LogcacheError, StateError) as exc:
-            error = exc.one_line()
-        except KeyboardInterrupt:
-            error = "stopped; run it again to resume"
-        except Exception as exc:  # never a dead app: the step shows the failure
-            error = f"internal error: {describe(exc)}"
-        self.post_message(StepEnded(what, error))
-
-    def on_step_ended(self, message: StepEnded) -> None:
-        self.busy = ""
-        self.log_line(f"{message.what}: " + (message.error or "finished"))
-        if message.error:
-            self.notify(message.error, title=message.what, severity="error")
-        self.query_one("#checklist", OptionList).highlighted = self._current_index()
-        self._load_diff()
-        self._load_results()
-        self.refresh_views()
-        self._offer_recopy()
-
     def _offer_recopy(self) -> None:
-        assert self.campaign is not None
         open_paths = self.campaign.state.open_failed_paths()
-        if len(open_paths) <= self._offered or self.busy:
+        if len(open_paths) <= self._offered or self.busy or self.campaign.read_only:
             self._offered = min(self._offered, len(open_paths))
             return
         self._offered = len(open_paths)
@@ -276,134 +353,157 @@ class LogcacheApp(App[None]):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.action_recopy()
+                self.recopy()
 
         self.push_screen(ConfirmModal(question, yes="Re-copy", no="Later"), answer)
 
     def _load_diff(self) -> None:
         campaign = self.campaign
-        if campaign is None or not steps.entries_path(campaign).exists():
+        if not steps.entries_path(campaign).exists():
             return
 
         def work() -> None:
             try:
                 patch = steps.registry_patch(campaign)
-            except (LogcacheError, StateError) as exc:
-                self.call_from_thread(self.log_line, f"registry diff: {exc.one_line()}")
+            except LogcacheError as exc:
+                self.say(f"registry diff: {exc.one_line()}")
                 return
-            self.call_from_thread(self.query_one(DiffPane).show, patch.update.summary(), patch.diff)
+            self.call_from_thread(self.main.show_diff, patch.update.summary(), patch.diff)
 
         self.run_worker(work, thread=True, group="diff", exclusive=True, exit_on_error=False)
 
     def _load_results(self) -> None:
-        if self.campaign is not None:
-            self.query_one(ResultsPane).show(self.campaign.state, read_aggregate(self.campaign.config.work_dir))
-
-    # --- actions ----------------------------------------------------------------------
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id:
-            self.run_step_named(StepName(event.option.id))
-
-    def run_step_named(self, name: StepName) -> None:
+        """The aggregate's rows, or before it the latest result of each pair."""
         campaign = self.campaign
-        if campaign is None:
-            return
-        if name in MANUAL_STEPS:
-            def noted(note: str | None) -> None:
-                if note:
-                    self._start(name.value, lambda: steps.confirm_manual(campaign, name, note))
-
-            self.push_screen(PromptModal(f"{STEP_TITLES[name]}: done? Leave a note (image tag, PR URL)", placeholder="note"), noted)
-            return
-        self._start(name.value, lambda: run_step(campaign, name, self.emit, self.cancel))
-
-    def action_run_all(self) -> None:
-        campaign = self.campaign
-        if campaign is None:
-            return
 
         def work() -> None:
-            outcome = run_campaign(campaign, str(self.campaign_path), self.emit, self.cancel, say=lambda t: self.call_from_thread(self.log_line, t))
-            self.call_from_thread(self.log_line, outcome.message)
+            try:
+                rows = read_aggregate(campaign.config.work_dir)
+                if not rows and campaign.state.parcels:
+                    rows = sorted(latest_results(read_results(open_results(campaign.config))).values(), key=lambda r: (r.dataset, r.validation))
+            except (LogcacheError, OSError) as exc:
+                self.say(f"results: {exc.one_line() if isinstance(exc, LogcacheError) else describe(exc)}")
+                return
+            self.call_from_thread(self.main.show_results, rows)
 
-        self._start("run all", work)
+        self.run_worker(work, thread=True, group="results", exclusive=True, exit_on_error=False)
 
-    def action_recopy(self) -> None:
+    def run_step_named(self, name: StepName, continue_run_all: bool = False) -> None:
         campaign = self.campaign
-        if campaign is not None:
-            self._start(StepName.RECOPY_FAILED.value, lambda: steps.run_recopy_failed(campaign, self.emit, self.cancel))
+        if name in MANUAL_STEPS:
+            if not self.allowed(f"confirm {name.value}"):
+                return
+            question, placeholder = MANUAL_PROMPTS[name]
 
-    def action_export_patch(self) -> None:
-        campaign = self.campaign
-        if campaign is None:
+            def noted(note: str | None) -> None:
+                if note:
+                    self._continue_run_all = continue_run_all
+                    self.start_work(f"confirm {name.value}", lambda: confirm_manual(campaign, name, note) or f"{SPECS[name].title}: done ({note})")
+                elif continue_run_all:
+                    self.log_line(f"run all: waiting at {SPECS[name].title}; Enter on it when it is done")
+
+            self.push_screen(PromptModal(question, placeholder=placeholder), noted)
             return
-        default = str(default_patch_path(campaign.config, datetime.now().date()))
+        def work() -> str:
+            run_step(campaign, name, self.emit, self.cancel)
+            return f"{SPECS[name].title}: {campaign.state.step(name).note}"
+
+        self.start_work(name.value, work)
+
+    def run_all(self) -> None:
+        campaign = self.campaign
+
+        def work() -> str:
+            outcome = run_campaign(campaign, str(self.campaign_path), self.emit, self.cancel)
+            if outcome.stopped_at in MANUAL_STEPS:
+                # Its prompt opens when this work has ended; never a CLI command, since
+                # Enter on the step does the same.
+                self._manual_next = outcome.stopped_at
+                return f"run all: stopped at {SPECS[outcome.stopped_at].title}, a manual step"
+            return f"run all: {outcome.message}"
+
+        self.start_work("run all", work)
+
+    def recopy(self) -> None:
+        campaign = self.campaign
+        self.start_work(StepName.RECOPY_FAILED.value, lambda: steps.run_recopy_failed(campaign, self.emit, self.cancel))
+
+    def export_patch(self, path: Path | None = None) -> None:
+        """Export at once (no prompt for keys typed after `e` to land in) to the default
+        path; the palette offers a chosen path."""
+        campaign = self.campaign
+        self.start_work("export the PR patch", lambda: f"exported the PR patch to {steps.run_registry_export(campaign, path)}")
+
+    def export_patch_to(self) -> None:
+        if not self.allowed("export the PR patch"):
+            return
+        default = str(default_patch_path(self.campaign.config, datetime.now().date()))
 
         def chosen(path: str | None) -> None:
             if path:
-                self._start("export the PR patch", lambda: steps.run_registry_export(campaign, Path(path).expanduser()))
+                self.export_patch(Path(path).expanduser())
 
         self.push_screen(PromptModal("Export the registry patch to", value=default), chosen)
 
-    def action_apply_patch(self) -> None:
+    def apply_patch(self) -> None:
         campaign = self.campaign
-        if campaign is None:
+        if not self.allowed("apply the PR patch"):
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._start("apply the PR patch", lambda: self.log_from_thread(steps.apply_registry(campaign)))
+                self.start_work("apply the PR patch", lambda: f"applied the PR patch: {steps.apply_registry(campaign)}")
 
         self.push_screen(ConfirmModal("Apply the registry patch on a new branch of the registry's work tree?", yes="Apply"), confirmed)
 
-    def log_from_thread(self, text: str) -> None:
-        self.call_from_thread(self.log_line, text)
-
-    def action_split_stuck(self) -> None:
+    def split_stuck(self, label: str | None) -> None:
         campaign = self.campaign
-        label = self.query_one(ValidatorsPane).selected()
-        if campaign is None or label is None:
-            self.notify("select a parcel in the Validators pane first", severity="warning")
+        if not self.allowed("split a stuck parcel"):
             return
+        if label is None:
+            self.notify("select a parcel in the Validators pane (2) first", severity="warning")
+            return
+
+        def split() -> str:
+            run = steps.split_stuck(campaign, label, 2, self.emit, self.cancel)
+            return f"split parcel {label}: {run.pairs} pairs checked again"
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run_worker(
-                    partial(self._in_thread, f"split parcel {label}", lambda: steps.split_stuck(campaign, label, 2, self.emit, self.cancel)),
-                    thread=True,
-                    group="split",
-                    exit_on_error=False,
-                )
+                self.start_work(f"split parcel {label}", split)
 
         self.push_screen(ConfirmModal(f"Split what parcel {label} has not finished into 2 new parcels?", yes="Split"), confirmed)
 
-    def action_toggle_failures(self) -> None:
-        pane = self.query_one(CopyPane)
-        pane.failures_only = not pane.failures_only
-        self.action_tab("copy")
+    def open_detail(self, pair: str, load: DetailLoader | None = None) -> None:
+        self.push_screen(DetailScreen(pair, load or campaign_detail_loader(self.campaign)))
 
-    def action_toggle_invalid(self) -> None:
-        pane = self.query_one(ResultsPane)
-        pane.invalid_only = not pane.invalid_only
-        self.action_tab("results")
-        self._load_results()
+    def show_help(self) -> None:
+        groups: list[tuple[str, list[BindingType]]] = [
+            ("Everywhere", [b for b in MainScreen.BINDINGS if not (self.campaign.read_only and isinstance(b, Binding) and b.key == "r")]),
+            ("Checklist", list(Checklist.BINDINGS)),
+            ("1 Copy", list(CopyPane.BINDINGS)),
+            ("2 Validators", list(ValidatorsPane.BINDINGS)),
+            ("3 Failed", list(FailedPane.BINDINGS)),
+            ("4 PR diff", list(DiffPane.BINDINGS)),
+            ("5 Results", list(ResultsPane.BINDINGS)),
+            ("In tables", list(KeyedTable.BINDINGS) + [Binding("up,down,pageup,pagedown", "", "Move"), Binding("enter", "", "Open the row")]),
+        ]
+        notes = [
+            "[b]Also[/b]",
+            "  ctrl+p         command palette (themes, every step, export to a chosen path)",
+            "  tab            next pane or widget",
+            "",
+            "[b]Notifications[/b]",
+            "  When a copy, a validation, a re-copy or run all ends, the terminal bell rings",
+            "  and a desktop notification is sent (OSC 9 and OSC 777; in tmux, set",
+            "  allow-passthrough on). Every event is kept in the work dir's events.jsonl:",
+            "  `logcache log CAMPAIGN` prints it.",
+        ]
+        if self.campaign.read_only:
+            notes.insert(0, f"[b]Read-only[/b]: {escape(self.holder)} drives this campaign; no key starts work.\n")
+        self.push_screen(HelpScreen(groups, notes))
 
-    def action_sort_table(self) -> None:
-        active = self.query_one(TabbedContent).active
-        tables = {"copy": "#copy-table", "validators": "#parcels-table", "failed": "#failed-table", "results": "#results-table"}
-        table = self.query_one(tables[active], DataTable) if active in tables else None
-        if table is None or not table.columns:
-            return
-        self._sort_column = (self._sort_column + 1) % len(table.columns)
-        table.sort(list(table.columns)[self._sort_column], key=str)
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.data_table.sort(event.column_key, key=str)
-
-    def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-        self.refresh_views()
+    # --- quitting -----------------------------------------------------------------------
 
     async def action_quit(self) -> None:
         if not self.busy:
@@ -412,22 +512,31 @@ class LogcacheApp(App[None]):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.log_line("stopping: letting work in flight finish")
+                self.stopping = True
+                self.log_line(f"stopping {self.busy}")
                 self.cancel.set()
+                self.refresh_views()
                 # Polled, not awaited here, so the panes go on updating meanwhile.
-                self.set_interval(0.1, self._exit_when_idle)
+                self.set_interval(0.05, self._exit_when_stopped)
 
         self.push_screen(ConfirmModal(f"{self.busy} is running. Stop it and quit? The next start resumes it.", yes="Stop and quit", no="Stay"), confirmed)
 
-    def _exit_when_idle(self) -> None:
-        if all(w.is_finished for w in self.workers):
+    def _exit_when_stopped(self) -> None:
+        # Only the work matters: heartbeat, diff and results readers are short and
+        # write nothing.
+        if not any(w.group == "work" and not w.is_finished for w in self.workers):
             self.exit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if binding.action != "quit":
-                yield SystemCommand(binding.description, f"key: {binding.key}", partial(self.run_action, binding.action))
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":  # Textual's narrow keys panel: our help replaces it
+                yield command
+        yield SystemCommand("Help: every key", "keys by pane, notifications (also ? and F1)", self.show_help)
+        yield SystemCommand("Run all", "every automatable step in order, up to the next manual one (r)", self.run_all)
+        yield SystemCommand("Re-copy failed", "re-copy the failed paths and re-validate those datasets (c)", self.recopy)
+        yield SystemCommand("Export PR patch", "write the registry patch to its default path (e)", self.export_patch)
+        yield SystemCommand("Export PR patch to...", "write the registry patch to a path you choose", self.export_patch_to)
+        yield SystemCommand("Apply PR patch", "apply the patch on a new branch of the registry (a)", self.apply_patch)
+        yield SystemCommand("Split stuck parcel", "the parcel selected in Validators, in 2 (x)", lambda: self.split_stuck(self.main.selected_parcel()))
         for name in StepName:
-            yield SystemCommand(f"Step: {STEP_TITLES[name]}", "run or confirm this runbook step", partial(self.run_step_named, name))
+            yield SystemCommand(f"Step: {SPECS[name].title}", "run or confirm this runbook step", partial(self.run_step_named, name))

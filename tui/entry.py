@@ -8,4 +8,4 @@ from logcache.cli import main as core_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return core_main(argv, extra_commands={"tui": "tui.commands", "demo": "tui.commands"})
+    return core_main(argv, extra_commands={"tui": "tui.subcommands", "demo": "tui.subcommands"})

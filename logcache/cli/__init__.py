@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
         ("failures", "aggregate"),
         ("show", "show"),
         ("run", "run"),
+        ("log", "log"),
         ("completion", "completion"),
     )
 }

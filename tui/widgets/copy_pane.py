@@ -1,0 +1,123 @@
+"""The Copy pane: one row per dataset, a summary line, and a sparkline of objects/s."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from logcache.progress_render import human_bytes, human_duration
+from state.model import CampaignState, DatasetState, StepName
+from tui.glyphs import Glyphs, bar, sparkline
+from tui.live import Live
+from tui.widgets.lines import set_line
+from tui.widgets.table import KeyedTable, styled
+
+FAILED = ("failed", "conflict")
+
+
+class CopyPane(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "toggle_failures", "Failures only"),
+        Binding("s", "sort", "Sort"),
+    ]
+    DEFAULT_CSS = """
+    CopyPane { height: 1fr; }
+    CopyPane > .summary { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, glyphs: Glyphs, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.glyphs = glyphs
+        self.failures_only = False
+        self._known: dict[str, DatasetState] = {}
+        self._shape: tuple[object, ...] = ()
+        self._counts = (0, 0)
+        self._state: CampaignState | None = None
+        self._live: Live | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("no copy yet", id="copy-summary", classes="summary", markup=False)
+        yield Static("", id="copy-bar", classes="summary", markup=False)
+        # Dataset and status first: what an operator reads; numbers scroll off at 60 columns.
+        yield KeyedTable((("dataset", "name"), ("status", "status"), ("objects", "objects"), ("bytes", "bytes")), id="copy-table")
+
+    def focus_table(self) -> None:
+        self.query_one(KeyedTable).focus()
+
+    def _cells(self, name: str, live: Live) -> Sequence[object] | None:
+        lr, ds = live.datasets.get(name), self._known.get(name)
+        if lr is None and ds is None:
+            return None
+        saved = ds.copy_status.value if ds else "pending"
+        # The live status of this session's copy wins, except "present" (nothing to copy),
+        # which says less than what the campaign recorded.
+        status = saved if lr is None or lr.status == "present" else lr.status
+        total = lr.objects_total if lr else (ds.objects if ds else 0)
+        done = total if status == "verified" else (lr.objects_done if lr else 0)
+        size = lr.bytes_total if lr else (ds.bytes if ds else 0)
+        return (name, styled(status), f"{done:,}/{total:,}", human_bytes(size))
+
+    def _status(self, name: str, live: Live) -> str:
+        lr, ds = live.datasets.get(name), self._known.get(name)
+        saved = ds.copy_status.value if ds else "pending"
+        return saved if lr is None or lr.status == "present" else lr.status
+
+    def refresh_from(self, state: CampaignState, live: Live, force: bool = False) -> None:
+        """Per refresh, the work is the rows on screen plus the summary: the table is
+        rebuilt only when its set of rows changes (new datasets, a filter, a failure
+        while failures are shown)."""
+        table = self.query_one(KeyedTable)
+        self._state, self._live = state, live
+        shape = (id(state.datasets), len(state.datasets), live.generation, live.failed if self.failures_only else 0, self.failures_only)
+        if force or shape != self._shape:
+            self._shape = shape
+            self._known = {d.name: d for d in state.datasets}
+            names = sorted(set(self._known) | set(live.datasets))
+            if self.failures_only:
+                names = [n for n in names if self._status(n, live) in FAILED]
+            table.sync((n, cells) for n in names if (cells := self._cells(n, live)) is not None)
+            verified = sum(d.copy_status.value == "verified" for d in state.datasets)
+            self._counts = (verified, len(state.datasets))
+        else:
+            table.refresh_visible(lambda key: self._cells(key, live))
+        self._summarise(state, live)
+
+    def _summarise(self, state: CampaignState, live: Live) -> None:
+        width = max(self.size.width - 2, 20)
+        flag = "  (failures only)" if self.failures_only else ""
+        p, g = live.copy, self.glyphs
+        summary, line2 = self.query_one("#copy-summary", Static), self.query_one("#copy-bar", Static)
+        if p is None:
+            verified, total = self._counts
+            step = state.step(StepName.COPY)
+            note = f"  {g.separator} copy {step.status.value}" + (f": {step.note}" if step.note and step.status.value != "done" else "")
+            set_line(summary, f"{verified:,}/{total:,} datasets verified{note}{flag}")
+            set_line(line2, bar(verified, max(total, 1), min(width, 60), g))
+            return
+        eta = human_duration(p.eta_s) if p.eta_s is not None else "-"
+        text = f"{p.objects_done:,}/{p.objects_total:,} objects  {human_bytes(p.bytes_done)}/{human_bytes(p.bytes_total)}  {p.objects_per_s:,.0f} obj/s  {human_bytes(p.bytes_per_s)}/s  ETA {eta}"
+        if len(text) + len(flag) > width:
+            # Never wrapped: at 80 columns the rate and ETA say the most.
+            text = f"{p.objects_done:,}/{p.objects_total:,} obj  {p.objects_per_s:,.0f} obj/s  ETA {eta}"
+        set_line(summary, text + flag)
+        spark_width = max(width - 22, 8)
+        set_line(line2, f"{bar(p.objects_done, max(p.objects_total, 1), 20, g)} {sparkline(list(live.rates), spark_width, g)}")
+
+    def action_toggle_failures(self) -> None:
+        self.failures_only = not self.failures_only
+        if self._state is not None and self._live is not None:
+            with self._live.lock:
+                self.refresh_from(self._state, self._live, force=True)
+
+    def action_sort(self) -> None:
+        # Rows off screen are brought up to date first: a refresh only touches the
+        # visible ones, and a sort reads them all.
+        if self._state is not None and self._live is not None:
+            with self._live.lock:
+                self.refresh_from(self._state, self._live, force=True)
+        self.query_one(KeyedTable).action_sort_next()

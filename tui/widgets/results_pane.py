@@ -1,0 +1,100 @@
+"""The Results pane: one row per (dataset, validation), a line per error kind, and Enter
+for the detail of a pair."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from logcache.validation import ResultRow
+from state.model import CampaignState
+from tui.widgets.table import KeyedTable, styled
+
+MAX_KIND_LINES = 4
+
+
+def kind_lines(rows: Sequence[ResultRow]) -> list[str]:
+    """One line per error kind: how many, and the first pair of that kind."""
+    invalid = [r for r in rows if not r.is_valid]
+    counts = Counter(r.error_kind for r in invalid)
+    first = {}
+    for r in invalid:
+        first.setdefault(r.error_kind, f"{r.dataset}/{r.validation}")
+    return [f"{kind}: {n}, e.g. {first[kind]}" for kind, n in counts.most_common()]
+
+
+class ResultsPane(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "toggle_invalid", "Invalid only"),
+        Binding("enter", "choose", "Detail"),
+        Binding("s", "sort", "Sort"),
+    ]
+    DEFAULT_CSS = """
+    ResultsPane { height: 1fr; }
+    ResultsPane > .summary { height: auto; max-height: 5; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    class PairChosen(Message):
+        """Enter on a row: show the pair's detail."""
+
+        def __init__(self, pair: str) -> None:
+            super().__init__()
+            self.pair = pair
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.invalid_only = False
+        self._rows: list[ResultRow] = []
+        self._state: CampaignState | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("no results yet", id="results-summary", classes="summary", markup=False)
+        yield KeyedTable((("dataset", "dataset"), ("valid", "valid"), ("validation", "validation"), ("error", "error")), id="results-table")
+
+    def focus_table(self) -> None:
+        self.query_one(KeyedTable).focus()
+
+    def show(self, state: CampaignState, rows: list[ResultRow]) -> None:
+        self._state, self._rows = state, rows
+        shown = [r for r in rows if not (self.invalid_only and r.is_valid)]
+        self.query_one(KeyedTable).sync(
+            (f"{r.dataset}/{r.validation}", (r.dataset, styled("valid" if r.is_valid else "invalid"), r.validation, r.error_kind if not r.is_valid else ""))
+            for r in shown
+        )
+        flag = "  (invalid only)" if self.invalid_only else ""
+        a = state.aggregate
+        if a is not None:
+            head = f"{a.valid}/{a.rows} valid: " + ("all valid" if a.all_valid else f"{a.invalid} invalid") + flag
+        elif rows:
+            invalid = sum(not r.is_valid for r in rows)
+            head = f"{len(rows) - invalid}/{len(rows)} valid so far (not aggregated yet)" + flag
+        else:
+            head = "no results yet"
+        lines = kind_lines(rows)
+        if len(lines) > MAX_KIND_LINES:
+            lines = lines[: MAX_KIND_LINES - 1] + [f"and {len(lines) - MAX_KIND_LINES + 1} more kinds"]
+        self.query_one("#results-summary", Static).update("\n".join([head, *lines]))
+
+    def action_toggle_invalid(self) -> None:
+        self.invalid_only = not self.invalid_only
+        if self._state is not None:
+            self.show(self._state, self._rows)
+
+    def action_choose(self) -> None:
+        key = self.query_one(KeyedTable).selected_key()
+        if key is not None:
+            self.post_message(self.PairChosen(key))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_choose()
+
+    def action_sort(self) -> None:
+        self.query_one(KeyedTable).action_sort_next()

@@ -1,0 +1,77 @@
+"""The Validators pane: one row per parcel, with a bar of bytes done, its heartbeat and
+status, and a summary that agrees with the checklist's Validate step."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from logcache.progress_render import human_bytes
+from state.model import CampaignState, ParcelStatus, StepName, StepStatus
+from tui.glyphs import Glyphs, bar
+from tui.live import Live
+from tui.widgets.lines import set_line
+from tui.widgets.table import KeyedTable, styled
+
+BAR_WIDTH = 10
+
+
+class ValidatorsPane(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "screen.split_stuck", "Split stuck"),
+        Binding("s", "sort", "Sort"),
+    ]
+    DEFAULT_CSS = """
+    ValidatorsPane { height: 1fr; }
+    ValidatorsPane > .summary { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, glyphs: Glyphs, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.glyphs = glyphs
+
+    def compose(self) -> ComposeResult:
+        yield Static("no validation yet", id="parcels-summary", classes="summary", markup=False)
+        yield KeyedTable(
+            (("parcel", "parcel"), ("status", "status"), ("done", "done"), ("bytes", "bar"), ("beat", "beat"), ("in hand", "task"), ("job", "job")),
+            id="parcels-table",
+        )
+
+    def focus_table(self) -> None:
+        self.query_one(KeyedTable).focus()
+
+    def refresh_from(self, state: CampaignState, live: Live) -> None:
+        step = state.step(StepName.VALIDATE)
+        rows = []
+        for p in state.parcels:
+            u = live.parcels.get(p.parcel_id)
+            status = p.status.value
+            if p.status in (ParcelStatus.PENDING, ParcelStatus.RUNNING) and step.status is not StepStatus.RUNNING and u is None:
+                # Not running in this session and not followed by a heartbeat: say so,
+                # rather than a "running" the checklist contradicts.
+                status = "interrupted" if step.note.startswith("interrupted") else status
+            size = f"{bar(u.bytes_done, u.bytes_total, BAR_WIDTH, self.glyphs)} {human_bytes(u.bytes_done)}/{human_bytes(u.bytes_total)}" if u and u.bytes_total else ""
+            beat = f"{u.heartbeat_age_s:.0f}s" if u and u.heartbeat_age_s is not None else "-"
+            job = f"{p.backend} {p.job_id}".strip()
+            rows.append((p.parcel_id, (p.parcel_id, styled(status), f"{p.tasks_done}/{p.tasks_total}", size, beat, u.task if u else "", job)))
+        self.query_one(KeyedTable).sync(rows)
+        counts: dict[str, int] = {}
+        for p in state.parcels:
+            counts[p.status.value] = counts.get(p.status.value, 0) + 1
+        g = self.glyphs
+        text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts else "no validation yet"
+        if step.status is not StepStatus.DONE and (counts or step.note):
+            text += f"  {g.separator} validate {step.status.value}" + (f": {step.note}" if step.note else "")
+        if counts.get("stuck"):
+            text = "x: split a stuck parcel  " + text
+        set_line(self.query_one("#parcels-summary", Static), text)
+
+    def selected(self) -> str | None:
+        return self.query_one(KeyedTable).selected_key()
+
+    def action_sort(self) -> None:
+        self.query_one(KeyedTable).action_sort_next()
