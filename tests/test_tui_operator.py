@@ -332,8 +332,19 @@ async def test_the_detail_screen_shows_the_library_detail(validated: Path) -> No
         await pilot.press("escape", "q")
 
 
-async def test_stop_and_quit_mid_validation_is_quick_and_the_reopened_panes_agree(copied: Path) -> None:
+async def test_stop_and_quit_mid_validation_is_quick_and_the_reopened_panes_agree(copied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from logcache.validation import backends
     from tui.modals import ConfirmModal
+
+    # Validation of this small world can end before the quit is asked: each unit takes
+    # a second longer, so the quit lands mid-validation and must wait for a unit in hand.
+    real = backends.run_unit_here
+
+    def slow_unit(*args: object, **kwargs: object) -> object:
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backends, "run_unit_here", slow_unit)
 
     assert cli(["registry", "export", str(copied), "--out", str(copied.parent / "patch.diff")]) == 0
     assert cli(["step", "done", str(copied), "build-image", "--note", "quay-1"]) == 0
