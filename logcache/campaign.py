@@ -13,6 +13,7 @@ from pathlib import Path
 
 from state.config import CampaignConfig, load_config
 from state.debounce import DebouncedSaver
+from state.errors import LogcacheError
 from state.lock import CampaignLock, Holder, read_holder
 from state.model import CampaignState
 from state.persist import load_or_new, render_state
@@ -55,13 +56,19 @@ def open_campaign(
     write: bool = True,
     break_lock: bool = False,
     notice: Callable[[str], None] | None = None,
+    adjust: Callable[[CampaignConfig], CampaignConfig] | None = None,
 ) -> Iterator[Campaign]:
+    """The campaign at `path`, locked for writing (or read-only with `write=False`);
+    `adjust` overrides settings for this command only (`--profile`, `--endpoint-url`)."""
     config = load_config(path)
+    if adjust is not None:
+        config = adjust(config)
     if not write:
         yield Campaign(config, load_or_new(config.state_path, config.name), None, None)
         return
     lock = CampaignLock(lock_path(config))
     message = lock.acquire(break_lock)
+    refused = wrote = False
     try:
         if message and notice:
             notice(message)
@@ -77,5 +84,10 @@ def open_campaign(
             # the file as it was.
             if render_state(campaign.state) != loaded:
                 saver.save_now(campaign.state)
+                wrote = True
+    except LogcacheError as exc:
+        refused = exc.exit_code == 2 and not wrote
+        raise
     finally:
-        lock.release()
+        # A refused command leaves every file as it was: a lock file it made goes too.
+        lock.release(undo=refused)

@@ -38,7 +38,7 @@ class CacheEntry:
 
 def normal_url(url: str) -> str:
     url = url.strip().rstrip("/")
-    # Spark writes s3a:// in its errors (`Path does not exist: s3a://...`); it is S3.
+    # Spark writes s3a:// in its missing-path errors (see logcache.errors.MISSING_PATH_PREFIX); it is S3.
     return "s3://" + url[len("s3a://"):] if url.startswith("s3a://") else url
 
 

@@ -1,8 +1,45 @@
 """Typed errors whose text is one line that says what went wrong and what to do.
 
-The CLI prints `<ClassName>: <message>` and exits 2 for every `LogcacheError`; nothing
-that an operator can cause by bad input may surface as a traceback.
+Every error an operator can cause derives from `LogcacheError` (defined in
+`state.errors`, so that `state`, which imports nothing of `logcache`, shares it). The CLI
+prints `logcache: <one_line()>` and exits 2; nothing that bad input can cause may
+surface as a traceback.
 """
+
+from state.errors import LogcacheError
+
+__all__ = [
+    "MISSING_PATH_PREFIX",
+    "AccessDenied",
+    "BucketNotFound",
+    "ConfigError",
+    "CorruptData",
+    "EndpointUnreachable",
+    "LogcacheError",
+    "PathNotFound",
+    "StorageError",
+    "UnknownDataset",
+    "UsageError",
+    "describe",
+    "first_line",
+    "missing_path",
+    "missing_path_url",
+]
+
+# Spark's words for a prefix that is not there. Copy, discovery and validation report a
+# missing path with them, so an operator can paste the URL after them into `copy --only`
+# and the failed-path ledger can take the URL back out.
+MISSING_PATH_PREFIX = "Path does not exist: "
+
+
+def missing_path(url: str) -> str:
+    """The message for a prefix or object that is not there."""
+    return f"{MISSING_PATH_PREFIX}{url}"
+
+
+def missing_path_url(message: str) -> str | None:
+    """The URL of a `missing_path` message, or None for any other message."""
+    return message.removeprefix(MISSING_PATH_PREFIX) if message.startswith(MISSING_PATH_PREFIX) else None
 
 
 def first_line(exc: BaseException) -> str:
@@ -13,18 +50,9 @@ def first_line(exc: BaseException) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    """`<ClassName>: <first line>`: any exception as one line."""
+    """`<ClassName>: <first line>`: an unexpected exception (a bug) as one line; the class
+    name is what a bug report needs. Errors an operator caused use `one_line()` instead."""
     return f"{type(exc).__name__}: {first_line(exc)}"
-
-
-class LogcacheError(Exception):
-    """Base of every error caused by input or environment, not by a bug."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split()))
-
-    def one_line(self) -> str:
-        return f"{type(self).__name__}: {self}"
 
 
 class UsageError(LogcacheError):
@@ -41,6 +69,13 @@ class StorageError(LogcacheError):
 
 class PathNotFound(StorageError):
     """The object or prefix does not exist. The message is the URL itself."""
+
+    @property
+    def url(self) -> str:
+        return str(self)
+
+    def one_line(self) -> str:
+        return missing_path(self.url)
 
 
 class AccessDenied(StorageError):

@@ -123,15 +123,6 @@ class SubmitterSettings:
 
 
 @dataclass(frozen=True)
-class DemoSettings:
-    """Only demo worlds set these: they rehearse faults that happen outside logcache."""
-
-    # Destination prefixes (cache ids) that a simulated lifecycle rule removes once,
-    # right after they were copied and verified (the `missing-copy` fault).
-    expire_after_copy: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class CampaignConfig:
     path: Path
     name: str
@@ -147,7 +138,6 @@ class CampaignConfig:
     s3: S3Settings = field(default_factory=S3Settings)
     copy: CopySettings = field(default_factory=CopySettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
-    demo: DemoSettings = field(default_factory=DemoSettings)
     catalog_source: CatalogSource = field(default_factory=CatalogSource)
     image: ImageHook = field(default_factory=ImageHook)
     pr: PrHook = field(default_factory=PrHook)
@@ -271,13 +261,9 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
     s3 = top.sub("s3")
     copy = top.sub("copy")
     val = top.sub("validation")
-    demo = top.sub("demo")
     image = top.sub("image")
     notify = top.sub("notify")
     catalog_kind = catalog.str("kind", "files", CATALOG_KINDS)
-    expire = demo.table.get("expire_after_copy", [])
-    if not isinstance(expire, list) or not all(isinstance(x, str) and x for x in expire):
-        raise ConfigFileError(f"{path}: `demo.expire_after_copy` must be a list of cache ids")
     work_dir = Path(resolve_location(base, campaign.str("work_dir", ".")))
     if "://" in str(campaign.table.get("work_dir", "")):
         raise ConfigFileError(f"{path}: `campaign.work_dir` must be a local folder")
@@ -314,7 +300,6 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
             heartbeat_stale_s=val.float("heartbeat_stale_s", 120.0),
             workers=val.opt_int("workers"),
         ),
-        demo=DemoSettings(expire_after_copy=tuple(expire)),
         catalog_source=CatalogSource(
             token_env=catalog.opt_str("token_env"),
             command=catalog.template("command") if catalog_kind == "command" else None,

@@ -20,7 +20,13 @@ from state.model import operator, utc_now
 
 
 class LockHeld(StateError):
-    """Another operator drives this campaign."""
+    """Another operator drives this campaign; `holder` is who (None when the lock file
+    names nobody readable), for a front end to show without parsing the text."""
+
+    def __init__(self, holder: Holder | None) -> None:
+        self.holder = holder
+        who = holder.describe() if holder else "another process"
+        super().__init__(f"campaign is being driven by {who}; use --break-lock if that session is gone")
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
 class CampaignLock:
     def __init__(self, lock_path: Path) -> None:
         self.lock_path = lock_path
         self._file: IO[str] | None = None
+        # The lock file as it was before this acquire (None: there was none), so that a
+        # refused command can leave it as it found it.
+        self._before: tuple[str, int, int] | None = None
 
     @property
     def held(self) -> bool:
@@ -68,6 +84,11 @@ class CampaignLock:
     def acquire(self, break_lock: bool = False) -> str | None:
         """Take the lock; returns a notice when a stale or broken lock was taken over."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            st = os.stat(self.lock_path)
+            self._before = (self.lock_path.read_text(encoding="utf-8", errors="replace"), st.st_atime_ns, st.st_mtime_ns)
+        except FileNotFoundError:
+            self._before = None
         # Open without truncating: a refused acquire must not touch the holder's file.
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         f = os.fdopen(fd, "r+", encoding="utf-8")
@@ -78,12 +99,16 @@ class CampaignLock:
         except BlockingIOError:
             if not break_lock:
                 f.close()
-                who = previous.describe() if previous else "another process"
-                raise LockHeld(f"campaign is being driven by {who}; use --break-lock if that session is gone") from None
+                raise LockHeld(previous) from None
             # The holder's OS lock stays with its process; breaking means we proceed and
             # overwrite the record, which the old holder's next save cannot see through.
             notice = f"broke the lock of {previous.describe() if previous else 'an unknown holder'}"
         else:
+            if os.fstat(f.fileno()).st_ino != _inode(self.lock_path):
+                # The file was removed (`release(undo=True)`) between our open and our
+                # flock: the lock is on a file nobody else can see. Lock the path anew.
+                f.close()
+                return self.acquire(break_lock)
             if previous is not None:
                 same_host = previous.host == socket.gethostname()
                 state = "no longer running" if same_host and not _pid_alive(previous.pid) else "its lock was released"
@@ -97,14 +122,23 @@ class CampaignLock:
         self._file = f
         return notice
 
-    def release(self) -> None:
+    def release(self, undo: bool = False) -> None:
+        """Let go of the lock. The file is emptied, not unlinked, so that it stays one
+        inode for everyone. `undo` (a refused command) leaves the file as acquire found
+        it: a file it made is unlinked while still locked, which `acquire`'s inode check
+        makes safe for a racer; one that was there gets its text and times back."""
         if self._file is None:
             return
-        # Emptied, not unlinked: unlinking would let a waiter lock the old inode while
-        # a newcomer locks a new file, and two holders would both think they drive.
         try:
             self._file.seek(0)
             self._file.truncate()
+            if undo and self._before is None and os.fstat(self._file.fileno()).st_ino == _inode(self.lock_path):
+                self.lock_path.unlink()
+            elif undo and self._before is not None:
+                text, atime_ns, mtime_ns = self._before
+                self._file.write(text)
+                self._file.flush()
+                os.utime(self._file.fileno(), ns=(atime_ns, mtime_ns))
             self._file.flush()
         finally:
             fcntl.flock(self._file, fcntl.LOCK_UN)

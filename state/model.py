@@ -17,6 +17,8 @@ SCHEMA_VERSION = 1
 
 
 class StepName(StrEnum):
+    # The runbook's steps, in order. What each one is (title, manual or not, its runner,
+    # what to do next) is in logcache/runbook/spec.py; the state only records progress.
     PICK_TRANSACTION = "pick-transaction"
     DISCOVER = "discover"
     COPY = "copy"
@@ -26,21 +28,6 @@ class StepName(StrEnum):
     RECOPY_FAILED = "recopy-failed"
     AGGREGATE = "aggregate"
     MERGE_PR = "merge-pr"
-
-
-MANUAL_STEPS = frozenset({StepName.BUILD_IMAGE, StepName.MERGE_PR})
-
-STEP_TITLES = {
-    StepName.PICK_TRANSACTION: "Pick the nightly run",
-    StepName.DISCOVER: "Discover T per dataset",
-    StepName.COPY: "Copy ephemeral -> permanent",
-    StepName.REGISTRY_EXPORT: "Export the registry PR",
-    StepName.BUILD_IMAGE: "Build and push the image",
-    StepName.VALIDATE: "Validate in parcels",
-    StepName.RECOPY_FAILED: "Re-copy failed paths",
-    StepName.AGGREGATE: "Aggregate cache-validations",
-    StepName.MERGE_PR: "Merge the PR",
-}
 
 
 class StepStatus(StrEnum):
@@ -64,6 +51,15 @@ class ParcelStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     STUCK = "stuck"
+
+
+class FailedPathOrigin(StrEnum):
+    """Where a failed path was found."""
+
+    DISCOVER = "discover"
+    COPY = "copy"
+    VALIDATION = "validation"
+    JOB_LOG = "job-log"  # a job's log named it (the command backend)
 
 
 class Resolution(StrEnum):
@@ -97,10 +93,6 @@ class Step:
     operator: str | None = None
     note: str = ""
 
-    @property
-    def manual(self) -> bool:
-        return self.name in MANUAL_STEPS
-
 
 @dataclass
 class DatasetState:
@@ -133,7 +125,7 @@ class ParcelState:
 @dataclass
 class FailedPath:
     url: str
-    origin: str  # copy | validation | job-log
+    origin: FailedPathOrigin
     dataset_name: str
     found_at: str
     resolution: Resolution = Resolution.OPEN
@@ -203,7 +195,7 @@ class CampaignState:
     def dataset(self, name: str) -> DatasetState | None:
         return next((d for d in self.datasets if d.name == name), None)
 
-    def add_failed_path(self, url: str, origin: str, dataset_name: str) -> bool:
+    def add_failed_path(self, url: str, origin: FailedPathOrigin, dataset_name: str) -> bool:
         """Record a failed path once; True if it was new (or had been resolved before)."""
         for fp in self.failed_paths:
             if fp.url == url:

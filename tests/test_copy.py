@@ -334,7 +334,7 @@ def test_cli_bad_input_exits_2_with_one_line(demo_world: Path, capsys: pytest.Ca
     campaign = str(demo_world / "campaign.toml")
     assert main(["copy", campaign, "--only", "raw-nope-s9/log"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("logcache: UnknownDataset: no dataset named 'raw-nope-s9/log'") and err.count("\n") == 1
+    assert err.startswith("logcache: no dataset named 'raw-nope-s9/log'") and err.count("\n") == 1
     assert main(["copy", campaign, "--concurrency", "0"]) == 2
     (demo_world / CSV_NAME).unlink()
     assert main(["copy", campaign]) == 2

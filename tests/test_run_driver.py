@@ -20,7 +20,8 @@ import pytest
 
 from logcache.campaign import open_campaign
 from logcache.demo import build_world
-from state.model import MANUAL_STEPS, StepName, StepStatus, operator
+from logcache.runbook import MANUAL_STEPS
+from state.model import StepName, StepStatus, operator
 from state.persist import StateFileError, load_state
 
 SEED = 11
@@ -51,7 +52,8 @@ def run_to_end(world: Path, env: dict[str, str] | None = None) -> None:
     campaign = world / "campaign.toml"
     for _ in range(4):
         result = logcache("run", campaign, env=env)
-        assert result.returncode == 0, result.stdout + result.stderr
+        # Every run here ends at a manual step (build-image, then merge-pr): exit 3.
+        assert result.returncode == 3, result.stdout + result.stderr
         state = load_state(world / STATE)
         if all(state.step(n).status is StepStatus.DONE for n in AUTOMATABLE):
             assert "stopped at merge-pr" in result.stdout
@@ -117,7 +119,7 @@ def tiny_started(tmp_path_factory: pytest.TempPathFactory) -> Path:
     world = tmp_path_factory.mktemp("tiny") / "world"
     build_world(str(world), seed=SEED, scale="tiny")
     result = logcache("run", world / "campaign.toml")
-    assert result.returncode == 0 and "stopped at build-image" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 3 and "stopped at build-image" in result.stdout, result.stdout + result.stderr
     return world
 
 
@@ -189,7 +191,7 @@ def run_until_killed(world: Path, make_predicate: Callable[[Path], Callable[[Pat
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        assert proc.returncode == 0, out + err
+        assert proc.returncode == 3, out + err  # it ended at a manual step
         if "stopped at build-image" not in out:
             return False
         done = logcache("step", "done", campaign, "build-image", "--note", "quay tag test")

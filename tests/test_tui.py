@@ -257,5 +257,5 @@ def test_tui_and_demo_refuse_bad_input_in_one_line(tmp_path: Path, capsys: pytes
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     assert main(["demo", str(busy)]) == 2
-    assert capsys.readouterr().err == f"logcache: UsageError: {busy} is not empty and holds no campaign.toml; pick another DIR\n"
+    assert capsys.readouterr().err == f"logcache: {busy} is not empty and holds no campaign.toml; pick another DIR\n"
     assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]

@@ -1,8 +1,10 @@
 """`logcache`: one command with a subcommand per runbook step.
 
 Each subcommand lives in its own module with a `register(subparsers)` function that
-adds its parser and sets `func` (taking the parsed args, returning an exit code).
-Errors caused by input or environment print one line and exit 2; Ctrl-C exits 130.
+adds its parser and sets `func` (taking the parsed args, returning an exit code). The
+arguments several commands share, the exit codes and the graceful stop are in
+`common.py`. Errors caused by input or environment print one line and exit 2; Ctrl-C,
+SIGTERM and SIGHUP exit 130 with the state saved.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from logcache import __version__
+from logcache.cli.common import Exit, add_verbosity, claim_campaign
 from logcache.errors import LogcacheError, describe
-from state.errors import StateError
 
 # Each command and the module that registers it, in the order `--help` lists them.
 COMMANDS: dict[str, str] = {
@@ -34,8 +36,30 @@ COMMANDS: dict[str, str] = {
         ("aggregate", "aggregate"),
         ("failures", "aggregate"),
         ("run", "run"),
+        ("completion", "completion"),
     )
 }
+
+
+EPILOG = """\
+exit codes:
+  0    all done
+  1    findings: datasets not copied, rows invalid, a step whose goal was not reached
+  2    refused: bad input or environment; nothing was written
+  3    `run` stopped at a manual step: do it, `logcache step done`, run again
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP); the state is saved, run again to resume
+
+environment:
+  AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CA_BUNDLE
+                  the AWS environment, where [s3] profile or --profile is not set
+  LOGCACHE_OPERATOR
+                  who is recorded for each step (default: user@host)
+  LOGCACHE_DEBUG=1
+                  print the traceback of an internal error (as -v does)
+  LOGCACHE_DESTINATION_WRAPPER
+                  rehearsals only: module:function wrapping the destination store
+  NO_COLOR        no colour in `registry diff`
+"""
 
 
 def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None) -> argparse.ArgumentParser:
@@ -45,8 +69,11 @@ def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None
     parser = argparse.ArgumentParser(
         prog="logcache",
         description="Refresh the log cache of a Datomic-on-object-store ETL, safely and resumably.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"logcache {__version__}")
+    add_verbosity(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = [commands[only]] if only in commands else list(commands.values())
     for module in dict.fromkeys(modules):
@@ -54,29 +81,49 @@ def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None
     return parser
 
 
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The subcommand's own parser, so its errors print its own usage line."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        if isinstance(action, argparse._SubParsersAction) and args.command in action.choices:
+            return action.choices[args.command]
+    return parser
+
+
+def _complain(text: str) -> None:
+    """The one line on stderr; a terminal that hung up (SIGHUP, EIO) does not change the
+    exit code."""
+    try:
+        print(f"logcache: {text}", file=sys.stderr)
+    except OSError:
+        pass
+
+
 def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_in if not a.startswith("-")), None)
-    parser = build_parser({**COMMANDS, **(extra_commands or {})}, only=command)
+    commands = {**COMMANDS, **(extra_commands or {})}
+    parser = build_parser(commands, only=command)
+    parser.set_defaults(commands=commands)  # for `completion`, which describes them all
     try:
         args = parser.parse_args(args_in)
+        claim_campaign(_command_parser(parser, args), args)
     except SystemExit as exc:  # argparse already printed its one-line usage error
-        return 2 if exc.code not in (0, None) else 0
+        return Exit.REFUSED if exc.code not in (0, None) else Exit.DONE
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return Exit.REFUSED
     try:
         return int(args.func(args) or 0)
-    except (LogcacheError, StateError) as exc:
-        print(f"logcache: {exc.one_line()}", file=sys.stderr)
-        return 2
+    except LogcacheError as exc:
+        _complain(exc.one_line())
+        return exc.exit_code
     except KeyboardInterrupt:
-        print("logcache: interrupted; the campaign state is saved, run the same command again to resume", file=sys.stderr)
-        return 130
+        _complain("interrupted; the campaign state is saved, run the same command again to resume")
+        return Exit.INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return Exit.DONE
     except Exception as exc:  # a bug: still one line, with a way to see the traceback
-        if os.environ.get("LOGCACHE_DEBUG"):
+        if os.environ.get("LOGCACHE_DEBUG") or getattr(args, "verbose", False):
             raise
         print(f"logcache: internal error: {describe(exc)} (set LOGCACHE_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 1
+        return Exit.FINDINGS

@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from types import FrameType
 
-from logcache.runbook import steps
-from logcache.campaign import open_campaign
-from logcache.copy import (
-    CopyEvent,
-    CopyPlanned,
-    CopyProgress,
-    CopyReport,
-    DatasetConflict,
-    DatasetFailed,
-    DatasetStatus,
-    DatasetVerified,
-    connections_needed,
-    copy_entries,
-)
-from logcache.entries import CSV_NAME, read_entries
+from logcache.cli.common import Exit, SubParsers, add_names, campaign_command, graceful_stop, open_for, print_json, status_line
+from logcache.copy import CopyReport, DatasetStatus
 from logcache.errors import UsageError
 from logcache.progress_render import StatusLine, bar, human_bytes, human_duration
-from logcache.stores import open_destination, open_source
-from state.config import load_config
-
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+from logcache.runbook import steps
+from logcache.runbook.events import CopyPlanned, CopyProgress, DatasetConflict, DatasetFailed, DatasetVerified, RunbookEvent
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
+def register(sub: SubParsers) -> None:
+    p = campaign_command(
+        sub,
         "copy",
         help="copy every cached prefix to the permanent bucket, verified (runbook step 3)",
         description=(
@@ -44,87 +24,58 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "server-side on S3, skipping objects already there, and verify every prefix. "
             "Safe to rerun: an interrupted copy resumes where it stopped."
         ),
+        json_output="the final report",
+        s3=True,
     )
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
-    p.add_argument(
-        "--only", action="extend", nargs="+", metavar="NAME",
-        help="copy only these: <shard>/<kind>, a shard, a cache id, or a URL as in `Path does not exist: URL`",
-    )
+    add_names(p, "--only", "copy only these (repeatable): <shard>/<kind>, a shard, a cache id, or a URL from a missing-path error")
     p.add_argument("--concurrency", type=int, metavar="N", help="copies in flight (default: [copy] concurrency, 64)")
     p.add_argument("--dry-run", action="store_true", help="list and plan only; write nothing")
     p.add_argument("--overwrite", action="store_true", help="replace destination objects that differ from the source")
-    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
-    p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout (progress goes to stderr)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, not {args.concurrency}")
-    out = sys.stderr if args.json else sys.stdout
-    view = CopyView(StatusLine(out))
-    cancel = threading.Event()
-    with _cancel_on_signals(cancel, view):
+    view = CopyView(status_line(args))
+    with graceful_stop(view.status.line) as cancel:
         try:
             report = _dry_run(args, view) if args.dry_run else _copy(args, view, cancel)
         finally:
             view.status.close()
     view.summary(report)
     if args.json:
-        json.dump(report.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(report.to_json())
     if report.interrupted:
         print("logcache: interrupted; run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_OK if report.ok else EXIT_FAILED
+        return Exit.INTERRUPTED
+    return Exit.DONE if report.ok else Exit.FINDINGS
 
 
 def _dry_run(args: argparse.Namespace, view: CopyView) -> CopyReport:
     """Plan only: reads the campaign without taking its lock, so it works while another
     operator drives it."""
-    config = load_config(args.campaign)
-    concurrency = args.concurrency or config.copy.concurrency
-    pool = connections_needed(concurrency)
-    return copy_entries(
-        read_entries(config.work_dir / CSV_NAME),
-        open_source(config, pool),
-        open_destination(config, pool),
-        only=args.only,
-        concurrency=concurrency,
-        overwrite=args.overwrite or config.copy.overwrite,
-        dry_run=True,
-        on_event=view.on_event,
-    )
+    with open_for(args, write=False) as campaign:
+        return steps.plan_copy(campaign, args.only, view.on_event, args.concurrency, args.overwrite or None)
 
 
 def _copy(args: argparse.Namespace, view: CopyView, cancel: threading.Event) -> CopyReport:
-    with open_campaign(args.campaign, break_lock=args.break_lock, notice=view.status.line) as campaign:
-        return steps.run_copy(
-            campaign,
-            only=args.only,
-            on_event=view.on_event,
-            cancel=cancel,
-            concurrency=args.concurrency,
-            overwrite=args.overwrite or None,
-        )
-
-
-@contextmanager
-def _cancel_on_signals(cancel: threading.Event, view: CopyView) -> Iterator[None]:
-    """The first Ctrl-C (or SIGTERM) lets copies in flight finish; a second one stops at once."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        view.status.line("stopping: letting the copies in flight finish (Ctrl-C again to stop at once)")
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    """The copy step; a copy that fails some datasets or is interrupted still returns its
+    report, for the summary and the exit code."""
+    with open_for(args, view.status.line) as campaign:
+        try:
+            return steps.run_copy(
+                campaign,
+                only=args.only,
+                on_event=view.on_event,
+                cancel=cancel,
+                concurrency=args.concurrency,
+                overwrite=args.overwrite or None,
+            )
+        except (steps.StepFailed, steps.StepInterrupted) as stopped:
+            if not isinstance(stopped.result, CopyReport):
+                raise
+            return stopped.result
 
 
 class CopyView:
@@ -133,14 +84,14 @@ class CopyView:
     def __init__(self, status: StatusLine) -> None:
         self.status = status
 
-    def on_event(self, event: CopyEvent) -> None:
+    def on_event(self, event: RunbookEvent) -> None:
         if isinstance(event, CopyPlanned):
             self._planned(event)
         elif isinstance(event, CopyProgress):
             if event.objects_total:
                 self.status.status(progress_text(event, self.status.live))
         elif isinstance(event, DatasetVerified):
-            if not self.status.live:
+            if not self.status.live or self.status.verbose:
                 self.status.line(f"verified {event.name} ({event.objects:,} objects, {human_bytes(event.bytes)})")
         elif isinstance(event, DatasetFailed):
             self.status.line(f"FAILED {event.name}: {event.reason}")
@@ -163,7 +114,7 @@ class CopyView:
         )
 
     def summary(self, report: CopyReport) -> None:
-        line = self.status.line
+        line = self.status.result
         if report.dry_run:
             todo = sum(d.objects - d.objects_skipped - len(d.conflicts) for d in report.with_status(DatasetStatus.PLANNED))
             line(f"dry run: nothing written; {todo:,} objects would be copied")

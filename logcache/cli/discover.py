@@ -3,33 +3,43 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
 
+from logcache.cli.common import SubParsers, campaign_command, open_for, print_json
 from logcache.runbook import steps
-from logcache.campaign import open_campaign
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("discover", help="find T and paths of every dataset (runbook step 2)")
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+def register(sub: SubParsers) -> None:
+    p = campaign_command(sub, "discover", help="find T and paths of every dataset (runbook step 2)", json_output="the entries and findings", s3=True)
     p.add_argument("--transaction", help="the nightly run to use (default: the one picked, else the latest succeeded)")
-    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_campaign(args.campaign, break_lock=args.break_lock, notice=print) as campaign:
+    say = print if not args.json else (lambda text: print(text, file=sys.stderr))
+    with open_for(args, say) as campaign:
         if args.transaction:
             steps.pick(campaign, args.transaction)
         result = steps.run_discover(campaign)
-        entries = result.entries
-        print(
-            f"transaction {result.transaction_id}: {len(entries)} datasets, "
-            f"{sum(e.objects for e in entries):,} objects, {sum(e.bytes for e in entries):,} bytes"
+        path = steps.entries_path(campaign)
+    entries = result.entries
+    if args.json:
+        print_json(
+            {
+                "transaction": result.transaction_id,
+                "datasets": len(entries),
+                "objects": sum(e.objects for e in entries),
+                "bytes": sum(e.bytes for e in entries),
+                "scanned": list(result.scanned),
+                "findings": [{"name": f.name, "kind": f.kind, "message": f.message} for f in result.findings],
+                "entries_csv": str(path),
+            }
         )
-        if result.scanned:
-            print(f"T read from data (no footer statistics): {', '.join(result.scanned)}")
-        for f in result.findings:
-            print(f"finding: {f.name}: {f.kind}: {f.message}")
-        print(f"wrote {steps.entries_path(campaign)}")
+        return 0
+    print(f"transaction {result.transaction_id}: {len(entries)} datasets, {sum(e.objects for e in entries):,} objects, {sum(e.bytes for e in entries):,} bytes")
+    if result.scanned:
+        print(f"T read from data (no footer statistics): {', '.join(result.scanned)}")
+    for f in result.findings:
+        print(f"finding: {f.name}: {f.kind}: {f.message}")
+    print(f"wrote {path}")
     return 0

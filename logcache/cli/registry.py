@@ -8,8 +8,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from logcache.campaign import open_campaign
 from logcache.entries import CSV_NAME, read_entries
 from logcache.registry import RegistryPatch, Status, apply_patch, default_patch_path, export_patch, plan_registry
+from logcache.runbook import steps
 from state.config import load_config
 
 _COLORS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
@@ -68,6 +70,11 @@ def run_export(args: argparse.Namespace) -> int:
     patch, default_out = _plan(args.campaign)
     if patch.update.is_noop:
         return 0
+    with open_campaign(args.campaign, write=False) as campaign:
+        unverified = len(steps.entries(campaign)) - len(steps.verified_entries(campaign))
+    if unverified:
+        # The step of `logcache run` leaves these out; by hand the operator decides, warned.
+        print(f"warning: {unverified} datasets are not verified at the destination yet; copy them before the PR merges", file=sys.stderr)
     if args.apply:
         result = apply_patch(patch, date.today())
         print(f"edited {result.path}")

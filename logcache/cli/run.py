@@ -1,61 +1,86 @@
-"""`logcache run CAMPAIGN`: drive the whole refresh headless, resuming where it stopped."""
+"""`logcache run CAMPAIGN`: drive the whole refresh headless, resuming where it stopped.
+
+Exit codes: 0 every step done, 1 a step did not reach its goal, 3 stopped at a manual
+step (do it, confirm it with `logcache step done`, run again), 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import threading
-from pathlib import Path
-from typing import Any
 
-from logcache.campaign import open_campaign
+from logcache.cli.common import Exit, SubParsers, campaign_command, graceful_stop, open_for, print_json, status_line
 from logcache.cli.copy import CopyView
 from logcache.cli.validate import ValidateView
-from logcache.discover.footers import DiscoverProgress
-from logcache.runbook.driver import run_campaign
 from logcache.progress_render import StatusLine
-from logcache.validation.orchestrate import ParcelUpdate
+from logcache.runbook.driver import Stop, run_campaign
+from logcache.runbook.events import (
+    CopyFinished,
+    CopyPlanned,
+    CopyProgress,
+    DatasetConflict,
+    DatasetFailed,
+    DatasetVerified,
+    DiscoverProgress,
+    FailedPathFound,
+    ParcelUpdate,
+    RunbookEvent,
+    StepEnded,
+    StepStarted,
+)
+
+EXITS = {Stop.FINISHED: Exit.DONE, Stop.FAILED: Exit.FINDINGS, Stop.MANUAL: Exit.MANUAL}
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run every automatable step in order, resuming where it stopped")
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
-    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
+def register(sub: SubParsers) -> None:
+    p = campaign_command(
+        sub,
+        "run",
+        help="run every automatable step in order, resuming where it stopped",
+        description=(
+            "Run every automatable step in order, skipping what is done. Stops at a manual step "
+            "(exit 3) or at a step whose goal was not reached (exit 1); 0 when every step is done."
+        ),
+        json_output="the outcome",
+        s3=True,
+    )
     p.set_defaults(func=run)
 
 
+class RunView:
+    """Every runbook event as a line or the status line."""
+
+    def __init__(self, status: StatusLine) -> None:
+        self.status = status
+        self.copy = CopyView(status)
+        self.validate = ValidateView(status)
+
+    def on_event(self, event: RunbookEvent) -> None:
+        match event:
+            case StepStarted(step=step):
+                self.status.line(f"-> {step.value}")
+            case StepEnded(status=status, note=note):
+                self.status.line(f"   {status.value}: {note}")
+            case DiscoverProgress(done=done, total=total, name=name):
+                self.status.status(f"discover: {done}/{total} datasets ({name})")
+            case ParcelUpdate():
+                self.validate.on_event(event)
+            case CopyPlanned() | CopyProgress() | DatasetVerified() | DatasetFailed() | DatasetConflict():
+                self.copy.on_event(event)
+            case FailedPathFound() | CopyFinished():
+                pass  # the step's note and `logcache failures` say these
+
+
 def run(args: argparse.Namespace) -> int:
-    cancel = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        # First Ctrl-C: stop submitting work and let in-flight copies finish; a second one
-        # interrupts at once (the state is still saved on the way out).
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        print("\nstopping: letting work in flight finish (Ctrl-C again to stop now)", flush=True)
-
-    signal.signal(signal.SIGINT, on_sigint)
-    try:
-        status = StatusLine(sys.stdout)
-        copy_view, validate_view = CopyView(status), ValidateView(status)
-
-        def on_event(event: Any) -> None:
-            if isinstance(event, DiscoverProgress):
-                status.status(f"discover: {event.done}/{event.total} datasets ({event.name})")
-            elif isinstance(event, ParcelUpdate):
-                validate_view.on_event(event)
-            else:
-                copy_view.on_event(event)
-
-        with open_campaign(args.campaign, break_lock=args.break_lock, notice=status.line) as campaign:
-            try:
-                outcome = run_campaign(campaign, str(args.campaign), on_event=on_event, cancel=cancel, say=status.line)
-            finally:
-                status.close()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    print(outcome.message if outcome.finished else f"stopped at {outcome.stopped_at}: {outcome.message}")
-    return 0 if outcome.finished or outcome.stopped_at is not None and "failed" not in outcome.message else 1
+    status = status_line(args)
+    view = RunView(status)
+    with graceful_stop(status.line) as cancel, open_for(args, status.line) as campaign:
+        try:
+            outcome = run_campaign(campaign, str(args.campaign), on_event=view.on_event, cancel=cancel)
+        finally:
+            status.close()
+    code = EXITS[outcome.stop]
+    if args.json:
+        print_json({"stop": outcome.stop.value, "step": outcome.stopped_at, "message": outcome.message, "exit_code": int(code)})
+    else:
+        status.result(outcome.message if outcome.finished else f"stopped at {outcome.stopped_at}: {outcome.message}")
+    return code

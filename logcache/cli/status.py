@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from logcache.campaign import lock_holder
+from logcache.cli.common import SubParsers, campaign_command
 from logcache.runbook.status import render_status, status_report
 from state.config import load_config
 from state.persist import load_or_new
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="print the campaign's checklist and what to do next")
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+def register(sub: SubParsers) -> None:
+    p = campaign_command(sub, "status", help="print the campaign's checklist and what to do next", lock=False, json_output="the checklist")
     p.set_defaults(func=run)
 
 

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from logcache.runbook import steps
-from logcache.campaign import open_campaign
-from state.model import MANUAL_STEPS, StepName
+from logcache.cli.common import SubParsers, add_break_lock, add_campaign, open_for
+from logcache.runbook.driver import confirm_manual
+from logcache.runbook.spec import MANUAL_STEPS
+from state.model import StepName
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubParsers) -> None:
     p = sub.add_parser("step", help="record a manual step (build-image, merge-pr) as done")
     p.add_argument("action", choices=["done"])
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+    add_campaign(p)
     p.add_argument("step", choices=sorted(s.value for s in MANUAL_STEPS))
     p.add_argument("--note", default="", help="what was done, e.g. the image tag or the PR URL")
-    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
+    add_break_lock(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_campaign(args.campaign, break_lock=args.break_lock, notice=print) as campaign:
-        steps.confirm_manual(campaign, StepName(args.step), args.note)
+    with open_for(args) as campaign:
+        confirm_manual(campaign, StepName(args.step), args.note)
     print(f"{args.step}: done")
     return 0

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from logcache.cli.common import SubParsers, campaign_command, open_for, print_json
 from logcache.runbook import steps
-from logcache.campaign import open_campaign
-from logcache.catalog import open_catalog, pick_transaction
-from state.config import load_config
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("transactions", help="list the catalog's nightly runs (runbook step 1)")
-    p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
+def register(sub: SubParsers) -> None:
+    p = campaign_command(sub, "transactions", help="list the catalog's nightly runs (runbook step 1)", json_output="the runs", s3=True)
     p.add_argument("--pick", nargs="?", const="", metavar="ID", help="record the choice in the campaign (default: the latest succeeded)")
-    p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.campaign)
-    transactions = open_catalog(config).transactions()
-    default = pick_transaction(transactions).id if any(t.status == "succeeded" for t in transactions) else None
+    with open_for(args, write=False) as campaign:
+        transactions = steps.transactions(campaign)
+    chosen = steps.default_transaction(transactions)
+    default = chosen.id if chosen else None
+    if args.json:
+        picked = None
+        if args.pick is not None:
+            with open_for(args, notice=None) as campaign:
+                picked = steps.pick(campaign, args.pick or None).id
+        runs = [{"id": t.id, "status": t.status, "finished_at": t.finished_at, "datasets": len(t.datasets)} for t in transactions]
+        print_json({"transactions": runs, "default": default, "picked": picked})
+        return 0
     print(f"{'':2}{'transaction':<38} {'status':<10} {'finished at':<22} {'datasets':>8}")
     for tx in transactions:
         mark = "* " if tx.id == default else "  "
@@ -30,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if default:
         print("* the default choice: the latest succeeded run")
     if args.pick is not None:
-        with open_campaign(args.campaign, break_lock=args.break_lock, notice=print) as campaign:
+        with open_for(args) as campaign:
             tx = steps.pick(campaign, args.pick or None)
         print(f"picked {tx.id}")
     return 0

@@ -35,7 +35,7 @@ from logcache.copy.events import (
 from logcache.copy.plan import EntryPlan, ObjectCopy, plan_entry
 from logcache.copy.verify import verify_prefix
 from logcache.entries import CacheEntry, select_entries
-from logcache.errors import LogcacheError, UsageError
+from logcache.errors import LogcacheError, UsageError, missing_path
 from logcache.storage import Store
 
 PROGRESS_INTERVAL_S = 0.1
@@ -191,7 +191,7 @@ class _Run:
                 if isinstance(outcome, BaseException):
                     unlisted.append((entry, _reason(outcome)))
                 elif not outcome.source:
-                    unlisted.append((entry, f"Path does not exist: {entry.source}"))
+                    unlisted.append((entry, missing_path(entry.source)))
                 else:
                     plans.append(outcome)
         return plans, unlisted

@@ -7,6 +7,7 @@ same sizes, and the same ETag wherever both sides have a comparable one.
 from __future__ import annotations
 
 from logcache.copy.plan import same_content, under
+from logcache.errors import missing_path
 from logcache.storage import Store
 
 
@@ -19,7 +20,7 @@ def verify_prefix(source: Store, source_prefix: str, destination: Store, destina
     src = under(source.list(source_prefix), source_prefix)
     dst = under(destination.list(destination_prefix), destination_prefix)
     if not src:
-        return f"Path does not exist: {source.url_of(source_prefix)}"
+        return missing_path(source.url_of(source_prefix))
     missing = sorted(src.keys() - dst.keys())
     differ = sorted(k for k in src.keys() & dst.keys() if not same_content(src[k], dst[k]))
     extra = sorted(dst.keys() - src.keys())

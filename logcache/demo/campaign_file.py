@@ -28,7 +28,7 @@ def _q(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def render_campaign(name: str, seed: int, scale: str, where: CampaignLocations, s3: S3Settings | None, expire: list[str]) -> str:
+def render_campaign(name: str, seed: int, scale: str, where: CampaignLocations, s3: S3Settings | None) -> str:
     s3_lines = (
         [
             "[s3]",
@@ -46,7 +46,6 @@ def render_campaign(name: str, seed: int, scale: str, where: CampaignLocations, 
             "# retry_mode (standard or adaptive), max_attempts. Never put credentials here.",
         ]
     )
-    expire_list = "[" + ", ".join(_q(x) for x in expire) + "]"
     lines = [
         f"# A logcache campaign: refresh the log cache of the demo world (seed {seed}, scale {scale}).",
         "# Made by `logcache demo-data`; see README for every setting. Relative paths are",
@@ -94,11 +93,6 @@ def render_campaign(name: str, seed: int, scale: str, where: CampaignLocations, 
         'backend = "local"',
         "# size: balance parcels by data size; alphabetical: the manual runbook's split.",
         'balance = "size"',
-        "",
-        "[demo]",
-        "# Demo worlds only: destination prefixes (cache ids) that a simulated lifecycle rule",
-        "# removes once, right after they were copied and verified (the missing-copy fault).",
-        f"expire_after_copy = {expire_list}",
         "",
     ]
     return "\n".join(lines)

@@ -6,7 +6,7 @@ the new one in the same t), their cardinality-many attributes gain and lose sing
 values, and some entities are retracted whole (every current fact retracted in one t).
 Every transaction also asserts `:db/txInstant` on its own tx entity. Because every
 retraction is derived from an assertion made earlier and not yet retracted, the log is
-consistent by construction; `reference.replay_violations` checks it independently.
+consistent by construction; the tests' `demo_reference.replay_violations` checks it independently.
 
 Values are kept as indices into a per-shard string table until the very end, so that
 sorting and materialising 20M+ datoms stays in integer numpy arrays.

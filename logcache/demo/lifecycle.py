@@ -2,10 +2,18 @@
 
 In production a copied prefix sometimes vanishes from the permanent bucket after the copy
 (an outside process, a misconfigured lifecycle rule); validation then fails with
-`Path does not exist: s3a://<bucket>/cache/<id>` and the operator copies that prefix again.
-`ExpiringStore` wraps the destination store (see `logcache.stores.open_destination`) and
-replays that story deterministically for the cache ids listed in campaign.toml's
-`[demo] expire_after_copy`:
+a missing path (`s3a://<bucket>/cache/<id>`) and the operator copies that prefix again.
+`ExpiringStore` wraps the destination store and replays that story deterministically
+for the cache ids of the demo world's `missing-copy` faults (its `truth.json`). It plugs in from here: `rehearse()` names
+`wrap_destination` in the environment variable that `logcache.stores` honours
+(`LOGCACHE_DESTINATION_WRAPPER`), so the production path imports nothing of the demo and
+a campaign without the rules file is never wrapped. Building a world with that fault
+turns the rehearsal on for the building process and its children (the tests, `logcache
+demo`); a later shell sets the variable itself:
+
+    export LOGCACHE_DESTINATION_WRAPPER=logcache.demo.lifecycle:wrap_destination
+
+The story:
 
 1. copy lists the destination prefix before copying: it is empty, nothing is recorded;
 2. copy verifies by listing the prefix: objects are there, so the id is marked `seen`;
@@ -21,12 +29,44 @@ through a demo-only helper: the `Store` protocol has no delete, on purpose.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlparse
 
+from logcache.errors import ConfigError
 from logcache.storage import LocalStore, ObjectInfo, Store
+from logcache.stores import DESTINATION_WRAPPER_ENV
+from state.config import CampaignConfig
+
+MARKER_DIR = ".demo-lifecycle"  # under the campaign's work dir
+TRUTH_FILE = "truth.json"  # next to the demo world's campaign.toml
+
+
+def expiring_ids(config: CampaignConfig) -> tuple[str, ...]:
+    """The cache ids of the campaign's lifecycle rule: its world's `missing-copy` faults
+    as `truth.json` records them; none for a campaign that is not a demo world."""
+    path = config.path.parent / TRUTH_FILE
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+        return tuple(sorted(str(f["cache_id"]) for f in truth["faults"] if f["kind"] == "missing-copy"))
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a demo world's record ({exc}); rebuild the demo world or move the file away") from None
+
+
+def wrap_destination(store: Store, config: CampaignConfig) -> Store:
+    """The destination of a demo campaign with a lifecycle rule, else `store` itself."""
+    ids = expiring_ids(config)
+    return ExpiringStore(store, ids, config.work_dir / MARKER_DIR) if ids else store
+
+
+def rehearse() -> None:
+    """Wrap the destinations this process and its children open (see the module doc)."""
+    os.environ[DESTINATION_WRAPPER_ENV] = f"{__name__}:{wrap_destination.__name__}"
 
 
 class ExpiringStore:

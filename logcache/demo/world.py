@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from logcache.catalog import CatalogDataset, Transaction
 from logcache.datomic.schema import KINDS, entry_name, segment_key
-from logcache.demo import writers
+from logcache.demo import lifecycle, writers
 from logcache.demo.campaign_file import CampaignLocations, render_campaign
 from logcache.demo.faults import FAULT_KINDS, assign_faults, corrupt
 from logcache.demo.history import ShardHistory, generate_shard
@@ -286,7 +286,7 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
                 elif fault == "missing-copy":
                     record["effect"] = {
                         "destination_url": destination.url_of(cache_id),
-                        "expected": "the copy verifies, then vanishes before validation (Path does not exist); a re-copy fixes it",
+                        "expected": "the copy verifies, then vanishes before validation (a missing path); a re-copy fixes it",
                     }
                 catalog[r].append(CatalogDataset(shard, kind, cache_id, catalog_t))
                 if r == CHOSEN_RUN:
@@ -309,8 +309,10 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
     for tx in transactions:
         data.put(f"catalog/{tx.id}.json", tx.to_json().encode())
     meta.put(REGISTRY_FILE, render_registry(registry).encode())
-    expire = sorted(str(f["cache_id"]) for f in fault_records if f["kind"] == "missing-copy")
-    meta.put("campaign.toml", render_campaign(_campaign_name(plan, where), plan.seed, plan.scale, _locations(where), s3 if where.is_s3 else None, expire).encode())
+    meta.put("campaign.toml", render_campaign(_campaign_name(plan, where), plan.seed, plan.scale, _locations(where), s3 if where.is_s3 else None).encode())
+    if any(f["kind"] == "missing-copy" for f in fault_records):
+        # The fault happens outside logcache: rehearse it in this process and its children.
+        lifecycle.rehearse()
     chosen = transactions[CHOSEN_RUN]
     truth = {
         "format": 1,

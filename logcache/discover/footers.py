@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from logcache.catalog import CatalogDataset, Transaction
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, sort_entries
-from logcache.errors import CorruptData, PathNotFound, StorageError
+from logcache.errors import CorruptData, PathNotFound, StorageError, missing_path
 from logcache.storage import ObjectInfo, Store
 
 FINDING_KINDS = ("missing-path", "corrupt-file", "t-mismatch", "empty")
@@ -93,7 +93,7 @@ def _discover_one(
         bytes=sum(o.size for o in objects),
     )
     if not objects:
-        return entry, [Finding(name, "missing-path", f"Path does not exist: {entry.source}")], False
+        return entry, [Finding(name, "missing-path", missing_path(entry.source))], False
     parquet = [o.key for o in objects if o.key.endswith(".parquet")]
     if not parquet:
         return entry, [Finding(name, "empty", f"{entry.source} holds no Parquet file")], False

@@ -1,2 +1,12 @@
-"""The runbook over a campaign: each step's function, the driver that runs them in order,
-and the status report. The CLI and the app call this layer."""
+"""The runbook over a campaign, the layer the CLI and the app call:
+
+- `spec`: the table of steps (`RUNBOOK`, `SPECS`): titles, manual or not, runner, hint;
+- `steps`: each step's function, returning its result and raising on failure;
+- `driver`: every open step in order (`logcache run`, the app's "run all");
+- `status`: the checklist and what to do next;
+- `events`: the typed events the steps report (`RunbookEvent`).
+"""
+
+from logcache.runbook.spec import MANUAL_STEPS, RUNBOOK, SPECS, StepSpec
+
+__all__ = ["MANUAL_STEPS", "RUNBOOK", "SPECS", "StepSpec"]

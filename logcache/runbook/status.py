@@ -5,20 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from state.model import MANUAL_STEPS, STEP_TITLES, CampaignState, StepName, StepStatus
-
-NEXT_ACTIONS = {
-    StepName.PICK_TRANSACTION: "logcache run {c}   (or: logcache transactions {c} --pick [ID])",
-    StepName.DISCOVER: "logcache run {c}   (or: logcache discover {c})",
-    StepName.COPY: "logcache run {c}   (or: logcache copy {c})",
-    StepName.REGISTRY_EXPORT: "logcache run {c}   (or: logcache registry export {c})",
-    StepName.BUILD_IMAGE: "build and push the ETL image with the registry patch, then: logcache step done {c} build-image --note 'TAG'",
-    StepName.VALIDATE: "logcache run {c}   (or: logcache validate {c})",
-    StepName.RECOPY_FAILED: "logcache run {c}   (re-copies the failed paths and re-validates those datasets)",
-    StepName.AGGREGATE: "logcache run {c}   (or: logcache aggregate {c})",
-    StepName.MERGE_PR: "merge the registry PR, then: logcache step done {c} merge-pr --note 'PR URL'",
-}
-
+from logcache.runbook.spec import SPECS
+from state.model import CampaignState, StepStatus
 
 @dataclass(frozen=True)
 class StepLine:
@@ -58,7 +46,7 @@ def status_report(state: CampaignState, campaign_arg: str) -> StatusReport:
         campaign=state.campaign_name,
         transaction=state.transaction_id,
         steps=[
-            StepLine(s.name.value, STEP_TITLES[s.name], s.status.value, s.name in MANUAL_STEPS, s.finished_at, s.operator, s.note)
+            StepLine(s.name.value, SPECS[s.name].title, s.status.value, SPECS[s.name].manual, s.finished_at, s.operator, s.note)
             for s in state.steps
         ],
         datasets=len(state.datasets),
@@ -67,7 +55,7 @@ def status_report(state: CampaignState, campaign_arg: str) -> StatusReport:
         parcels=dict(sorted(Counter(p.status.value for p in state.parcels).items())),
         aggregate=summary,
         next_step=nxt.name.value if nxt else None,
-        next_action=NEXT_ACTIONS[nxt.name].format(c=campaign_arg) if nxt else None,
+        next_action=SPECS[nxt.name].hint(campaign_arg) if nxt else None,
     )
 
 

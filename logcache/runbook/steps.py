@@ -1,9 +1,12 @@
 """The runbook's steps over a campaign: the one place that turns library results into
-campaign state. The CLI, the headless driver and the TUI all call these functions.
+campaign state. The CLI, the headless driver and the app all call these functions.
 
-Each step marks itself running, does its work through the library, records what it found
-(datasets, failed paths, the patch, the aggregate) and marks itself done or failed. Long
-steps report progress through a plain callback and stop early when `cancel` is set.
+Each step checks everything it can refuse before it touches the state (a refused command
+writes nothing), marks itself running, does its work through the library, records what
+it found (datasets, failed paths, the patch, the aggregate) and marks itself done or
+failed. A step returns its result; when its goal is not reached it raises `StepFailed`
+carrying the partial result, and when cancelled `StepInterrupted`, also with the result
+so far. Progress goes to an `EventSink` as typed events (logcache/runbook/events.py).
 """
 
 from __future__ import annotations
@@ -11,104 +14,144 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
-from logcache.validation.aggregate import Aggregate, aggregate
-from logcache.validation.backends import BACKENDS, validate_dask_scheduler
 from logcache.campaign import Campaign
 from logcache.catalog import Transaction, open_catalog, pick_transaction
 from logcache.copy import connections_needed, copy_entries
-from logcache.copy.events import CopyEvent, CopyReport, DatasetFailed, DatasetStatus, DatasetVerified
-from logcache.discover.footers import DiscoverProgress, Discovery, discover
-from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, write_entries
-from logcache.errors import LogcacheError, UsageError
-from logcache.validation.heartbeat import read_heartbeats
-from logcache.validation.plan import parcel_of
+from logcache.copy.events import CopyReport, DatasetFailed, DatasetStatus, DatasetVerified
+from logcache.discover.footers import Discovery, discover
+from logcache.discover.import_csv import read_entries_csv
+from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, select_entries, write_entries
+from logcache.errors import LogcacheError, UsageError, missing_path_url
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
-from logcache.stores import open_destination, open_results, open_source
-from logcache.validation.orchestrate import ParcelUpdate, ValidationRun, beat_status, plan_parcels, validate
+from logcache.runbook.events import EventSink, FailedPathFound, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
+from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
+from logcache.validation.aggregate import Aggregate, aggregate
+from logcache.validation.backends import BACKENDS, validate_dask_scheduler
+from logcache.validation.heartbeat import read_heartbeats
+from logcache.validation.orchestrate import ValidationRun, beat_status, plan_parcels, validate
+from logcache.validation.plan import parcel_of
 from state.config import CampaignConfig
-from state.errors import StateError
-from state.model import MANUAL_STEPS, CopyStatus, DatasetState, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
+from state.model import CopyStatus, DatasetState, FailedPathOrigin, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
 
 T = TypeVar("T")
 
 
-class StepFailed(LogcacheError):
-    """A step ran but did not reach its goal; the message says why and what to do."""
+class StepFailed(LogcacheError, Generic[T]):
+    """A step ran but did not reach its goal (datasets not copied, parcels failed, rows
+    invalid). The message is the step's note; `result` is what the step did get done."""
 
-    def one_line(self) -> str:
-        return str(self)  # it is the step's note, and names no error class worth showing
+    exit_code = 1  # findings, not a refusal
+
+    def __init__(self, note: str, result: T | None = None) -> None:
+        super().__init__(note)
+        self.result = result
 
 
-def _run(campaign: Campaign, name: StepName, work: Callable[[], str]) -> str:
-    """Run `work` as step `name`: running -> done with its note, or failed with the error."""
-    campaign.state.start_step(name)
+class StepInterrupted(KeyboardInterrupt, Generic[T]):
+    """A step stopped by its cancel event; `result` is what it had done by then. The step
+    is left pending, to resume."""
+
+    def __init__(self, result: T | None = None) -> None:
+        super().__init__("interrupted")
+        self.result = result
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """What a step's work hands back when its goal is reached: its result, and the note
+    the checklist shows."""
+
+    result: T
+    note: str
+
+
+def _run(campaign: Campaign, name: StepName, work: Callable[[], Done[T]], on_event: EventSink = ignore) -> T:
+    """Run `work` as step `name`: running -> done with its note; failed with the note of
+    `StepFailed` or of an error; pending again when interrupted."""
+    state = campaign.state
+    state.start_step(name)
     campaign.save()
-    try:
-        note = work()
-    except (LogcacheError, StateError) as exc:
-        campaign.state.finish_step(name, StepStatus.FAILED, note=exc.one_line())
+    on_event(StepStarted(name))
+
+    def end(status: StepStatus, note: str) -> None:
+        state.finish_step(name, status, note=note)
         campaign.save()
+        on_event(StepEnded(name, status, note))
+
+    try:
+        done = work()
+    except LogcacheError as exc:
+        end(StepStatus.FAILED, exc.one_line())
         raise
     except KeyboardInterrupt:
-        campaign.state.finish_step(name, StepStatus.PENDING, note="interrupted; run it again to resume")
-        campaign.save()
+        end(StepStatus.PENDING, "interrupted; run it again to resume")
         raise
-    campaign.state.finish_step(name, StepStatus.DONE, note=note)
-    campaign.save()
-    return note
+    end(StepStatus.DONE, done.note)
+    return done.result
 
 
-def _run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Callable[[], str]) -> None:
+def _run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Callable[[], Done[T]], on_event: EventSink = ignore) -> T:
     """Run `work` as `step`, except a partial run (`--only`, `--filter-by-name`) before the
     whole step is done, or no step at all: those leave the checklist as it was."""
     if step is None or (partial and campaign.state.step(step).status is not StepStatus.DONE):
-        work()
-    else:
-        _run(campaign, step, work)
+        return work().result
+    return _run(campaign, step, work, on_event)
 
 
-def _run_keeping(campaign: Campaign, step: StepName | None, partial: bool, work: Callable[[], str], kept: list[T]) -> T:
-    """`_run_as`, for steps whose work keeps its result in `kept` before it may fail (some
-    datasets not copied, some rows invalid): the result is returned all the same, and the
-    failure is in the step's status."""
-    try:
-        _run_as(campaign, step, partial, work)
-    except StepFailed:
-        if not kept:
-            raise
-    return kept[0]
+def _record_failed_path(campaign: Campaign, url: str, origin: FailedPathOrigin, dataset_name: str, on_event: EventSink) -> None:
+    if campaign.state.add_failed_path(url, origin, dataset_name):
+        on_event(FailedPathFound(url, origin, dataset_name))
+
+
+def check_locations(campaign: Campaign) -> None:
+    """Open every location the campaign names (nothing is listed or read), so that a
+    malformed URL refuses a whole run before its first step changes the state."""
+    config = campaign.config
+    open_catalog(config)
+    for opened in (open_source, open_destination, open_logs, open_results):
+        opened(config)
+
+
+# --- step 1: pick the nightly run ------------------------------------------------------
 
 
 def transactions(campaign: Campaign) -> list[Transaction]:
     return open_catalog(campaign.config).transactions()
 
 
-def pick(campaign: Campaign, transaction_id: str | None = None) -> Transaction:
-    """Runbook step 1: choose the nightly run (default: the latest succeeded one)."""
-    chosen: list[Transaction] = []
+def default_transaction(runs: list[Transaction]) -> Transaction | None:
+    """What step 1 picks when told nothing: the latest succeeded run (None if none did)."""
+    return pick_transaction(runs) if any(t.status == "succeeded" for t in runs) else None
 
-    def work() -> str:
-        tx = pick_transaction(transactions(campaign), transaction_id)
+
+def pick(campaign: Campaign, transaction_id: str | None = None, on_event: EventSink = ignore) -> Transaction:
+    """Runbook step 1: choose the nightly run (default: the latest succeeded one). An
+    unknown id is refused before the checklist changes."""
+    tx = pick_transaction(transactions(campaign), transaction_id)
+
+    def work() -> Done[Transaction]:
         if campaign.state.transaction_id not in (None, tx.id):
             campaign.state.reset_from(StepName.DISCOVER)
             campaign.state.datasets = []
         campaign.state.transaction_id = tx.id
-        chosen.append(tx)
-        return f"{tx.id} ({tx.status}, finished {tx.finished_at})"
+        return Done(tx, f"{tx.id} ({tx.status}, finished {tx.finished_at})")
 
-    _run(campaign, StepName.PICK_TRANSACTION, work)
-    return chosen[0]
+    return _run(campaign, StepName.PICK_TRANSACTION, work, on_event)
 
 
-def chosen_transaction(campaign: Campaign) -> Transaction:
+def chosen_transaction(campaign: Campaign, on_event: EventSink = ignore) -> Transaction:
     if campaign.state.transaction_id is None:
-        return pick(campaign)
+        return pick(campaign, on_event=on_event)
     return pick_transaction(transactions(campaign), campaign.state.transaction_id)
+
+
+# --- step 2: discover (or import) the cache entries ------------------------------------
 
 
 def entries_path(campaign: Campaign) -> Path:
@@ -119,25 +162,39 @@ def entries(campaign: Campaign) -> list[CacheEntry]:
     return read_entries(entries_path(campaign))
 
 
-def run_discover(campaign: Campaign, on_progress: Callable[[DiscoverProgress], None] | None = None) -> Discovery:
+def run_discover(campaign: Campaign, on_event: EventSink = ignore) -> Discovery:
     """Runbook step 2: T, objects and paths per dataset -> cache-entries.csv and the state."""
-    found: list[Discovery] = []
+    tx = chosen_transaction(campaign, on_event)
+    config = campaign.config
+    source, destination = open_source(config), open_destination(config)
 
-    def work() -> str:
-        tx = chosen_transaction(campaign)
-        config = campaign.config
-        result = discover(tx, open_source(config), open_destination(config), config.copy.concurrency, on_progress)
+    def work() -> Done[Discovery]:
+        result = discover(tx, source, destination, config.copy.concurrency, on_event)
         write_entries(entries_path(campaign), result.entries)
         previous = {d.name: d for d in campaign.state.datasets}
         campaign.state.datasets = [dataset_state(e, previous.get(e.name)) for e in result.entries]
         for finding in result.findings:
-            if finding.kind == "missing-path":
-                campaign.state.add_failed_path(finding.message.removeprefix("Path does not exist: "), "discover", finding.name)
-        found.append(result)
-        return f"{len(result.entries)} datasets, {len(result.findings)} findings"
+            url = missing_path_url(finding.message)
+            if finding.kind == "missing-path" and url is not None:
+                _record_failed_path(campaign, url, FailedPathOrigin.DISCOVER, finding.name, on_event)
+        return Done(result, f"{len(result.entries)} datasets, {len(result.findings)} findings")
 
-    _run(campaign, StepName.DISCOVER, work)
-    return found[0]
+    return _run(campaign, StepName.DISCOVER, work, on_event)
+
+
+def import_entries(campaign: Campaign, csv: Path) -> list[CacheEntry]:
+    """Seed the entries from a hand-made CSV (logcache's or the notebook's export) instead
+    of steps 1 and 2: those are marked skipped and every later step starts again. A bad
+    line is refused before anything is written."""
+    imported = read_entries_csv(csv, open_destination(campaign.config))
+    write_entries(entries_path(campaign), imported)
+    state = campaign.state
+    state.reset_from(StepName.COPY)
+    state.datasets = [dataset_state(e, None) for e in imported]
+    for name in (StepName.PICK_TRANSACTION, StepName.DISCOVER):
+        state.finish_step(name, StepStatus.SKIPPED, note=f"imported {len(imported)} entries from {csv}")
+    campaign.save()
+    return imported
 
 
 def dataset_state(entry: CacheEntry, previous: DatasetState | None) -> DatasetState:
@@ -155,97 +212,132 @@ def dataset_state(entry: CacheEntry, previous: DatasetState | None) -> DatasetSt
     )
 
 
+# --- step 3: copy ----------------------------------------------------------------------
+
+
 def run_copy(
     campaign: Campaign,
     only: list[str] | None = None,
-    on_event: Callable[[CopyEvent], None] | None = None,
+    on_event: EventSink = ignore,
     cancel: threading.Event | None = None,
     concurrency: int | None = None,
     overwrite: bool | None = None,
     step: StepName | None = StepName.COPY,
 ) -> CopyReport:
-    """Runbook step 3 (and the re-copy of failed paths): copy, verify, record per dataset."""
-    reports: list[CopyReport] = []
+    """Runbook step 3 (and the re-copy of failed paths): copy, verify, record per dataset.
+    Unknown `only` names, a bad concurrency and stores that cannot be opened are refused
+    before the state changes."""
     config = campaign.config
-    conc = concurrency or config.copy.concurrency
+    conc = config.copy.concurrency if concurrency is None else concurrency
+    if conc < 1:
+        raise UsageError(f"--concurrency must be at least 1, not {conc}")
+    cached = entries(campaign)
+    select_entries(cached, only)
+    source = open_source(config, connections_needed(conc))
+    destination = open_destination(config, connections_needed(conc))
 
-    def record(event: CopyEvent) -> None:
+    def record(event: RunbookEvent) -> None:
         if isinstance(event, DatasetVerified | DatasetFailed):
             ds = campaign.state.dataset(event.name)
+            verified = isinstance(event, DatasetVerified)
             if ds is not None:
-                verified = isinstance(event, DatasetVerified)
                 ds.copy_status = CopyStatus.VERIFIED if verified else CopyStatus.FAILED
                 ds.reason = "" if verified else event.reason
             if isinstance(event, DatasetFailed):
-                campaign.state.add_failed_path(event.url, "copy", event.name)
+                _record_failed_path(campaign, event.url, FailedPathOrigin.COPY, event.name, on_event)
             else:
                 for fp in campaign.state.open_failed_paths():
                     if fp.dataset_name == event.name:
                         fp.resolution = Resolution.RECOPIED
             campaign.mark()
-        if on_event:
-            on_event(event)
+        on_event(event)
 
-    def work() -> str:
+    def work() -> Done[CopyReport]:
         report = copy_entries(
-            entries(campaign),
-            open_source(config, connections_needed(conc)),
-            open_destination(config, connections_needed(conc)),
+            cached,
+            source,
+            destination,
             only=only,
             concurrency=conc,
             overwrite=config.copy.overwrite if overwrite is None else overwrite,
             on_event=record,
             cancel=cancel,
         )
-        reports.append(report)
         if report.interrupted:
-            raise KeyboardInterrupt
+            raise StepInterrupted(report)
         failed = report.with_status(DatasetStatus.FAILED) + report.with_status(DatasetStatus.CONFLICT)
-        note = f"{len(report.with_status(DatasetStatus.VERIFIED))} verified, {report.objects_copied} objects copied, {report.objects_skipped} already there"
         if failed:
-            raise StepFailed(f"{len(failed)} datasets not copied ({', '.join(d.name for d in failed[:3])}); see the failed paths, then copy again")
-        return note
+            raise StepFailed(
+                f"{len(failed)} datasets not copied ({', '.join(d.name for d in failed[:3])}); see the failed paths, then copy again", report
+            )
+        verified = len(report.with_status(DatasetStatus.VERIFIED))
+        return Done(report, f"{verified} verified, {report.objects_copied} objects copied, {report.objects_skipped} already there")
 
-    try:
-        return _run_keeping(campaign, step, only is not None, work, reports)
-    except KeyboardInterrupt:
-        if reports and cancel is not None and cancel.is_set():
-            return reports[0]
-        raise
+    return _run_as(campaign, step, only is not None, work, on_event)
+
+
+def plan_copy(
+    campaign: Campaign, only: list[str] | None = None, on_event: EventSink = ignore, concurrency: int | None = None, overwrite: bool | None = None
+) -> CopyReport:
+    """A dry run of step 3: list and compare, write nothing (a read-only campaign will do,
+    so it works while another operator drives the campaign)."""
+    config = campaign.config
+    conc = config.copy.concurrency if concurrency is None else concurrency
+    pool = connections_needed(conc)
+    return copy_entries(
+        entries(campaign),
+        open_source(config, pool),
+        open_destination(config, pool),
+        only=only,
+        concurrency=conc,
+        overwrite=config.copy.overwrite if overwrite is None else overwrite,
+        dry_run=True,
+        on_event=on_event,
+    )
+
+
+# --- step 4: the registry PR -----------------------------------------------------------
 
 
 def registry_patch(campaign: Campaign) -> RegistryPatch:
+    """The registry update for every discovered entry (what `registry diff` shows)."""
     return plan_registry(campaign.config, entries(campaign))
 
 
-def run_registry_export(campaign: Campaign, out: Path | None = None) -> Path:
-    """Runbook step 4: write the registry patch that becomes the PR."""
-    written: list[Path] = []
+def verified_entries(campaign: Campaign) -> list[CacheEntry]:
+    """The entries whose copy is verified at the destination: the only ones the registry
+    may point at."""
+    verified = {d.name for d in campaign.state.datasets if d.copy_status is CopyStatus.VERIFIED}
+    return [e for e in entries(campaign) if e.name in verified]
 
-    def work() -> str:
-        patch = registry_patch(campaign)
-        target = out or default_patch_path(campaign.config, date.today())
+
+def run_registry_export(campaign: Campaign, out: Path | None = None, on_event: EventSink = ignore) -> Path:
+    """Runbook step 4: write the registry patch that becomes the PR, for the verified
+    copies only; a dataset not verified at the destination is never put in the registry."""
+    cached, ready = entries(campaign), verified_entries(campaign)
+    if not ready:
+        raise UsageError("no dataset is verified at the destination yet; run the copy first (logcache copy CAMPAIGN)")
+    patch = plan_registry(campaign.config, ready)
+    target = out or default_patch_path(campaign.config, date.today())
+
+    def work() -> Done[Path]:
         path = export_patch(patch, target)
         campaign.state.patch_path = str(path)
-        written.append(path)
-        return f"{patch.update.summary()} -> {path}"
+        left = len(cached) - len(ready)
+        if left:
+            raise StepFailed(f"{left} datasets are not verified at the destination and were left out of {path}; copy them, then export again", path)
+        return Done(path, f"{patch.update.summary()} -> {path}")
 
-    _run(campaign, StepName.REGISTRY_EXPORT, work)
-    return written[0]
+    return _run(campaign, StepName.REGISTRY_EXPORT, work, on_event)
 
 
 def apply_registry(campaign: Campaign) -> str:
     """Apply the patch to the registry's work tree on a new branch (where it is in git)."""
-    result = apply_patch(registry_patch(campaign), date.today())
+    result = apply_patch(plan_registry(campaign.config, verified_entries(campaign)), date.today())
     return f"branch {result.branch}, commit {result.commit}" if result.branch else f"edited {result.path}"
 
 
-def confirm_manual(campaign: Campaign, name: StepName, note: str) -> None:
-    """Record a manual step (build the image, merge the PR) as done by this operator."""
-    if name not in MANUAL_STEPS:
-        raise UsageError(f"{name} is not a manual step; manual steps are {', '.join(sorted(MANUAL_STEPS))}")
-    campaign.state.finish_step(name, StepStatus.DONE, note=note)
-    campaign.save()
+# --- step 5: validate in parcels -------------------------------------------------------
 
 
 def run_validate(
@@ -257,7 +349,7 @@ def run_validate(
     balance: str | None = None,
     backend: str | None = None,
     prefix: str = "",
-    on_event: Callable[[ParcelUpdate], None] | None = None,
+    on_event: EventSink = ignore,
     cancel: threading.Event | None = None,
     step: StepName | None = StepName.VALIDATE,
 ) -> ValidationRun:
@@ -273,30 +365,29 @@ def run_validate(
     plan_parcels(cached, count, balance, names)
     check_backend(config, backend)
     read_results(open_results(config))
-    runs: list[ValidationRun] = []
     if not names:
         campaign.state.parcels = [p for p in campaign.state.parcels if not p.parcel_id.startswith(prefix)] if prefix else []
 
-    def record(update: ParcelUpdate) -> None:
-        record_parcel(campaign, update)
-        if on_event:
-            on_event(update)
+    def record(update: RunbookEvent) -> None:
+        if isinstance(update, ParcelUpdate):
+            record_parcel(campaign, update)
+        on_event(update)
 
-    def work() -> str:
+    def work() -> Done[ValidationRun]:
         run = validate(
             config, cached, count=count, balance=balance, backend=backend, names=names, force=force, prefix=prefix, on_event=record, cancel=cancel
         )
-        runs.append(run)
         for found in run.failed_paths:
-            campaign.state.add_failed_path(found.url, found.origin, found.dataset_name)
+            _record_failed_path(campaign, found.url, FailedPathOrigin(found.origin), found.dataset_name, on_event)
         failed_jobs = [j for j in run.jobs if not j.ok]
         if failed_jobs:
-            raise StepFailed(f"{len(failed_jobs)} parcels failed (parcel {failed_jobs[0].label}: {failed_jobs[0].error}); run validate again to finish them")
+            first = failed_jobs[0]
+            raise StepFailed(f"{len(failed_jobs)} parcels failed (parcel {first.label}: {first.error}); run validate again to finish them", run)
         kinds = Counter(r.error_kind for r in run.invalid)
         detail = f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""
-        return f"{run.pairs} checked: {run.pairs - len(run.invalid)} valid, {len(run.invalid)} invalid{detail}"
+        return Done(run, f"{run.pairs} checked: {run.pairs - len(run.invalid)} valid, {len(run.invalid)} invalid{detail}")
 
-    return _run_keeping(campaign, step, bool(names), work, runs)
+    return _run_as(campaign, step, bool(names), work, on_event)
 
 
 def record_parcel(campaign: Campaign, update: ParcelUpdate) -> None:
@@ -331,7 +422,7 @@ def split_stuck(
     campaign: Campaign,
     label: str,
     parts: int = 2,
-    on_event: Callable[[ParcelUpdate], None] | None = None,
+    on_event: EventSink = ignore,
     cancel: threading.Event | None = None,
 ) -> ValidationRun:
     """The seed's manual `--filter-by-name` split, done for the operator: what a stuck
@@ -360,6 +451,9 @@ def check_backend(config: CampaignConfig, backend: str) -> None:
         raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
 
+# --- re-copy the failed paths ----------------------------------------------------------
+
+
 def pairs_of(campaign: Campaign, dataset_names: list[str]) -> list[str]:
     """`<dataset>/<validation>` of the named datasets (`<shard>/<kind>`)."""
     wanted = set(dataset_names)
@@ -377,61 +471,62 @@ def failed_datasets(campaign: Campaign) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def run_recopy_failed(
-    campaign: Campaign,
-    on_event: Callable[[Any], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> str:
+def run_recopy_failed(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> str:
     """Re-copy every failed path's dataset (with one automatic retry), then re-validate
     just those datasets; what is still broken stays open with its reason."""
     names = failed_datasets(campaign)
 
-    def work() -> str:
+    def copy(only: list[str]) -> CopyReport:
+        # A dataset that still fails is a result here, not the end: it stays open below.
+        try:
+            return run_copy(campaign, only=only, on_event=on_event, cancel=cancel, step=None)
+        except StepFailed as failed:
+            report: CopyReport = failed.result
+            return report
+
+    def work() -> Done[str]:
         if not names:
-            return "no failed paths"
-        report = run_copy(campaign, only=names, on_event=on_event, cancel=cancel, step=None)
+            return Done("no failed paths", "no failed paths")
+        report = copy(names)
         retry = [d.name for d in report.with_status(DatasetStatus.FAILED)]
         if retry:
-            report = run_copy(campaign, only=retry, on_event=on_event, cancel=cancel, step=None)
+            copy(retry)
         copied = [n for n in names if (ds := campaign.state.dataset(n)) is not None and ds.copy_status is CopyStatus.VERIFIED]
         pairs = pairs_of(campaign, copied)
         if pairs:
-            run = run_validate(
-                campaign,
-                names=pairs,
-                force=True,
-                count=min(campaign.config.validation.parcel_count, len(pairs)),
-                prefix="recopy-",
-                on_event=on_event,
-                cancel=cancel,
-                step=None,
-            )
+            count = min(campaign.config.validation.parcel_count, len(pairs))
+            try:
+                run = run_validate(campaign, names=pairs, force=True, count=count, prefix="recopy-", on_event=on_event, cancel=cancel, step=None)
+            except StepFailed as failed:
+                run = failed.result
             valid = {f"{r.dataset}/{KIND_OF[r.validation]}" for r in run.rows if r.is_valid}
             for fp in campaign.state.failed_paths:
                 if fp.resolution is Resolution.RECOPIED and fp.dataset_name in valid:
                     fp.resolution = Resolution.REVALIDATED
             campaign.mark()
         still = [fp.url for fp in campaign.state.open_failed_paths()]
+        note = f"re-copied and re-validated {len(copied)} datasets"
         if still:
-            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again")
-        return f"re-copied and re-validated {len(copied)} datasets"
+            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again", note)
+        return Done(note, note)
 
-    return _run(campaign, StepName.RECOPY_FAILED, work)
+    return _run(campaign, StepName.RECOPY_FAILED, work, on_event)
 
 
-def run_aggregate(campaign: Campaign) -> Aggregate:
+# --- step 6: aggregate -----------------------------------------------------------------
+
+
+def run_aggregate(campaign: Campaign, on_event: EventSink = ignore) -> Aggregate:
     """Runbook step 6: `cache-validations.parquet` and its summary; the step is done only
     when every row is valid."""
-    found: list[Aggregate] = []
 
-    def work() -> str:
+    def work() -> Done[Aggregate]:
         result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir)
         campaign.state.aggregate = result.summary
-        found.append(result)
         s = result.summary
         if not s.all_valid:
             kinds = ", ".join(f"{k.kind}: {k.count}" for k in s.by_error_kind)
-            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); see `logcache failures`")
-        return f"all {s.rows} rows valid -> {s.path}"
+            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); see `logcache failures`", result)
+        return Done(result, f"all {s.rows} rows valid -> {s.path}")
 
-    return _run_keeping(campaign, StepName.AGGREGATE, False, work, found)
+    return _run(campaign, StepName.AGGREGATE, work, on_event)

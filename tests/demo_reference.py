@@ -1,4 +1,5 @@
-"""Plain-Python reference semantics of a Datomic log, small and obviously right.
+"""Plain-Python reference semantics of a Datomic log, small and obviously right: the
+test oracle of the demo world (it ships with the tests, not in the package).
 
 Tests compare the vectorised generator and the caches against these; they are far too
 slow for large worlds on purpose: their only job is to be easy to check by reading.
