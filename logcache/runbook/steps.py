@@ -28,7 +28,9 @@ from logcache.discover.import_csv import read_entries_csv
 from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, select_entries, write_entries
 from logcache.errors import LogcacheError, UsageError, missing_path_url
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
-from logcache.runbook.events import EventSink, FailedPathFound, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
+from logcache.hooks.image import build_image
+from logcache.hooks.pr import open_pr
+from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
 from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
 from logcache.validation.aggregate import Aggregate, aggregate
@@ -311,24 +313,75 @@ def verified_entries(campaign: Campaign) -> list[CacheEntry]:
     return [e for e in entries(campaign) if e.name in verified]
 
 
-def run_registry_export(campaign: Campaign, out: Path | None = None, on_event: EventSink = ignore) -> Path:
+def hook_lines(hook: str, on_event: EventSink) -> Callable[[str], None]:
+    """A hook's output lines as `HookOutput` events."""
+    return lambda line: on_event(HookOutput(hook, line))
+
+
+def run_registry_export(
+    campaign: Campaign, out: Path | None = None, on_event: EventSink = ignore, cancel: threading.Event | None = None
+) -> Path:
     """Runbook step 4: write the registry patch that becomes the PR, for the verified
-    copies only; a dataset not verified at the destination is never put in the registry."""
+    copies only; a dataset not verified at the destination is never put in the registry.
+    With `[registry] pr_command`, the patch is then applied on its branch and the PR hook
+    opens the PR; a rerun after the hook failed reuses the branch and retries the hook."""
     cached, ready = entries(campaign), verified_entries(campaign)
     if not ready:
         raise UsageError("no dataset is verified at the destination yet; run the copy first (logcache copy CAMPAIGN)")
+    state = campaign.state
+    # Once applied for the PR, the registry holds the patch: a rerun keeps the exported
+    # file and the branch, and only retries the PR hook.
+    applied = state.registry_branch is not None
     patch = plan_registry(campaign.config, ready)
     target = out or default_patch_path(campaign.config, date.today())
 
     def work() -> Done[Path]:
-        path = export_patch(patch, target)
-        campaign.state.patch_path = str(path)
+        path = Path(state.patch_path) if applied and state.patch_path else export_patch(patch, target)
+        state.patch_path = str(path)
         left = len(cached) - len(ready)
         if left:
             raise StepFailed(f"{left} datasets are not verified at the destination and were left out of {path}; copy them, then export again", path)
-        return Done(path, f"{patch.update.summary()} -> {path}")
+        note = f"{patch.update.summary()} -> {path}" if not applied else f"{path}"
+        if campaign.config.pr.command:
+            if not applied:
+                result = apply_patch(patch, date.today())
+                state.registry_branch = result.branch or ""
+                campaign.save()  # the branch exists now, whatever the hook does
+            pr = open_pr(campaign.config, patch=path, branch=state.registry_branch or "", on_line=hook_lines("pr", on_event), cancel=cancel)
+            assert pr is not None
+            state.pr_url = pr.url
+            note += f"; PR {pr.url}"
+        return Done(path, note)
 
     return _run(campaign, StepName.REGISTRY_EXPORT, work, on_event)
+
+
+# --- the image with the patch ----------------------------------------------------------
+
+
+def run_build_image(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> str:
+    """The build-image step when `[image] command` is set: the hook builds and pushes the
+    image holding the registry patch; its tag is the step's note and the `{image}` of the
+    validation jobs. A failure leaves the step failed and the next run retries it."""
+    state = campaign.state
+    if not state.patch_path:
+        raise UsageError("there is no registry patch to build the image with yet; run the registry export first (logcache run CAMPAIGN)")
+    patch = Path(state.patch_path)
+
+    def work() -> Done[str]:
+        built = build_image(campaign.config, patch=patch, branch=state.registry_branch or "", on_line=hook_lines("image", on_event), cancel=cancel)
+        assert built is not None  # the step runs through its hook only when one is configured
+        state.image_tag = built.tag
+        return Done(built.tag, built.tag)
+
+    return _run(campaign, StepName.BUILD_IMAGE, work, on_event)
+
+
+def image_tag(campaign: Campaign) -> str:
+    """The tag for `{image}`: the hook's, or the note of a build-image confirmed by hand."""
+    state = campaign.state
+    step = state.step(StepName.BUILD_IMAGE)
+    return state.image_tag or (step.note if step.status is StepStatus.DONE else "")
 
 
 def apply_registry(campaign: Campaign) -> str:
@@ -375,7 +428,8 @@ def run_validate(
 
     def work() -> Done[ValidationRun]:
         run = validate(
-            config, cached, count=count, balance=balance, backend=backend, names=names, force=force, prefix=prefix, on_event=record, cancel=cancel
+            config, cached, count=count, balance=balance, backend=backend, names=names, force=force, prefix=prefix, on_event=record, cancel=cancel,
+            image=image_tag(campaign), on_line=hook_lines("validate", on_event),
         )
         for found in run.failed_paths:
             _record_failed_path(campaign, found.url, FailedPathOrigin(found.origin), found.dataset_name, on_event)
