@@ -499,8 +499,8 @@ def check_backend(config: CampaignConfig, backend: str) -> None:
     """Refuse a backend that cannot run before anything starts."""
     if backend == "dask":
         validate_dask_scheduler(config.validation.scheduler)
-    elif backend == "command" and not config.validation.template:
-        raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...' or [validation] template")
+    elif backend == "command" and not (config.validation.template or config.submitter.submit):
+        raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...', [validation] template or [validation] submit")
     elif backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
