@@ -244,3 +244,61 @@ def _recorded_jobs(world: Path) -> int:
         return sum(1 for r in json.loads(path.read_text()).values() if r["job_id"])
     except (FileNotFoundError, ValueError):
         return 0
+
+
+@pytest.mark.parametrize(
+    ("hook", "step", "line"),
+    [
+        ("image", StepName.BUILD_IMAGE, "image hook exited with 7: "),
+        ("pr", StepName.REGISTRY_EXPORT, "pr hook exited with 6: "),
+        ("submit", StepName.VALIDATE, "submit hook exited with 5: "),
+    ],
+)
+def test_a_failed_hook_is_one_line_and_the_rerun_retries_it(hooked_world: Path, hook: str, step: StepName, line: str) -> None:
+    world = hooked_world
+    (world / f"fail-{hook}").touch()
+
+    failed = logcache_run(world)
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    stopped = [text for text in failed.stdout.splitlines() if text.startswith("stopped at")]
+    assert len(stopped) == 1 and f"stopped at {step.value}: {step.value} failed: {line}" in stopped[0], failed.stdout
+    assert "Traceback" not in failed.stderr
+    state = load_state(world / "campaign.state.toml")
+    assert state.step(step).status is StepStatus.FAILED and line in state.step(step).note
+    later = [s for s in state.steps if [n for n in StepName].index(s.name) > [n for n in StepName].index(step)]
+    assert all(s.status is StepStatus.PENDING for s in later)
+    (notice,) = (world / "notifications").read_text().splitlines()
+    assert notice.startswith("failure ") and f"{step.value} failed: {line}" in notice
+    if hook == "pr":
+        assert state.pr_url is None and state.registry_branch  # applied once; the rerun only retries the hook
+    if hook == "submit":
+        assert submissions(world) == [] and Counter(a for a, *_ in ledger(world)) == Counter({"up": 1, "down": 1})
+    (world / f"fail-{hook}").unlink()
+
+    rerun = logcache_run(world)
+
+    assert rerun.returncode == 3, rerun.stdout + rerun.stderr
+    state = load_state(world / "campaign.state.toml")
+    assert [s.name for s in state.steps if s.status is not StepStatus.DONE] == [StepName.MERGE_PR]
+    assert state.pr_url == PR_URL and state.image_tag and state.aggregate is not None and state.aggregate.all_valid
+    assert len(submissions(world)) == len({label for label, _, _ in submissions(world)}) == 2
+    rows = ledger(world)
+    for label in {label for _, label, _, _ in rows}:
+        actions = [a for a, lab, _, _ in rows if lab == label]
+        assert actions.count("up") == actions.count("down") and actions[-1] == "down", (label, actions)
+    log = (world / "jobs" / f"{'parcel-0.submit' if hook == 'submit' else hook}.log").read_text()
+    assert log.count("--- exit ") == 2  # the failed attempt and the retry, both kept
+
+
+def test_a_notification_that_fails_is_a_note_not_a_failure(hooked_world: Path) -> None:
+    world = hooked_world
+    text = (world / "campaign.toml").read_text()
+    (world / "campaign.toml").write_text(text.replace('command = "echo {event} {message} >> notifications"', 'command = "echo chat webhook 502 >&2; exit 22"'))
+
+    result = logcache_run(world)
+
+    assert result.returncode == 3, result.stdout + result.stderr
+    notes = [line for line in result.stdout.splitlines() if "note: notify hook exited with 22" in line]
+    assert len(notes) == 2, result.stdout  # all valid, then the merge waits
+    assert "stopped at merge-pr" in result.stdout
