@@ -236,6 +236,9 @@ def test_a_run_killed_while_jobs_run_is_resumed_without_submitting_twice(hooked_
     assert_scaled_down_once_after_each_end(world)
     state = load_state(world / "campaign.state.toml")
     assert state.aggregate is not None and state.aggregate.all_valid
+    # The jobs' progress was followed though they started before this run did.
+    main = [p for p in state.parcels if p.parcel_id in ("0", "1")]
+    assert len(main) == 2 and all(p.tasks_done == p.tasks_total > 0 and p.last_heartbeat for p in main), main
 
 
 def _recorded_jobs(world: Path) -> int:

@@ -446,6 +446,14 @@ def run_async(
     return submitter.run(jobs, force=force, watch=watch, started=started, run=run)
 
 
+def submitted_since(config: CampaignConfig, labels: list[str], book: RecordBook | None = None) -> str | None:
+    """When the earliest still-running job of these parcels was submitted (None if none
+    runs): a resumed run follows those jobs' heartbeats, older than the run itself."""
+    records = (book or default_book(config)).load()
+    times = [r.submitting_at for label in labels if (r := records.get(label)) is not None and not r.ended and r.submitting_at]
+    return min(times, default=None)
+
+
 def release_machines(config: CampaignConfig, book: RecordBook | None = None, on_line: LineSink | None = None) -> MachineUsage:
     """Scale down every parcel that ended while still holding machines (a run that died
     between a job's end and its scale-down); what still runs keeps its machines."""

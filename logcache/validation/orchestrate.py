@@ -142,7 +142,12 @@ def validate(
     parcels = plan_parcels(entries, count, balance, names)
     jobs = jobs_for(config, parcels, balance, names, prefix)
     results = open_results(config)
-    watcher = _Watcher(results, {j.label: j for j in jobs}, utc_now(), config.validation.heartbeat_stale_s, on_event)
+    since = utc_now()
+    if backend == "command" and config.submitter.submit:
+        from logcache.validation.jobs import submitted_since  # it builds on the backends
+
+        since = min(since, submitted_since(config, [j.label for j in jobs]) or since)
+    watcher = _Watcher(results, {j.label: j for j in jobs}, since, config.validation.heartbeat_stale_s, on_event)
     ends = run_jobs(config, jobs, backend=backend, force=force, watch=watcher.poll, started=watcher.started, cancel=cancel, image=image, on_line=on_line)
     watcher.ended(ends)
     pairs = {(t.dataset, t.validation) for p in parcels for t in p.tasks}
