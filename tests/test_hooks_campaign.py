@@ -80,7 +80,7 @@ submit = "./submit.sh {image} {label} {campaign} --parcel-count {parcel_count} -
 job_id_pattern = "job (\\\\S+) created"
 logs = "cat out/{job_id}.log"
 scale_up = "echo up {label} $(date +%s.%N) >> ledger"
-scale_down = "echo down {label} {job_id} $(date +%s.%N) >> ledger"
+scale_down = "if [ -e fail-scale_down ]; then echo 'An error occurred (Throttling)'; exit 9; fi; echo down {label} {job_id} $(date +%s.%N) >> ledger"
 nodes = 40
 hourly_cost = 0.4
 """
@@ -255,6 +255,7 @@ def _recorded_jobs(world: Path) -> int:
         ("image", StepName.BUILD_IMAGE, "image hook exited with 7: "),
         ("pr", StepName.REGISTRY_EXPORT, "pr hook exited with 6: "),
         ("submit", StepName.VALIDATE, "submit hook exited with 5: "),
+        ("scale_down", StepName.VALIDATE, "scale_down hook exited with 9: "),
     ],
 )
 def test_a_failed_hook_is_one_line_and_the_rerun_retries_it(hooked_world: Path, hook: str, step: StepName, line: str) -> None:
@@ -277,6 +278,9 @@ def test_a_failed_hook_is_one_line_and_the_rerun_retries_it(hooked_world: Path, 
         assert state.pr_url is None and state.registry_branch  # applied once; the rerun only retries the hook
     if hook == "submit":
         assert submissions(world) == [] and Counter(a for a, *_ in ledger(world)) == Counter({"up": 1, "down": 1})
+    if hook == "scale_down":
+        held = subprocess.run([sys.executable, "-m", "logcache", "status", str(world / "campaign.toml")], capture_output=True, text=True, timeout=60)
+        assert "machines still held by parcels 0, 1" in held.stdout, held.stdout
     (world / f"fail-{hook}").unlink()
 
     rerun = logcache_run(world)
@@ -290,8 +294,9 @@ def test_a_failed_hook_is_one_line_and_the_rerun_retries_it(hooked_world: Path, 
     for label in {label for _, label, _, _ in rows}:
         actions = [a for a, lab, _, _ in rows if lab == label]
         assert actions.count("up") == actions.count("down") and actions[-1] == "down", (label, actions)
-    log = (world / "jobs" / f"{'parcel-0.submit' if hook == 'submit' else hook}.log").read_text()
-    assert log.count("--- exit ") == 2  # the failed attempt and the retry, both kept
+    # The failed attempt and the retry, both kept (and the scale-up before them).
+    kept = {"submit": ("parcel-0.submit", 2), "scale_down": ("parcel-0.scale", 3)}.get(hook, (hook, 2))
+    assert (world / "jobs" / f"{kept[0]}.log").read_text().count("--- exit ") == kept[1]
 
 
 def test_a_notification_that_fails_is_a_note_not_a_failure(hooked_world: Path) -> None:
