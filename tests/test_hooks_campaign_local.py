@@ -64,3 +64,37 @@ def test_the_tag_reaches_the_blocking_job_template(world: Path) -> None:
     assert state.step(StepName.BUILD_IMAGE).status is StepStatus.DONE and state.step(StepName.BUILD_IMAGE).note == "registry.local/etl:local-7"
     assert (world / "images").read_text().split() == ["registry.local/etl:local-7"] * len(state.parcels)
     assert len(state.parcels) == 3 and (world / "jobs" / "image.log").exists()
+
+
+def test_status_json_names_the_image_and_picking_another_run_forgets_it(world: Path) -> None:
+    import json
+
+    from logcache.campaign import open_campaign
+    from logcache.runbook.steps import pick, transactions
+
+    campaign = world / "campaign.toml"
+    campaign.write_text(campaign.read_text() + IMAGE)
+    assert logcache("run", campaign).returncode == 3
+    body = json.loads(logcache("status", campaign, "--json").stdout)
+    assert (body["image"], body["pr_url"], body["machines_held"]) == ("registry.local/etl:local-7", None, None)
+    with open_campaign(campaign) as opened:
+        other = next(t for t in transactions(opened) if t.id != opened.state.transaction_id and t.status == "succeeded")
+        pick(opened, other.id)
+        assert opened.state.image_tag is None and opened.state.step(StepName.BUILD_IMAGE).status is StepStatus.PENDING
+
+
+def test_a_stuck_parcel_is_notified_once(world: Path) -> None:
+    from logcache.campaign import open_campaign
+    from logcache.runbook.driver import Notifier
+    from logcache.runbook.events import Notice, ParcelUpdate
+
+    campaign = world / "campaign.toml"
+    campaign.write_text(campaign.read_text() + '\n[notify]\ncommand = "echo {event} {message} >> notifications"\n')
+    seen: list[object] = []
+    with open_campaign(campaign, write=False) as opened:
+        relay = Notifier(opened, seen.append).relay
+        for status in ("running", "stuck", "stuck", "done"):
+            relay(ParcelUpdate("2", "command", "job-9", status, "", 1, 4, 0, 0, None, 400.0))
+    assert len(seen) == 4 and not any(isinstance(e, Notice) for e in seen)
+    (line,) = (world / "notifications").read_text().splitlines()
+    assert line.startswith("stuck ") and "parcel 2 is stuck (job job-9" in line

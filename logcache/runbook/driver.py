@@ -52,7 +52,7 @@ def run_campaign(
     `[notify]` hook hears whenever a human is needed: a manual step, a failure, a stuck
     parcel, every row valid."""
     check_locations(campaign)
-    tell = _Notifier(campaign, on_event)
+    tell = Notifier(campaign, on_event)
     _release_machines(campaign, on_event)
     for step in campaign.state.steps:
         if cancel is not None and cancel.is_set():
@@ -86,7 +86,7 @@ def manual_hint(campaign: Campaign, name: StepName, campaign_arg: str) -> str:
     return hint
 
 
-class _Notifier:
+class Notifier:
     """Sends `[notify]` events, and relays the run's events, telling of parcels gone stuck
     (once each). A notification that fails is a `Notice`, never the run's failure."""
 

@@ -141,10 +141,18 @@ def pick(campaign: Campaign, transaction_id: str | None = None, on_event: EventS
         if campaign.state.transaction_id not in (None, tx.id):
             campaign.state.reset_from(StepName.DISCOVER)
             campaign.state.datasets = []
+            forget_hook_outputs(campaign)
         campaign.state.transaction_id = tx.id
         return Done(tx, f"{tx.id} ({tx.status}, finished {tx.finished_at})")
 
     return _run(campaign, StepName.PICK_TRANSACTION, work, on_event)
+
+
+def forget_hook_outputs(campaign: Campaign) -> None:
+    """Another refresh's branch, PR and image are not this one's: the steps that made them
+    run again."""
+    state = campaign.state
+    state.registry_branch = state.pr_url = state.image_tag = None
 
 
 def chosen_transaction(campaign: Campaign, on_event: EventSink = ignore) -> Transaction:
@@ -193,6 +201,7 @@ def import_entries(campaign: Campaign, csv: Path) -> list[CacheEntry]:
     state = campaign.state
     state.reset_from(StepName.COPY)
     state.datasets = [dataset_state(e, None) for e in imported]
+    forget_hook_outputs(campaign)
     for name in (StepName.PICK_TRANSACTION, StepName.DISCOVER):
         state.finish_step(name, StepStatus.SKIPPED, note=f"imported {len(imported)} entries from {csv}")
     campaign.save()
