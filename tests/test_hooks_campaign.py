@@ -14,16 +14,16 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-
 from hooks_support import ledger, wait_until
+
 from logcache.catalog import open_catalog
 from logcache.demo import build_world
 from logcache.stores import open_results
@@ -87,7 +87,7 @@ hourly_cost = 0.4
 
 
 class _Catalog(BaseHTTPRequestHandler):
-    pages: list[list[object]] = []
+    pages: ClassVar[list[list[object]]] = []  # set per server by the fixture's subclass
 
     def do_GET(self) -> None:
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -177,7 +177,7 @@ def assert_scaled_down_once_after_each_end(world: Path) -> None:
     for action, label, job_id, at in rows:
         if action == "down":
             assert beats[label].state == "done"
-            ended = datetime.fromisoformat(beats[label].updated_at.replace("Z", "+00:00")).timestamp()
+            ended = datetime.fromisoformat(beats[label].updated_at).timestamp()
             assert at >= ended - 1.0, (label, at, ended)  # the heartbeat's time is to the second
             assert job_id == ids[label]
 
@@ -196,7 +196,7 @@ def test_a_whole_refresh_with_every_hook_stops_only_at_the_merge(hooked_world: P
     # The tag reached every validation job, and each parcel was submitted once.
     subs = submissions(world)
     assert subs and {image for _, image, _ in subs} == {tag}
-    assert sorted(label for label, _, _ in subs) == sorted(set(label for label, _, _ in subs))
+    assert sorted(label for label, _, _ in subs) == sorted({label for label, _, _ in subs})
     assert_scaled_down_once_after_each_end(world)
     # The PR: the patch applied on its branch, the URL in the state and on the merge step.
     assert state.pr_url == PR_URL and state.registry_branch and tag.endswith(state.registry_branch)

@@ -27,9 +27,9 @@ from logcache.discover.footers import Discovery, discover
 from logcache.discover.import_csv import read_entries_csv
 from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, select_entries, write_entries
 from logcache.errors import LogcacheError, UsageError, missing_path_url
-from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.hooks.image import build_image
 from logcache.hooks.pr import open_pr
+from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
 from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
