@@ -166,6 +166,9 @@ class CampaignState:
     parcels: list[ParcelState] = field(default_factory=list)
     failed_paths: list[FailedPath] = field(default_factory=list)
     patch_path: str | None = None
+    registry_branch: str | None = None  # where the patch was applied for the PR hook
+    pr_url: str | None = None  # what the PR hook opened; shown on the merge-PR step
+    image_tag: str | None = None  # what the image hook pushed; `{image}` of the validation jobs
     aggregate: AggregateSummary | None = None
     updated_at: str = field(default_factory=utc_now)
 

@@ -29,7 +29,7 @@ from textual.screen import Screen
 from logcache.campaign import Campaign, open_campaign
 from logcache.errors import LogcacheError, describe
 from logcache.registry import default_patch_path
-from logcache.runbook import MANUAL_STEPS, SPECS, journal, steps
+from logcache.runbook import SPECS, journal, steps
 from logcache.runbook.driver import confirm_manual, run_campaign, run_step
 from logcache.stores import open_results
 from logcache.validation import read_results
@@ -137,6 +137,8 @@ class LogcacheApp(App[None]):
         self.refresh_views()
         self.set_interval(REFRESH_S, self.refresh_views)
         self.set_interval(HEARTBEAT_POLL_S, self._poll_parcels)
+        self.set_interval(HEARTBEAT_POLL_S, self._poll_machines)
+        self._poll_machines()
         self._load_diff()
         self._load_results()
         self.log_line(f"opened {self.campaign_path} as {self.operator}" + (" (read-only)" if self.campaign.read_only else ""))
@@ -242,6 +244,11 @@ class LogcacheApp(App[None]):
             self._queued.add(type(message))
         self.post_message(message)
 
+    @property
+    def manual_steps(self) -> frozenset[StepName]:
+        """The steps the operator does in this campaign (a configured hook does the others)."""
+        return frozenset(name for name, spec in SPECS.items() if spec.manual_for(self.campaign.config))
+
     def say(self, text: str) -> None:
         """A line for the Log, from a worker thread."""
         self.post_message(LogLine(text))
@@ -343,6 +350,19 @@ class LogcacheApp(App[None]):
 
         self.run_worker(work, thread=True, group="heartbeats", exclusive=True, exit_on_error=False)
 
+    def _poll_machines(self) -> None:
+        """The machines an asynchronous submitter's parcels hold, for the Validators pane."""
+        campaign = self.campaign
+        if not campaign.config.submitter.submit:
+            return
+
+        def work() -> None:
+            usage = steps.machine_usage(campaign)
+            with self.live.lock:
+                self.live.machines = usage
+
+        self.run_worker(work, thread=True, group="machines", exclusive=True, exit_on_error=False)
+
     def _offer_recopy(self) -> None:
         open_paths = self.campaign.state.open_failed_paths()
         if len(open_paths) <= self._offered or self.busy or self.campaign.read_only:
@@ -390,7 +410,7 @@ class LogcacheApp(App[None]):
 
     def run_step_named(self, name: StepName, continue_run_all: bool = False) -> None:
         campaign = self.campaign
-        if name in MANUAL_STEPS:
+        if name in self.manual_steps:
             if not self.allowed(f"confirm {name.value}"):
                 return
             question, placeholder = MANUAL_PROMPTS[name]
@@ -415,7 +435,7 @@ class LogcacheApp(App[None]):
 
         def work() -> str:
             outcome = run_campaign(campaign, str(self.campaign_path), self.emit, self.cancel)
-            if outcome.stopped_at in MANUAL_STEPS:
+            if outcome.stopped_at in self.manual_steps:
                 # Its prompt opens when this work has ended; never a CLI command, since
                 # Enter on the step does the same.
                 self._manual_next = outcome.stopped_at

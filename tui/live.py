@@ -14,7 +14,8 @@ from typing import Any
 
 from logcache.copy.events import CopyPlanned, CopyProgress, DatasetConflict, DatasetFailed, DatasetVerified
 from logcache.discover.footers import DiscoverProgress
-from logcache.runbook.events import FailedPathFound, StepEnded, StepStarted
+from logcache.runbook.events import FailedPathFound, HookOutput, Notice, StepEnded, StepStarted
+from logcache.validation.jobs import MachineUsage
 from logcache.validation.orchestrate import ParcelUpdate
 
 RATE_SAMPLES = 240  # the Copy pane's sparkline: about a minute at four refreshes a second
@@ -41,6 +42,7 @@ class Live:
     discover: DiscoverProgress | None = None
     rates: deque[float] = field(default_factory=lambda: deque(maxlen=RATE_SAMPLES))
     failed: int = 0
+    machines: MachineUsage | None = None  # held by parcels of an asynchronous submitter
     # Workers fold in their threads; the app reads while holding this.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -101,6 +103,10 @@ class Live:
             return f"{event.step.value}: started"
         if isinstance(event, StepEnded):
             return f"{event.step.value}: {event.status.value}" + (f": {event.note}" if event.note else "")
+        if isinstance(event, HookOutput):
+            return f"[{event.hook}] {event.line}"
+        if isinstance(event, Notice):
+            return event.text
         if isinstance(event, FailedPathFound):
             return f"failed path ({event.origin.value}, {event.dataset_name or '-'}): {event.url}"
         return None

@@ -120,6 +120,7 @@ class MainScreen(Screen[None]):
         campaign = app.campaign
         state = campaign.state
         self.set_header(app.header_markup())
+        self.checklist.manual = app.manual_steps
         self.checklist.refresh_from(state)
         active = self.active_tab
         if active == "copy":

@@ -16,7 +16,7 @@ from textual.message import Message
 
 from logcache.copy.events import CopyFinished, CopyPlanned, CopyProgress, DatasetConflict, DatasetFailed, DatasetVerified
 from logcache.discover.footers import DiscoverProgress
-from logcache.runbook.events import FailedPathFound, StepEnded, StepStarted
+from logcache.runbook.events import FailedPathFound, HookOutput, Notice, StepEnded, StepStarted
 from logcache.validation.orchestrate import ParcelUpdate
 
 
@@ -81,6 +81,14 @@ class FailedPathFoundMessage(LibraryEvent):
     event: FailedPathFound
 
 
+class HookOutputMessage(LibraryEvent):
+    event: HookOutput
+
+
+class NoticeMessage(LibraryEvent):
+    event: Notice
+
+
 class UnknownEvent(LibraryEvent):
     """An event kind this app does not know yet: logged, never lost silently."""
 
@@ -97,6 +105,8 @@ MESSAGE_OF: dict[type, type[LibraryEvent]] = {
     StepStarted: StepStartedMessage,
     StepEnded: StepEndedMessage,
     FailedPathFound: FailedPathFoundMessage,
+    HookOutput: HookOutputMessage,
+    Notice: NoticeMessage,
 }
 
 

@@ -22,6 +22,8 @@ from logcache.runbook.events import (
     DatasetVerified,
     DiscoverProgress,
     FailedPathFound,
+    HookOutput,
+    Notice,
     ParcelUpdate,
     RunbookEvent,
     StepEnded,
@@ -64,6 +66,10 @@ class RunView:
                 self.status.status(f"discover: {done}/{total} datasets ({name})")
             case ParcelUpdate():
                 self.validate.on_event(event)
+            case HookOutput(hook=hook, line=line):
+                self.status.line(f"   [{hook}] {line}")
+            case Notice(text=text):
+                self.status.line(f"   note: {text}")
             case CopyPlanned() | CopyProgress() | DatasetVerified() | DatasetFailed() | DatasetConflict():
                 self.copy.on_event(event)
             case FailedPathFound() | CopyFinished():

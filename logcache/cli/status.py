@@ -20,7 +20,7 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.campaign)
     # Read only: status never takes the lock, so it works while another operator drives.
-    report = status_report(load_or_new(config.state_path, config.name), str(args.campaign))
+    report = status_report(load_or_new(config.state_path, config.name), str(args.campaign), config)
     holder = lock_holder(config)
     if args.json:
         body = report.to_json()

@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from logcache.campaign import Campaign
-from logcache.errors import UsageError
-from logcache.runbook.events import EventSink, ignore
+from logcache.errors import LogcacheError, UsageError
+from logcache.hooks import notify as events
+from logcache.hooks.notify import notify
+from logcache.hooks.runner import HookFailed
+from logcache.runbook.events import EventSink, Notice, ParcelUpdate, RunbookEvent, ignore
 from logcache.runbook.spec import MANUAL_STEPS, SPECS
 from logcache.runbook.steps import StepFailed, check_locations
-from state.model import StepName, StepStatus
+from logcache.validation.jobs import release_machines
+from state.model import ParcelStatus, StepName, StepStatus
 
 
 class Stop(StrEnum):
@@ -43,36 +47,97 @@ def run_campaign(
 ) -> DriverOutcome:
     """Run the open steps in order. Errors an operator can fix (a bad endpoint, a bad
     argument) propagate as raised, after the step recorded them; a cancel raises
-    KeyboardInterrupt once the step in flight has saved its progress."""
+    KeyboardInterrupt once the step in flight has saved its progress. A failed hook ends
+    the run like a step whose goal was not reached (the next run retries it). The
+    `[notify]` hook hears whenever a human is needed: a manual step, a failure, a stuck
+    parcel, every row valid."""
     check_locations(campaign)
+    tell = Notifier(campaign, on_event)
+    _release_machines(campaign, on_event)
     for step in campaign.state.steps:
         if cancel is not None and cancel.is_set():
             raise KeyboardInterrupt
         if step.status in (StepStatus.DONE, StepStatus.SKIPPED):
             continue
         spec = SPECS[step.name]
-        if spec.manual:
-            return DriverOutcome(Stop.MANUAL, step.name, spec.hint(campaign_arg))
+        if spec.manual_for(campaign.config):
+            outcome = DriverOutcome(Stop.MANUAL, step.name, manual_hint(campaign, step.name, campaign_arg))
+            tell(events.MANUAL_STEP, f"waiting at {step.name.value}: {outcome.message}")
+            return outcome
         try:
-            run_step(campaign, step.name, on_event, cancel)
-        except StepFailed as failed:
-            return DriverOutcome(Stop.FAILED, step.name, f"{step.name.value} failed: {failed.one_line()}")
+            run_step(campaign, step.name, tell.relay, cancel)
+        except (StepFailed, HookFailed) as failed:
+            outcome = DriverOutcome(Stop.FAILED, step.name, f"{step.name.value} failed: {failed.one_line()}")
+            tell(events.FAILURE, outcome.message)
+            return outcome
+        except LogcacheError as exc:
+            tell(events.FAILURE, f"{step.name.value} failed: {exc.one_line()}")
+            raise
+        if step.name is StepName.AGGREGATE and campaign.state.aggregate is not None and campaign.state.aggregate.all_valid:
+            tell(events.ALL_VALID, f"all {campaign.state.aggregate.rows} cache-validations rows are valid")
     return DriverOutcome(Stop.FINISHED, None, "every step is done")
 
 
+def manual_hint(campaign: Campaign, name: StepName, campaign_arg: str) -> str:
+    """What to do at a manual step; the merge names the PR the PR hook opened."""
+    hint = SPECS[name].hint(campaign_arg)
+    if name is StepName.MERGE_PR and campaign.state.pr_url:
+        return f"{hint}   (PR: {campaign.state.pr_url})"
+    return hint
+
+
+class Notifier:
+    """Sends `[notify]` events, and relays the run's events, telling of parcels gone stuck
+    (once each). A notification that fails is a `Notice`, never the run's failure."""
+
+    def __init__(self, campaign: Campaign, on_event: EventSink) -> None:
+        self.campaign = campaign
+        self.on_event = on_event
+        self.stuck: set[str] = set()
+
+    def __call__(self, event: str, message: str) -> None:
+        failed = notify(self.campaign.config, event, message)
+        if failed is not None:
+            self.on_event(Notice(failed))
+
+    def relay(self, event: RunbookEvent) -> None:
+        self.on_event(event)
+        if isinstance(event, ParcelUpdate) and event.status is ParcelStatus.STUCK and event.label not in self.stuck:
+            self.stuck.add(event.label)
+            self(events.STUCK, f"parcel {event.label} is stuck (job {event.job_id or 'unknown'}, no heartbeat for {event.heartbeat_age_s} s)")
+
+
+def _release_machines(campaign: Campaign, on_event: EventSink) -> None:
+    """A resumed run first gives back the machines of parcels that ended while holding
+    them (the run that followed them died before their scale-down)."""
+    config = campaign.config
+    if not (config.submitter.submit and config.submitter.scale_down):
+        return
+    try:
+        usage = release_machines(config, on_line=lambda line: on_event(Notice(line)))
+    except HookFailed as exc:
+        on_event(Notice(f"machines not given back yet: {exc.one_line()}"))
+        return
+    if usage.holding:
+        on_event(Notice(f"parcels {', '.join(usage.holding)} still hold machines (their jobs run)"))
+
+
 def run_step(campaign: Campaign, name: StepName, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> object:
-    """Run one automatable step through its spec's runner and return its result; a step
-    that ends failed (its work done but its goal not reached) raises StepFailed."""
+    """Run one automatable step through its spec's runner (or its configured hook's) and
+    return its result; a step that ends failed (its work done but its goal not reached)
+    raises StepFailed."""
     spec = SPECS[name]
-    if spec.runner is None:
-        hint = spec.hint("CAMPAIGN")
-        raise UsageError(f"{name.value} is a manual step: {hint}")
-    return spec.runner(campaign, on_event, cancel)
+    runner = spec.runner_for(campaign.config)
+    if runner is None:
+        raise UsageError(f"{name.value} is a manual step: {spec.hint('CAMPAIGN')}")
+    return runner(campaign, on_event, cancel)
 
 
 def confirm_manual(campaign: Campaign, name: StepName, note: str) -> None:
     """Record a manual step (build the image, merge the PR) as done by this operator."""
     if name not in MANUAL_STEPS:
         raise UsageError(f"{name} is not a manual step; manual steps are {', '.join(sorted(MANUAL_STEPS))}")
+    if not SPECS[name].manual_for(campaign.config):
+        raise UsageError(f"{name} is done by its hook in this campaign ([image] command); run it with: logcache run CAMPAIGN")
     campaign.state.finish_step(name, StepStatus.DONE, note=note)
     campaign.save()

@@ -27,6 +27,8 @@ __all__ = [
     "DiscoverProgress",
     "EventSink",
     "FailedPathFound",
+    "HookOutput",
+    "Notice",
     "ParcelUpdate",
     "RunbookEvent",
     "StepEnded",
@@ -59,6 +61,24 @@ class FailedPathFound:
     dataset_name: str
 
 
+@dataclass(frozen=True)
+class HookOutput:
+    """One line an operator command printed (the image build, the PR, a parcel's submit,
+    status, logs or scaling), cleaned for display; the whole output is kept under `jobs/`.
+    `hook` names the command (`image`, `pr`, `validate`)."""
+
+    hook: str
+    line: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the operator should read that changes nothing in the run (a notification
+    that could not be sent, machines given back on resume)."""
+
+    text: str
+
+
 RunbookEvent = (
     StepStarted
     | StepEnded
@@ -71,6 +91,8 @@ RunbookEvent = (
     | DatasetConflict
     | CopyFinished
     | ParcelUpdate
+    | HookOutput
+    | Notice
 )
 
 EventSink = Callable[[RunbookEvent], None]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from state.config import CampaignConfig
 from state.model import StepName
 
 if TYPE_CHECKING:
@@ -32,10 +33,26 @@ class StepSpec:
     short_title: str  # one line in the app's checklist, even at 80 columns
     next_action: str  # what to do next while this step is open; `{c}` is the campaign file
     runner: Runner | None = None  # None: a manual step, confirmed with `logcache step done`
+    # A manual step that a configured hook does instead of the operator: the hook's runner,
+    # and whether the campaign configures it. Without the hook the step stays manual.
+    hook_runner: Runner | None = None
+    hooked: Callable[[CampaignConfig], bool] | None = None
 
     @property
     def manual(self) -> bool:
+        """Manual by default, whatever the campaign configures (the `(manual)` of the checklist)."""
         return self.runner is None
+
+    def runner_for(self, config: CampaignConfig) -> Runner | None:
+        """What runs this step in this campaign: its runner, its hook's, or None (the operator)."""
+        if self.runner is not None:
+            return self.runner
+        if self.hooked is not None and self.hooked(config):
+            return self.hook_runner
+        return None
+
+    def manual_for(self, config: CampaignConfig) -> bool:
+        return self.runner_for(config) is None
 
     def hint(self, campaign_arg: str) -> str:
         return self.next_action.format(c=campaign_arg)
@@ -80,13 +97,16 @@ RUNBOOK: tuple[StepSpec, ...] = (
         "Export the registry PR",
         "Export PR patch",
         _run_or("logcache registry export {c}"),
-        lambda campaign, on_event, cancel: _steps().run_registry_export(campaign, on_event=on_event),
+        lambda campaign, on_event, cancel: _steps().run_registry_export(campaign, on_event=on_event, cancel=cancel),
     ),
     StepSpec(
         StepName.BUILD_IMAGE,
         "Build and push the image",
         "Build image",
-        "build and push the ETL image with the registry patch, then: logcache step done {c} build-image --note 'TAG'",
+        "build and push the ETL image with the registry patch, then: logcache step done {c} build-image --note 'TAG'"
+        "   (or set [image] command and: logcache run {c})",
+        hook_runner=lambda campaign, on_event, cancel: _steps().run_build_image(campaign, on_event=on_event, cancel=cancel),
+        hooked=lambda config: bool(config.image.command),
     ),
     StepSpec(
         StepName.VALIDATE,

@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from logcache.runbook.spec import SPECS
-from state.model import CampaignState, StepStatus
+from state.config import CampaignConfig
+from state.model import CampaignState, StepName, StepStatus
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,34 @@ class StatusReport:
     aggregate: str | None
     next_step: str | None
     next_action: str | None
+    image: str | None = None  # the tag the image hook pushed
+    pr_url: str | None = None  # the PR the PR hook opened
+    machines_held: list[str] | None = None  # parcels still holding machines (None: no submitter)
+    machine_hours: float | None = None  # so far, with `nodes`
+    machine_cost: float | None = None  # so far, with `hourly_cost`
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
 
 
-def status_report(state: CampaignState, campaign_arg: str) -> StatusReport:
+def status_report(state: CampaignState, campaign_arg: str, config: CampaignConfig | None = None) -> StatusReport:
+    """The report; with the campaign's config, a step its hook does is not manual, and the
+    asynchronous submitter's records give the machines held and their hours and cost."""
     nxt = state.next_step()
+
+    def manual(name: StepName) -> bool:
+        return SPECS[name].manual if config is None else SPECS[name].manual_for(config)
+
+    held = hours = cost = None
+    if config is not None and config.submitter.submit:
+        # Imported only here: plain `status` of a campaign without a submitter stays quick.
+        from logcache.validation.jobs import default_book, held_machines
+
+        usage = held_machines(config, default_book(config).load())
+        held, hours, cost = list(usage.holding), usage.machine_hours, usage.cost
+    next_action = SPECS[nxt.name].hint(campaign_arg) if nxt else None
+    if nxt is not None and nxt.name is StepName.MERGE_PR and state.pr_url:
+        next_action = f"{next_action}   (PR: {state.pr_url})"
     summary = None
     if state.aggregate:
         a = state.aggregate
@@ -47,7 +69,7 @@ def status_report(state: CampaignState, campaign_arg: str) -> StatusReport:
         campaign=state.campaign_name,
         transaction=state.transaction_id,
         steps=[
-            StepLine(s.name.value, SPECS[s.name].title, s.status.value, SPECS[s.name].manual, s.finished_at, s.operator, s.note)
+            StepLine(s.name.value, SPECS[s.name].title, s.status.value, manual(s.name), s.finished_at, s.operator, s.note)
             for s in state.steps
         ],
         datasets=len(state.datasets),
@@ -56,7 +78,12 @@ def status_report(state: CampaignState, campaign_arg: str) -> StatusReport:
         parcels=dict(sorted(Counter(p.status.value for p in state.parcels).items())),
         aggregate=summary,
         next_step=nxt.name.value if nxt else None,
-        next_action=SPECS[nxt.name].hint(campaign_arg) if nxt else None,
+        next_action=next_action,
+        image=state.image_tag,
+        pr_url=state.pr_url,
+        machines_held=held,
+        machine_hours=None if hours is None else round(hours, 3),
+        machine_cost=None if cost is None else round(cost, 2),
     )
 
 
@@ -82,5 +109,16 @@ def render_status(report: StatusReport) -> str:
         lines.append("parcels: " + ", ".join(f"{v} {k}" for k, v in report.parcels.items()))
     if report.aggregate:
         lines.append(f"cache-validations: {report.aggregate}")
+    if report.image:
+        lines.append(f"image: {report.image}")
+    if report.pr_url:
+        lines.append(f"PR: {report.pr_url}")
+    if report.machines_held is not None:
+        held = f"machines still held by parcels {', '.join(report.machines_held)}" if report.machines_held else "no machines held"
+        if report.machine_hours is not None:
+            held += f"; {report.machine_hours:.2f} machine-hours so far"
+        if report.machine_cost is not None:
+            held += f", cost {report.machine_cost:.2f}"
+        lines.append(held)
     lines.append(f"next: {report.next_action}" if report.next_action else "next: nothing; the refresh is complete")
     return "\n".join(lines)

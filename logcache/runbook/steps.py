@@ -27,8 +27,10 @@ from logcache.discover.footers import Discovery, discover
 from logcache.discover.import_csv import read_entries_csv
 from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, select_entries, write_entries
 from logcache.errors import LogcacheError, UsageError, missing_path_url
+from logcache.hooks.image import build_image
+from logcache.hooks.pr import open_pr
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
-from logcache.runbook.events import EventSink, FailedPathFound, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
+from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
 from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
 from logcache.validation.aggregate import Aggregate, aggregate
@@ -36,6 +38,7 @@ from logcache.validation.backends import BACKENDS, validate_dask_scheduler
 from logcache.validation.detail import PairDetail
 from logcache.validation.detail import pair_detail as detail_of
 from logcache.validation.heartbeat import read_heartbeats
+from logcache.validation.jobs import MachineUsage, default_book, held_machines
 from logcache.validation.orchestrate import ValidationRun, beat_status, plan_parcels, validate
 from logcache.validation.plan import parcel_of
 from state.config import CampaignConfig
@@ -141,10 +144,18 @@ def pick(campaign: Campaign, transaction_id: str | None = None, on_event: EventS
         if campaign.state.transaction_id not in (None, tx.id):
             campaign.state.reset_from(StepName.DISCOVER)
             campaign.state.datasets = []
+            forget_hook_outputs(campaign)
         campaign.state.transaction_id = tx.id
         return Done(tx, f"{tx.id} ({tx.status}, finished {tx.finished_at})")
 
     return _run(campaign, StepName.PICK_TRANSACTION, work, on_event)
+
+
+def forget_hook_outputs(campaign: Campaign) -> None:
+    """Another refresh's branch, PR and image are not this one's: the steps that made them
+    run again."""
+    state = campaign.state
+    state.registry_branch = state.pr_url = state.image_tag = None
 
 
 def chosen_transaction(campaign: Campaign, on_event: EventSink = ignore) -> Transaction:
@@ -193,6 +204,7 @@ def import_entries(campaign: Campaign, csv: Path) -> list[CacheEntry]:
     state = campaign.state
     state.reset_from(StepName.COPY)
     state.datasets = [dataset_state(e, None) for e in imported]
+    forget_hook_outputs(campaign)
     for name in (StepName.PICK_TRANSACTION, StepName.DISCOVER):
         state.finish_step(name, StepStatus.SKIPPED, note=f"imported {len(imported)} entries from {csv}")
     campaign.save()
@@ -313,24 +325,75 @@ def verified_entries(campaign: Campaign) -> list[CacheEntry]:
     return [e for e in entries(campaign) if e.name in verified]
 
 
-def run_registry_export(campaign: Campaign, out: Path | None = None, on_event: EventSink = ignore) -> Path:
+def hook_lines(hook: str, on_event: EventSink) -> Callable[[str], None]:
+    """A hook's output lines as `HookOutput` events."""
+    return lambda line: on_event(HookOutput(hook, line))
+
+
+def run_registry_export(
+    campaign: Campaign, out: Path | None = None, on_event: EventSink = ignore, cancel: threading.Event | None = None
+) -> Path:
     """Runbook step 4: write the registry patch that becomes the PR, for the verified
-    copies only; a dataset not verified at the destination is never put in the registry."""
+    copies only; a dataset not verified at the destination is never put in the registry.
+    With `[registry] pr_command`, the patch is then applied on its branch and the PR hook
+    opens the PR; a rerun after the hook failed reuses the branch and retries the hook."""
     cached, ready = entries(campaign), verified_entries(campaign)
     if not ready:
         raise UsageError("no dataset is verified at the destination yet; run the copy first (logcache copy CAMPAIGN)")
+    state = campaign.state
+    # Once applied for the PR, the registry holds the patch: a rerun keeps the exported
+    # file and the branch, and only retries the PR hook.
+    applied = state.registry_branch is not None
     patch = plan_registry(campaign.config, ready)
     target = out or default_patch_path(campaign.config, date.today())
 
     def work() -> Done[Path]:
-        path = export_patch(patch, target)
-        campaign.state.patch_path = str(path)
+        path = Path(state.patch_path) if applied and state.patch_path else export_patch(patch, target)
+        state.patch_path = str(path)
         left = len(cached) - len(ready)
         if left:
             raise StepFailed(f"{left} datasets are not verified at the destination and were left out of {path}; copy them, then export again", path)
-        return Done(path, f"{patch.update.summary()} -> {path}")
+        note = f"{patch.update.summary()} -> {path}" if not applied else f"{path}"
+        if campaign.config.pr.command:
+            if not applied:
+                result = apply_patch(patch, date.today())
+                state.registry_branch = result.branch or ""
+                campaign.save()  # the branch exists now, whatever the hook does
+            pr = open_pr(campaign.config, patch=path, branch=state.registry_branch or "", on_line=hook_lines("pr", on_event), cancel=cancel)
+            assert pr is not None
+            state.pr_url = pr.url
+            note += f"; PR {pr.url}"
+        return Done(path, note)
 
     return _run(campaign, StepName.REGISTRY_EXPORT, work, on_event)
+
+
+# --- the image with the patch ----------------------------------------------------------
+
+
+def run_build_image(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> str:
+    """The build-image step when `[image] command` is set: the hook builds and pushes the
+    image holding the registry patch; its tag is the step's note and the `{image}` of the
+    validation jobs. A failure leaves the step failed and the next run retries it."""
+    state = campaign.state
+    if not state.patch_path:
+        raise UsageError("there is no registry patch to build the image with yet; run the registry export first (logcache run CAMPAIGN)")
+    patch = Path(state.patch_path)
+
+    def work() -> Done[str]:
+        built = build_image(campaign.config, patch=patch, branch=state.registry_branch or "", on_line=hook_lines("image", on_event), cancel=cancel)
+        assert built is not None  # the step runs through its hook only when one is configured
+        state.image_tag = built.tag
+        return Done(built.tag, built.tag)
+
+    return _run(campaign, StepName.BUILD_IMAGE, work, on_event)
+
+
+def image_tag(campaign: Campaign) -> str:
+    """The tag for `{image}`: the hook's, or the note of a build-image confirmed by hand."""
+    state = campaign.state
+    step = state.step(StepName.BUILD_IMAGE)
+    return state.image_tag or (step.note if step.status is StepStatus.DONE else "")
 
 
 def apply_registry(campaign: Campaign) -> str:
@@ -377,7 +440,8 @@ def run_validate(
 
     def work() -> Done[ValidationRun]:
         run = validate(
-            config, cached, count=count, balance=balance, backend=backend, names=names, force=force, prefix=prefix, on_event=record, cancel=cancel
+            config, cached, count=count, balance=balance, backend=backend, names=names, force=force, prefix=prefix, on_event=record, cancel=cancel,
+            image=image_tag(campaign), on_line=hook_lines("validate", on_event),
         )
         for found in run.failed_paths:
             _record_failed_path(campaign, found.url, FailedPathOrigin(found.origin), found.dataset_name, on_event)
@@ -447,8 +511,8 @@ def check_backend(config: CampaignConfig, backend: str) -> None:
     """Refuse a backend that cannot run before anything starts."""
     if backend == "dask":
         validate_dask_scheduler(config.validation.scheduler)
-    elif backend == "command" and not config.validation.template:
-        raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...' or [validation] template")
+    elif backend == "command" and not (config.validation.template or config.submitter.submit):
+        raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...', [validation] template or [validation] submit")
     elif backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
@@ -538,3 +602,12 @@ def pair_detail(campaign: Campaign, pair: str) -> PairDetail:
     """One `<dataset>/<validation>` result in full, as `logcache show` and the app's detail
     screen give it."""
     return detail_of(campaign.config, entries(campaign), pair)
+
+
+def machine_usage(campaign: Campaign) -> MachineUsage | None:
+    """The machines parcels hold and the machine-hours so far, or None where no
+    asynchronous submitter scales machines (the Validators pane and `status` show it)."""
+    config = campaign.config
+    if not config.submitter.submit:
+        return None
+    return held_machines(config, default_book(config).load())

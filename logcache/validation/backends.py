@@ -83,13 +83,22 @@ def run_jobs(
     watch: Watch,
     started: Started,
     cancel: threading.Event | None = None,
+    image: str = "",
+    on_line: Callable[[str], None] | None = None,
 ) -> list[JobEnd]:
+    """`image` fills `{image}` in the command backend's templates; `on_line` gets the
+    output of the asynchronous submitter's commands (`[validation] submit` and the rest)."""
     if backend == "local":
         return _run_local(config, jobs, force, watch, started, cancel)
     if backend == "dask":
         return _run_dask(config, jobs, force, watch, started, cancel)
+    if backend == "command" and config.submitter.submit:
+        # Imported here: the submitter builds on this module's Job and JobEnd.
+        from logcache.validation.jobs import run_async
+
+        return run_async(config, jobs, force=force, watch=watch, started=started, cancel=cancel, on_line=on_line, image=image)
     if backend == "command":
-        return _run_command(config, jobs, force, watch, started, cancel)
+        return _run_command(config, jobs, force, watch, started, cancel, image)
     raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
 
@@ -277,7 +286,7 @@ def validate_dask_scheduler(address: str | None) -> None:
 
 
 def _run_command(
-    config: CampaignConfig, jobs: list[Job], force: bool, watch: Watch, started: Started, cancel: threading.Event | None
+    config: CampaignConfig, jobs: list[Job], force: bool, watch: Watch, started: Started, cancel: threading.Event | None, image: str = ""
 ) -> list[JobEnd]:
     template = config.validation.template
     if not template:
@@ -296,6 +305,7 @@ def _run_command(
                 campaign=shlex.quote(str(config.path)),
                 label=job.label,
                 args=shlex.join(args),
+                image=shlex.quote(image),
             )
             log_path = log_dir / f"parcel-{job.label}.log"
             with log_path.open("wb") as log:

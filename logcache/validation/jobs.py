@@ -25,6 +25,7 @@ jobs up by id and heartbeat. Records are plain data (`ParcelRecord.to_dict`) kep
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -97,6 +98,10 @@ class RecordBook(Protocol):
     def save(self, records: dict[str, ParcelRecord]) -> None:
         """Durably, before the caller goes on: a record is written ahead of what it says."""
 
+    def put(self, record: ParcelRecord) -> dict[str, ParcelRecord]:
+        """Save one record over the book as it is now (what another writer saved meanwhile,
+        e.g. the app's cancel while a run follows the jobs, is kept); return every record."""
+
 
 class JsonRecordBook:
     """Records in one JSON file, replaced atomically (temp file, fsync, rename)."""
@@ -112,6 +117,15 @@ class JsonRecordBook:
             return {}
         except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{self.path} is not a job record file ({exc}); restore it from {self.path.name}.bak or move it away") from None
+
+    def put(self, record: ParcelRecord) -> dict[str, ParcelRecord]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # An advisory lock beside the file: writers in other threads or processes wait.
+        with self.path.with_name(f".{self.path.name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            records = {**self.load(), record.label: record}
+            self.save(records)
+        return records
 
     def save(self, records: dict[str, ParcelRecord]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,9 +199,13 @@ class Submitter:
 
     def _put(self, record: ParcelRecord) -> ParcelRecord:
         with self.lock:
-            self.records[record.label] = record
-            self.book.save(dict(self.records))
+            self.records = self.book.put(record)
         return record
+
+    def _reload(self) -> None:
+        """What other writers (an operator's cancel from the app) recorded meanwhile."""
+        with self.lock:
+            self.records = self.book.load()
 
     # -- hooks ---------------------------------------------------------------------
 
@@ -227,6 +245,7 @@ class Submitter:
     def _scale_down(self, record: ParcelRecord) -> ParcelRecord:
         """Give the parcel's machines back; a failure is kept (and raised at the end of the
         run), the record still holding, so the next run retries it."""
+        self._reload()
         record = self.records.get(record.label, record)
         if not record.holding or not self.settings.scale_down:
             return record
@@ -331,6 +350,7 @@ class Submitter:
         by_label = {job.label: job for job in jobs}
         next_status = 0.0
         while True:
+            self._reload()
             live = [self.records[label] for label in by_label if not self.records[label].ended]
             if not live:
                 return
@@ -443,6 +463,14 @@ def run_async(
     records live, where hook output goes, and the image tag for `{image}`."""
     submitter = Submitter(config, book or default_book(config), on_line=on_line, cancel=cancel, image=image)
     return submitter.run(jobs, force=force, watch=watch, started=started, run=run)
+
+
+def submitted_since(config: CampaignConfig, labels: list[str], book: RecordBook | None = None) -> str | None:
+    """When the earliest still-running job of these parcels was submitted (None if none
+    runs): a resumed run follows those jobs' heartbeats, older than the run itself."""
+    records = (book or default_book(config)).load()
+    times = [r.submitting_at for label in labels if (r := records.get(label)) is not None and not r.ended and r.submitting_at]
+    return min(times, default=None)
 
 
 def release_machines(config: CampaignConfig, book: RecordBook | None = None, on_line: LineSink | None = None) -> MachineUsage:

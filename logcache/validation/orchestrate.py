@@ -137,12 +137,21 @@ def validate(
     prefix: str = "",
     on_event: Callable[[ParcelUpdate], None] | None = None,
     cancel: threading.Event | None = None,
+    image: str = "",
+    on_line: Callable[[str], None] | None = None,
 ) -> ValidationRun:
+    """`image` is the `{image}` of the command backend's templates; `on_line` gets the
+    asynchronous submitter's hook output."""
     parcels = plan_parcels(entries, count, balance, names)
     jobs = jobs_for(config, parcels, balance, names, prefix)
     results = open_results(config)
-    watcher = _Watcher(results, {j.label: j for j in jobs}, utc_now(), config.validation.heartbeat_stale_s, on_event)
-    ends = run_jobs(config, jobs, backend=backend, force=force, watch=watcher.poll, started=watcher.started, cancel=cancel)
+    since = utc_now()
+    if backend == "command" and config.submitter.submit:
+        from logcache.validation.jobs import submitted_since  # it builds on the backends
+
+        since = min(since, submitted_since(config, [j.label for j in jobs]) or since)
+    watcher = _Watcher(results, {j.label: j for j in jobs}, since, config.validation.heartbeat_stale_s, on_event)
+    ends = run_jobs(config, jobs, backend=backend, force=force, watch=watcher.poll, started=watcher.started, cancel=cancel, image=image, on_line=on_line)
     watcher.ended(ends)
     pairs = {(t.dataset, t.validation) for p in parcels for t in p.tasks}
     latest = latest_results(read_results(results))

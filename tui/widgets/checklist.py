@@ -49,6 +49,8 @@ class Checklist(Vertical):
         self.glyphs = glyphs
         self._prompts: dict[str, str] = {}
         self._state: CampaignState | None = None
+        # The steps the operator does in this campaign: a step with a configured hook is not.
+        self.manual: frozenset[StepName] = MANUAL_STEPS
 
     def compose(self) -> ComposeResult:
         yield OptionList(*[Option(SPECS[n].short_title, id=n.value) for n in StepName], id="checklist")
@@ -77,7 +79,7 @@ class Checklist(Vertical):
         icon = f"[{ICON_STYLE.get(status, 'dim')}]{escape(self.glyphs.steps[status])}[/]"
         if self.collapsed:
             return icon
-        manual = " [dim](manual)[/]" if name in MANUAL_STEPS else ""
+        manual = " [dim](manual)[/]" if name in self.manual else ""
         return f"{icon} {SPECS[name].short_title}{manual}"
 
     def refresh_from(self, state: CampaignState) -> None:

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from logcache.progress_render import human_bytes
+from logcache.validation.jobs import MachineUsage
 from state.model import CampaignState, ParcelStatus, StepName, StepStatus
 from tui.glyphs import Glyphs, bar
 from tui.live import Live
@@ -66,6 +67,8 @@ class ValidatorsPane(Vertical):
         text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts else "no validation yet"
         if step.status is not StepStatus.DONE and (counts or step.note):
             text += f"  {g.separator} validate {step.status.value}" + (f": {step.note}" if step.note else "")
+        if live.machines is not None:
+            text += f"  {g.separator} {machines_text(live.machines)}"
         if counts.get("stuck"):
             text = "x: split a stuck parcel  " + text
         set_line(self.query_one("#parcels-summary", Static), text)
@@ -75,3 +78,10 @@ class ValidatorsPane(Vertical):
 
     def action_sort(self) -> None:
         self.query_one(KeyedTable).action_sort_next()
+
+
+def machines_text(usage: MachineUsage) -> str:
+    held = f"machines held by {len(usage.holding)} parcels" if usage.holding else "no machines held"
+    hours = f", {usage.machine_hours:.2f} machine-h" if usage.machine_hours is not None else ""
+    cost = f", cost {usage.cost:.2f}" if usage.cost is not None else ""
+    return held + hours + cost
