@@ -58,7 +58,8 @@ def read_holder(lock_path: Path) -> Holder | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host with `pid` exists (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -127,7 +128,7 @@ class CampaignLock:
                 return self.acquire(break_lock)
             if previous is not None:
                 same_host = previous.host == socket.gethostname()
-                state = "no longer running" if same_host and not _pid_alive(previous.pid) else "its lock was released"
+                state = "no longer running" if same_host and not pid_alive(previous.pid) else "its lock was released"
                 notice = f"took over a stale lock from {previous.operator} (pid {previous.pid}, {state})"
         me = Holder(operator(), socket.gethostname(), os.getpid(), utc_now())
         try:

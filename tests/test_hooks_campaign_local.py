@@ -87,6 +87,7 @@ def test_a_stuck_parcel_is_notified_once(world: Path) -> None:
     from logcache.campaign import open_campaign
     from logcache.runbook.driver import Notifier
     from logcache.runbook.events import Notice, ParcelUpdate
+    from state.model import ParcelStatus
 
     campaign = world / "campaign.toml"
     campaign.write_text(campaign.read_text() + '\n[notify]\ncommand = "echo {event} {message} >> notifications"\n')
@@ -94,7 +95,7 @@ def test_a_stuck_parcel_is_notified_once(world: Path) -> None:
     with open_campaign(campaign, write=False) as opened:
         relay = Notifier(opened, seen.append).relay
         for status in ("running", "stuck", "stuck", "done"):
-            relay(ParcelUpdate("2", "command", "job-9", status, "", 1, 4, 0, 0, None, 400.0))
+            relay(ParcelUpdate("2", "command", "job-9", ParcelStatus(status), "", 1, 4, 0, 0, None, 400.0))
     assert len(seen) == 4 and not any(isinstance(e, Notice) for e in seen)
     (line,) = (world / "notifications").read_text().splitlines()
     assert line.startswith("stuck ") and "parcel 2 is stuck (job job-9" in line

@@ -14,20 +14,11 @@ from typing import BinaryIO
 
 from logcache.errors import AccessDenied, PathNotFound, StorageError
 from logcache.storage.base import ObjectInfo, Store, StoreUnwritable
+from state.lock import pid_alive
 
 TMP_PREFIX = ".logcache-tmp-"
 # Errors that say the whole store takes no writes, not just this object.
 _UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove_stale_temporaries(folder: Path) -> None:
@@ -38,7 +29,7 @@ def _remove_stale_temporaries(folder: Path) -> None:
             if not entry.name.startswith(TMP_PREFIX) or not entry.is_file(follow_symlinks=False):
                 continue
             pid = entry.name[len(TMP_PREFIX):].split("-", 1)[0]
-            stale = not _pid_alive(int(pid)) if pid.isdigit() else time.time() - entry.stat().st_mtime > 86_400
+            stale = not pid_alive(int(pid)) if pid.isdigit() else time.time() - entry.stat().st_mtime > 86_400
             if stale:
                 Path(entry.path).unlink(missing_ok=True)
 
