@@ -1,4 +1,5 @@
-"""Shared fixtures: a real S3-protocol server (moto's server mode) on loopback.
+"""Shared fixtures: a real S3-protocol server (moto's server mode) on loopback; the
+servers' code and helpers are in `support/servers.py`.
 
 Tests talk HTTP to it through boto3; nothing patches boto3 in process. A proxy in front of
 it stands in for S3's throttling.
@@ -6,20 +7,17 @@ it stands in for S3's throttling.
 
 from __future__ import annotations
 
-import http.client
 import os
 import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.servers import CopyCampaign, S3Proxy, _proxy_handler
 
-from logcache.storage.s3_direct import USER_AGENT
 from state.config import S3Settings
 
 
@@ -61,24 +59,6 @@ def s3_bucket(s3_endpoint: str) -> str:
 @pytest.fixture
 def s3_url(s3_bucket: str) -> str:
     return f"s3://{s3_bucket}/root"
-
-
-@dataclass(frozen=True)
-class CopyCampaign:
-    """A campaign whose entries are many small objects on the S3 server, reached through a
-    proxy that can hold copies, so a test stops a copy half-way at a moment it chooses."""
-
-    path: Path
-    client: Any
-    bucket: str
-    prefixes: int
-    total: int
-    proxy: S3Proxy
-
-
-def listing(client: Any, bucket: str, prefix: str) -> list[tuple[str, int, str]]:
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return [(o["Key"][len(prefix):], o["Size"], o["ETag"]) for p in pages for o in p.get("Contents", [])]
 
 
 @pytest.fixture
@@ -127,81 +107,6 @@ concurrency = 2
         encoding="utf-8",
     )
     return CopyCampaign(path, client, s3_bucket, prefixes, prefixes * per_prefix, proxy)
-
-
-class S3Proxy:
-    """An HTTP proxy on loopback in front of the moto server. It answers CopyObject requests
-    with canned replies while it has any, the way S3 answers when it throttles (503
-    SlowDown) or when a request is for another region (301); and it can hold every copy
-    after the first `hold_after` until `release()`, so a test interrupts a copy run at a
-    known point instead of racing it."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream.split("//", 1)[1]
-        self.canned: list[tuple[int, bytes]] = []
-        self.hold_after: int | None = None
-        self.released = threading.Event()
-        self.copy_requests = 0
-        self.direct_copy_requests = 0
-        self.lock = threading.Lock()
-
-    def answer(self, method: str, headers: Any) -> tuple[int, bytes] | None:
-        if method != "PUT" or "x-amz-copy-source" not in headers:
-            return None
-        with self.lock:
-            self.copy_requests += 1
-            self.direct_copy_requests += headers.get("User-Agent") == USER_AGENT
-            held = self.hold_after is not None and self.copy_requests > self.hold_after
-            canned = self.canned.pop(0) if self.canned else None
-        if held:
-            self.released.wait(60)
-        return canned
-
-    @property
-    def holding(self) -> bool:
-        return self.hold_after is not None and self.copy_requests > self.hold_after and not self.released.is_set()
-
-    def release(self) -> None:
-        self.released.set()
-
-
-def _proxy_handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out as two writes: Nagle would hold the second for an ACK.
-        disable_nagle_algorithm = True
-
-        def handle_any(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
-            canned = proxy.answer(self.command, self.headers)
-            if canned is not None:
-                status, payload = canned
-                headers = [("Content-Type", "application/xml")]
-            else:
-                upstream = http.client.HTTPConnection(proxy.upstream, timeout=30)
-                upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
-                reply = upstream.getresponse()
-                status, payload = reply.status, reply.read()
-                headers = [(k, v) for k, v in reply.getheaders() if k.lower() not in ("content-length", "transfer-encoding", "connection")]
-                if self.command == "HEAD":
-                    headers.append(("Content-Length", reply.getheader("Content-Length", "0")))
-                upstream.close()
-            self.send_response(status)
-            for k, v in headers:
-                self.send_header(k, v)
-            if self.command != "HEAD":
-                self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-
-        do_GET = do_PUT = do_HEAD = do_POST = handle_any
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
 
 
 @pytest.fixture

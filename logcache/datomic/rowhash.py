@@ -21,7 +21,7 @@ hashed vectorised over Arrow's offsets and data buffers, one pass per word posit
 (gathering word k of every string longer than 8k bytes), all in place on 64K-row slices. Order independence of a whole table comes from summing
 row hashes mod 2^64 (see `validation.checksum`), the scheme data-diff uses.
 
-`tests/test_rowhash.py` pins golden values: changing any constant or step here changes
+`tests/unit/test_rowhash.py` pins golden values: changing any constant or step here changes
 every stored checksum and must be a deliberate, versioned decision.
 """
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import CopyCampaign, listing
+from support.servers import CopyCampaign, listing
 
 
 def _run_copy(campaign: Path, **kw: object) -> subprocess.Popen[str]:

@@ -13,7 +13,7 @@ import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from demo_reference import materialize_reference, replay_violations
+from support.demo_reference import materialize_reference, replay_violations
 
 from logcache.catalog import FileCatalog, pick_transaction
 from logcache.cli import main

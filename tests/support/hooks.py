@@ -1,4 +1,4 @@
-"""Helpers shared by the tests/test_hooks_*.py modules: a minimal campaign file."""
+"""Helpers shared by the tests of the hooks: a minimal campaign file."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hooks_support import alive, ledger, lines_of, parcel_jobs, submitter_world, wait_until
+from support.hooks import alive, ledger, lines_of, parcel_jobs, submitter_world, wait_until
 
 from logcache.hooks.runner import HookFailed
 from logcache.validation.backends import JobStarted
@@ -22,7 +22,7 @@ from logcache.validation.jobs import JsonRecordBook, ParcelRecord, Submitter, de
 from state.config import load_config
 from state.errors import ConfigFileError
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]  # where `support` is importable from
 
 
 def _ignore(*_: object) -> None:
@@ -87,7 +87,7 @@ PARENT = """
 import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
-from hooks_support import parcel_jobs
+from support.hooks import parcel_jobs
 from logcache.validation.jobs import run_async
 from state.config import load_config
 
@@ -262,7 +262,7 @@ def test_records_survive_a_round_trip_and_a_corrupt_file_is_one_line(tmp_path: P
 
 
 def test_submitter_config_is_checked_on_load(tmp_path: Path) -> None:
-    from hooks_support import write_campaign
+    from support.hooks import write_campaign
 
     with pytest.raises(ConfigFileError, match="validation.job_id_pattern"):
         load_config(write_campaign(tmp_path, '[validation]\nsubmit = "sbatch job.sh"'))

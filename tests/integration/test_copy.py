@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import S3Proxy
+from support.servers import S3Proxy
 
 from logcache.cli import main
 from logcache.copy import (

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hooks_support import alive, wait_until, write_campaign
+from support.hooks import alive, wait_until, write_campaign
 
 from logcache.hooks.image import build_image
 from logcache.hooks.notify import FAILURE, notify

@@ -4,16 +4,13 @@ a request signed wrong is refused."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.servers import rclone_server
 
 from logcache.errors import AccessDenied
 from logcache.storage import open_store
@@ -33,12 +30,8 @@ class Server:
 
 @pytest.fixture(scope="module", params=["http", "https"])
 def rclone_s3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    binary = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
     root = tmp_path_factory.mktemp("rclone")
     (root / "bucket").mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     tls: list[str] = []
     ca_bundle = None
     if request.param == "https":
@@ -49,20 +42,8 @@ def rclone_s3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
             check=True, capture_output=True,
         )
         tls, ca_bundle = ["--cert", str(cert), "--key", str(key)], str(cert)
-    proc = subprocess.Popen(
-        [binary, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", "rcaccess,rcsecret", "--etag-hash", "MD5", "--log-level", "ERROR",
-         *tls, str(root)],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-        assert time.monotonic() < deadline and proc.poll() is None, "rclone serve s3 did not start"
-        time.sleep(0.05)
-    try:
+    with rclone_server(root, tls) as (_, port):
         yield Server(f"{request.param}://127.0.0.1:{port}", root / "bucket", ca_bundle)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _store(server: Server, monkeypatch: pytest.MonkeyPatch, secret: str = "rcsecret") -> S3Store:

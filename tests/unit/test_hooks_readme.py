@@ -10,7 +10,7 @@ import pytest
 
 from state.config import load_config
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 BASE = {
     "source": 'url = "ephemeral"',
     "destination": 'url = "permanent"',

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hooks_support import submitter_world
+from support.hooks import submitter_world
 from textual.widgets import Static
 
 from logcache.runbook.events import HookOutput

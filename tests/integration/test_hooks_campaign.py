@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from hooks_support import ledger, wait_until
+from support.hooks import ledger, wait_until
 
 from logcache.catalog import open_catalog
 from logcache.demo import build_world

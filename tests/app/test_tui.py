@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from conftest import CopyCampaign, listing
+from support.servers import CopyCampaign, listing
 from textual.widgets import DataTable, OptionList, Static
 
 from logcache.demo import build_world

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hooks_support import write_campaign
+from support.hooks import write_campaign
 
 from logcache.catalog import FileCatalog, open_catalog
 from logcache.catalog.documents import CatalogSourceError

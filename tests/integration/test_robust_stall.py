@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.servers import rclone_server
 
 from logcache.entries import CSV_NAME, CacheEntry, write_entries
 from logcache.errors import EndpointUnreachable
@@ -44,7 +43,6 @@ class Rclone:
 
 @pytest.fixture
 def rclone(tmp_path: Path) -> Iterator[Rclone]:
-    binary = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
     root = tmp_path / "server"
     bucket = root / "bucket"
     for d in range(DATASETS):
@@ -52,24 +50,8 @@ def rclone(tmp_path: Path) -> Iterator[Rclone]:
         folder.mkdir(parents=True)
         for i in range(PER_DATASET):
             (folder / f"part-{i:04d}.parquet").write_bytes(f"{d}-{i}".encode() * 40)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [binary, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", "rcaccess,rcsecret", "--etag-hash", "MD5",
-         "--log-level", "ERROR", str(root)],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-        assert time.monotonic() < deadline and proc.poll() is None, "rclone serve s3 did not start"
-        time.sleep(0.05)
-    try:
+    with rclone_server(root) as (proc, port):
         yield Rclone(proc, f"http://127.0.0.1:{port}", bucket)
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _campaign(tmp_path: Path, endpoint: str, direct: bool = True) -> Path:

@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from hooks_support import ledger, parcel_jobs, submitter_world, wait_until
+from support.hooks import ledger, parcel_jobs, submitter_world, wait_until
 
 from logcache.validation.backends import JobEnd
 from logcache.validation.jobs import Submitter, default_book, run_async

@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from hooks_support import ledger
+from support.hooks import ledger
 
 from logcache.cli import main
 from logcache.demo import build_world

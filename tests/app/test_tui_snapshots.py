@@ -1,8 +1,8 @@
 """Snapshots of the main screen at the sizes operators use: 60x20, 80x24 and 160x48, on
 a demo world discovered and copied (the demo's longest dataset names on screen).
 
-Update them after an intended change with `pytest tests/test_tui_snapshots.py --snapshot-update`,
-then look at the SVGs in tests/__snapshots__/.
+Update them after an intended change with `pytest tests/app/test_tui_snapshots.py --snapshot-update`,
+then look at the SVGs in tests/app/__snapshots__/.
 """
 
 from __future__ import annotations
