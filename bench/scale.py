@@ -9,8 +9,9 @@ process, and the time per dataset at each size is printed next to the smallest s
 the target is at most 1.5x at the largest size for every step, and `status` under 1 s.
 Peak memory is each process's maximum resident set.
 
-The app's side of this benchmark (the same campaigns driven headless) is added in
-`app_measurements`, kept apart so the CLI figures never depend on the TUI.
+The app's side (`app_measurements`) copies a campaign of the same size in the app,
+driven headless with Textual's pilot, and prints its time next to the CLI's copy and the
+worst pane-switch latency seen while it ran.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from logcache.datomic.schema import KINDS
 from logcache.demo import build_world
 
 STEPS = ("discover", "copy", "copy-nothing", "status", "plan", "validate")
+ALL = (*STEPS, "app")
 TARGET_RATIO = 1.5
 TEMPLATE_SHARD = "raw-accounts-s1"
 TX_ID = "00000000-0000-4000-8000-000000000bench"
@@ -110,10 +112,60 @@ def measure_cli(campaign: Path, datasets: int, steps: tuple[str, ...]) -> list[M
     return [_timed(step, commands[step], datasets) for step in STEPS if step in steps]
 
 
-def app_measurements(campaign: Path, datasets: int) -> list[Measure]:
-    """The app's copy time and key-press latency on the same campaign: measured by the
-    app's own benchmark code, added here by the TUI's owners; none until then."""
-    return []
+# Drives the app headless (Textual's pilot) in its own process: starts the copy step,
+# switches panes every quarter second while it runs, and prints the copy's time and the
+# worst time a pane switch took to show.
+APP_DRIVER = """
+import asyncio, json, sys, time
+from pathlib import Path
+from state.model import StepName
+from tui.app import LogcacheApp
+
+async def drive(campaign):
+    app = LogcacheApp(Path(campaign))
+    worst = 0.0
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        started = time.monotonic()
+        app.run_step_named(StepName.COPY)
+        keys = (("validators", "2"), ("copy", "1"))
+        turn = 0
+        while app.busy or time.monotonic() - started < 0.5:
+            tab, key = keys[turn % 2]
+            turn += 1
+            pressed = time.monotonic()
+            app.simulate_key(key)
+            while app.screen.active_tab != tab and time.monotonic() < pressed + 60:
+                await asyncio.sleep(0.005)
+            worst = max(worst, time.monotonic() - pressed)
+            await asyncio.sleep(0.25)
+        copy_s = time.monotonic() - started
+        await pilot.press("q")
+    print(json.dumps({"copy_s": copy_s, "worst_key_s": worst}))
+
+asyncio.run(drive(sys.argv[1]))
+"""
+
+
+def app_measurements(folder: Path, datasets: int) -> list[Measure]:
+    """The app's copy on a campaign of its own (discovered by the CLI, copied by the app),
+    with the worst pane-switch latency seen meanwhile."""
+    campaign = build_campaign(folder, datasets)
+    subprocess.run([sys.executable, "-m", "logcache", "discover", str(campaign)], check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", APP_DRIVER, str(campaign)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0 or not out.strip():
+        print(f"  the app's run exited {proc.returncode}", file=sys.stderr)
+        return []
+    found = json.loads(out.strip().splitlines()[-1])
+    rss = usage.ru_maxrss / 1024
+    return [
+        Measure("app-copy", datasets, found["copy_s"], rss, proc.returncode),
+        Measure("app-worst-key", datasets, found["worst_key_s"], rss, proc.returncode),
+    ]
 
 
 def report(results: dict[int, list[Measure]]) -> None:
@@ -130,6 +182,14 @@ def report(results: dict[int, list[Measure]]) -> None:
         ok = ratio <= TARGET_RATIO and (step != "status" or last.seconds < 1.0)
         cells = "".join(f"{m.per_dataset_ms:>10.3f} ms" for m in row if m is not None)
         print(f"{step:<14}{cells}{ratio:>8.2f}x  {last.peak_rss_mb:>6.0f} MB  {'ok' if ok else 'OVER TARGET'}")
+    for n in sizes:
+        by_step = {m.step: m for m in results[n]}
+        if "app-copy" in by_step and "copy" in by_step:
+            app, cli = by_step["app-copy"], by_step["copy"]
+            print(
+                f"app at {n:,} datasets: copy {app.seconds:.2f} s vs the CLI's {cli.seconds:.2f} s "
+                f"({app.seconds / cli.seconds:.2f}x, target 1.2x); worst pane switch during it {by_step['app-worst-key'].seconds:.2f} s"
+            )
     largest = sizes[-1]
     status = next((m for m in results[largest] if m.step == "status"), None)
     if status is not None:
@@ -139,7 +199,7 @@ def report(results: dict[int, list[Measure]]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,5000,20000")
-    ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument("--steps", default=",".join(ALL), help="of " + ",".join(ALL) + " (app: the same copy driven in the app)")
     ap.add_argument("--keep", type=Path, help="build the campaigns under this folder and keep them")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -151,7 +211,7 @@ def main() -> None:
             started = time.perf_counter()
             campaign = build_campaign(root / f"n{n}", n)
             print(f"{n:,} datasets: built in {time.perf_counter() - started:.1f} s", flush=True)
-            results[n] = measure_cli(campaign, n, steps) + app_measurements(campaign, n)
+            results[n] = measure_cli(campaign, n, steps) + (app_measurements(root / f"n{n}-app", n) if "app" in steps else [])
             for m in results[n]:
                 print(f"  {m.step:<14} {m.seconds:8.2f} s  {m.per_dataset_ms:8.3f} ms/dataset  rc {m.exit_code}  peak {m.peak_rss_mb:.0f} MB", flush=True)
     report(results)

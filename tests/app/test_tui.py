@@ -406,3 +406,20 @@ def test_demo_output_and_help(tmp_path: Path) -> None:
     done = run_cli("demo", str(tmp_path / "d"), "--scale", "huge")
     assert done.returncode == 2 and "invalid choice: 'huge'" in done.stderr
     assert not (tmp_path / "d").exists(), "a bad scale is refused before anything is built"
+
+
+async def test_the_app_checklist_shows_every_step_of_the_runbook_table(world: Path) -> None:
+    from textual.widgets import OptionList
+
+    from logcache.runbook import RUNBOOK
+
+    app = LogcacheApp(world / "campaign.toml")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        options = app.screen.query_one("#checklist", OptionList)
+        shown = [(options.get_option_at_index(i).id, str(options.get_option_at_index(i).prompt)) for i in range(options.option_count)]
+        assert [name for name, _ in shown] == [spec.name.value for spec in RUNBOOK]
+        for (_, prompt), spec in zip(shown, RUNBOOK):
+            assert spec.short_title in prompt
+            assert ("(manual)" in prompt) == spec.manual_for(app.campaign.config), prompt
+        await pilot.press("q")
