@@ -14,7 +14,7 @@ backend. For each parcel, in order:
    one present at submission), when every pair it validates has a result in the results
    store, or when `status` (every `status_every_s`) names an end state.
 4. `logs` (if set) fetches the job's output into `jobs/parcel-<label>.log` for the
-   `Path does not exist:` scan; `scale_down` (if set) gives the machines back, exactly
+   missing-path scan (`MISSING_PATH_PREFIX`); `scale_down` (if set) gives the machines back, exactly
    once per hold: on done, failed, or an operator's cancel (`cancel_parcels`).
 
 Quitting (the `cancel` event, Ctrl-C, a crash) leaves submitted jobs running and their
@@ -47,7 +47,7 @@ from logcache.validation.heartbeat import Heartbeat, read_heartbeats
 from logcache.validation.result import utc_now
 from state.config import CampaignConfig
 
-# Spark ends the message with ";" (`Path does not exist: s3a://bucket/cache/ID;`).
+# Spark ends a missing-path message with ";" after the URL (`s3a://bucket/cache/ID;`).
 _MISSING = re.compile(re.escape(MISSING_PATH_PREFIX) + r"([^\s;]+)")
 # What a `status` command may print as the first word of its last line. Kubernetes
 # (`.status.conditions[0].type`), Slurm (`sacct -o State`) and plain words are all covered;

@@ -64,6 +64,30 @@ def test_json_shapes_of_the_reporting_commands(world: Path) -> None:
     assert status["next_step"] == "build-image"
 
 
+def test_json_shapes_of_the_validation_commands(tmp_path: Path) -> None:
+    build_world(str(tmp_path / "w"), seed=3, scale="tiny", faults={"corrupt-cache": 1})
+    campaign = tmp_path / "w" / "campaign.toml"
+    assert logcache("discover", campaign).returncode == 0 and logcache("copy", campaign).returncode == 0
+    plan = json.loads(logcache("plan", campaign, "--parcel-count", "2", "--json").stdout)
+    assert plan["balance"] == "size" and len(plan["parcels"]) == 2
+    assert sorted(t for p in plan["parcels"] for t in p["tasks"]) == sorted(set(t for p in plan["parcels"] for t in p["tasks"]))
+    validated = logcache("validate", campaign, "--json")
+    assert validated.returncode == 1, validated.stderr  # the corrupt cache is a finding
+    body = json.loads(validated.stdout)
+    assert body["pairs"] == 36 and body["valid"] == 35 and body["failed_parcels"] == []
+    (bad,) = body["invalid"]
+    assert bad["is_valid"] is False and bad["error_kind"] and bad["dataset"]
+    pair = f"{bad['dataset']}/{bad['validation']}"
+    aggregated = logcache("aggregate", campaign, "--json")
+    assert aggregated.returncode == 1
+    summary = json.loads(aggregated.stdout)
+    assert summary["summary"]["rows"] == 36 and summary["summary"]["invalid"] == 1 and summary["invalid"][0]["dataset"] == bad["dataset"]
+    failures = json.loads(logcache("failures", campaign, "--json").stdout)
+    assert [f"{r['dataset']}/{r['validation']}" for r in failures["invalid"]] == [pair] and failures["failed_paths"] == []
+    shown = logcache("show", campaign, pair, "--json")
+    assert shown.returncode == 1 and json.loads(shown.stdout)["pair"] == pair
+
+
 def test_quiet_prints_results_only(world: Path) -> None:
     campaign = world / "campaign.toml"
     loud = logcache("run", campaign)
