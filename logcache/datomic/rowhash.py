@@ -143,18 +143,7 @@ def hash_strings(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def hash_rows(table: pa.Table | pa.RecordBatch, columns: Sequence[str] | None = None) -> np.ndarray:
     """The stable hash of each row over `columns` (default: all, in schema order)."""
-    names = list(columns) if columns is not None else table.schema.names
-    kinds = [table.schema.field(name).type for name in names]
-    arrays = [_column(table.column(name)) for name in names]
-    out = np.empty(table.num_rows, dtype=np.uint64)
-    for lo in range(0, table.num_rows, _SLICE):
-        h = np.full(min(_SLICE, table.num_rows - lo), _SEED, dtype=np.uint64)
-        tmp = np.empty_like(h)
-        for kind, array in zip(kinds, arrays):
-            part = array.slice(lo, _SLICE)
-            _fold(h, _strings(part) if is_string_type(kind) else _as_u64(part), tmp)
-        out[lo : lo + len(h)] = fmix64(h)
-    return out
+    return fmix64(_fold_columns(table, list(columns) if columns is not None else table.schema.names))
 
 
 def fact_states(table: pa.Table | pa.RecordBatch, columns: Sequence[str] = ("e", "a", "v")) -> np.ndarray:
@@ -164,6 +153,11 @@ def fact_states(table: pa.Table | pa.RecordBatch, columns: Sequence[str] = ("e",
     Validation groups datoms by it instead of by (e, a, v), and finishes it into the row
     hash of a datom or of a fact (`finish_rows`) without hashing the value again.
     """
+    return _fold_columns(table, columns)
+
+
+def _fold_columns(table: pa.Table | pa.RecordBatch, columns: Sequence[str]) -> np.ndarray:
+    """The unmixed hash state of each row after folding `columns` in order, a slice at a time."""
     kinds = [table.schema.field(name).type for name in columns]
     arrays = [_column(table.column(name)) for name in columns]
     out = np.empty(table.num_rows, dtype=np.uint64)
