@@ -31,7 +31,7 @@ from logcache.errors import EndpointUnreachable, UsageError, describe
 from logcache.stores import open_results
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
-from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here
+from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here, unit_entries
 from logcache.validation.plan import Parcel, Task, units
 from state.config import CampaignConfig
 
@@ -200,6 +200,7 @@ def _run_local(
     config: CampaignConfig, jobs: list[Job], force: bool, watch: Watch, started: Started, cancel: threading.Event | None
 ) -> list[JobEnd]:
     count = sum(len(units(job.parcel.tasks)) for job in jobs)
+    by_key = {(e.dataset, e.kind): e for e in read_entries(config.work_dir / CSV_NAME)}
     pool: Executor
     run: Callable[[Job, tuple[Task, ...]], Any]
     if config.validation.workers is None and sum(job.parcel.bytes for job in jobs) < IN_PROCESS_BYTES:
@@ -207,17 +208,17 @@ def _run_local(
         # tens of MB: small work runs here, on threads (decoding releases the GIL), a few
         # units at a time, so one unit's short serial parts never leave a core idle.
         pool = ThreadPoolExecutor(IN_PROCESS_UNITS, thread_name_prefix="validation-units")
-        stores, entries = Stores.of(config), read_entries(config.work_dir / CSV_NAME)
+        stores = Stores.of(config)
 
         def run(job: Job, unit: tuple[Task, ...]) -> Any:
-            return pool.submit(run_unit_here, stores, entries, unit, job.label, force)
+            return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force)
     else:
         workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
         # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=orphan_guard, initargs=(os.getpid(),))
 
         def run(job: Job, unit: tuple[Task, ...]) -> Any:
-            return pool.submit(run_unit, config, unit, job.label, force)
+            return pool.submit(run_unit, config, unit_entries(by_key, unit), unit, job.label, force)
     try:
         return _follow(
             config,
@@ -240,12 +241,13 @@ def _run_dask(
     config: CampaignConfig, jobs: list[Job], force: bool, watch: Watch, started: Started, cancel: threading.Event | None
 ) -> list[JobEnd]:
     client = _dask_client(config.validation.scheduler)
+    by_key = {(e.dataset, e.kind): e for e in read_entries(config.work_dir / CSV_NAME)}
     run_id = uuid.uuid4().hex[:8]
     submitted: list[Any] = []
 
     def submit(job: Job, unit: tuple[Task, ...]) -> Any:
         key = f"logcache-unit-{_unit_label(job, unit)}-{run_id}"
-        future = client.submit(run_unit, config, unit, job.label, force, key=key, pure=False)
+        future = client.submit(run_unit, config, unit_entries(by_key, unit), unit, job.label, force, key=key, pure=False)
         submitted.append(future)
         return future
 

@@ -85,9 +85,17 @@ def run_parcel(
     return ParcelOutcome(label, ran, skipped, tuple(written))
 
 
-def run_unit(config: CampaignConfig, unit: tuple[Task, ...], label: str, force: bool) -> ParcelOutcome:
-    """One unit, opening the campaign's stores here: what a pool or Dask worker runs."""
-    return run_unit_here(Stores.of(config), read_entries(config.work_dir / CSV_NAME), unit, label, force)
+def run_unit(config: CampaignConfig, entries: list[CacheEntry], unit: tuple[Task, ...], label: str, force: bool) -> ParcelOutcome:
+    """One unit, opening the campaign's stores here: what a pool or Dask worker runs.
+    `entries` are those of the unit's tasks (`unit_entries`), read once by the parent: a
+    worker that read the whole entries file for each unit would cost every unit as much
+    as the campaign is big."""
+    return run_unit_here(Stores.of(config), entries, unit, label, force)
+
+
+def unit_entries(by_key: dict[tuple[str, str], CacheEntry], unit: tuple[Task, ...]) -> list[CacheEntry]:
+    """The cache entries a unit's tasks validate (a task without one is refused when it runs)."""
+    return list({(t.dataset, t.kind): by_key[(t.dataset, t.kind)] for t in unit if (t.dataset, t.kind) in by_key}.values())
 
 
 def run_unit_here(stores: Stores, entries: list[CacheEntry], unit: tuple[Task, ...], label: str, force: bool) -> ParcelOutcome:
