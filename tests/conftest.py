@@ -16,6 +16,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from support.campaigns import write_campaign
 from support.servers import CopyCampaign, S3Proxy, _proxy_handler
 
 from state.config import S3Settings
@@ -83,28 +84,17 @@ def copy_campaign(tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_proxy: tu
             )
         )
     write_entries(tmp_path / CSV_NAME, entries)
-    path = tmp_path / "campaign.toml"
-    path.write_text(
-        f"""
-[campaign]
-name = "kill-test"
-[source]
-url = "s3://{s3_bucket}/ephemeral"
-[destination]
-url = "s3://{s3_bucket}/permanent/cache"
-[logs]
-url = "logs"
-[catalog]
-url = "catalog"
-[registry]
-path = "registry/LogCacheEntries.scala"
-[s3]
+    path = write_campaign(
+        tmp_path,
+        f"""[s3]
 endpoint_url = "{proxy_endpoint}"
 region = "us-east-1"
 [copy]
 concurrency = 2
 """,
-        encoding="utf-8",
+        source=f"s3://{s3_bucket}/ephemeral",
+        destination=f"s3://{s3_bucket}/permanent/cache",
+        name="kill-test",
     )
     return CopyCampaign(path, client, s3_bucket, prefixes, prefixes * per_prefix, proxy)
 

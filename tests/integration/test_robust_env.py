@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support.campaigns import write_campaign
 from test_robust_input import logcache, no_step_running, one_line_exit_2
 
 from logcache.demo import build_world
@@ -92,24 +93,15 @@ def test_a_full_destination_stops_the_copy_once(tmp_path: Path, s3_endpoint: str
             client.put_object(Bucket=s3_bucket, Key=f"eph/id{d}/part-{i}.parquet", Body=os.urandom(200_000))
         entries.append(CacheEntry(f"raw-full-s{d}", "log", 5, f"s3://{s3_bucket}/eph/id{d}", str(tmp_path / "dest" / f"id{d}"), 2, 400_000))
     write_entries(tmp_path / CSV_NAME, entries)
-    campaign = tmp_path / "campaign.toml"
-    campaign.write_text(
-        f"""
-[source]
-url = "s3://{s3_bucket}/eph"
-[destination]
-url = "dest"
-[logs]
-url = "logs"
-[catalog]
-url = "catalog"
-[registry]
-path = "registry/LogCacheEntries.scala"
-[s3]
+    campaign = write_campaign(
+        tmp_path,
+        f"""[s3]
 endpoint_url = "{s3_endpoint}"
 region = "us-east-1"
 max_attempts = 2
-"""
+""",
+        source=f"s3://{s3_bucket}/eph",
+        destination="dest",
     )
     limit = 64 * 1024
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.campaigns import write_campaign
 from support.servers import rclone_server
 
 from logcache.entries import CSV_NAME, CacheEntry, write_entries
@@ -60,20 +61,9 @@ def _campaign(tmp_path: Path, endpoint: str, direct: bool = True) -> Path:
         for d in range(DATASETS)
     ]
     write_entries(tmp_path / CSV_NAME, entries)
-    path = tmp_path / "campaign.toml"
-    path.write_text(
-        f"""
-[source]
-url = "s3://bucket/ephemeral"
-[destination]
-url = "s3://bucket/permanent"
-[logs]
-url = "logs"
-[catalog]
-url = "catalog"
-[registry]
-path = "registry/LogCacheEntries.scala"
-[s3]
+    return write_campaign(
+        tmp_path,
+        f"""[s3]
 endpoint_url = "{endpoint}"
 region = "us-east-1"
 max_attempts = 2
@@ -83,9 +73,9 @@ direct_requests = {'true' if direct else 'false'}
 [copy]
 concurrency = 2
 """,
-        encoding="utf-8",
+        source="s3://bucket/ephemeral",
+        destination="s3://bucket/permanent",
     )
-    return path
 
 
 def _env() -> dict[str, str]:

@@ -6,29 +6,11 @@ import os
 import time
 from pathlib import Path
 
+from support import campaigns
+
 
 def write_campaign(folder: Path, extra: str = "", catalog: str = 'url = "catalog"', registry: str = "") -> Path:
-    path = folder / "campaign.toml"
-    path.write_text(
-        f"""
-[campaign]
-name = "hooks"
-[source]
-url = "ephemeral"
-[destination]
-url = "permanent"
-[logs]
-url = "logs"
-[catalog]
-{catalog}
-[registry]
-path = "registry/LogCacheEntries.scala"
-{registry}
-{extra}
-""",
-        encoding="utf-8",
-    )
-    return path
+    return campaigns.write_campaign(folder, extra, catalog=catalog, registry=registry, name="hooks")
 
 
 def alive(pid: int) -> bool:
