@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -183,16 +182,6 @@ class _Partial:
         self.rows += other.rows
         self.max_t = other.max_t if self.max_t is None else self.max_t if other.max_t is None else max(self.max_t, other.max_t)
         self.past_t += other.past_t
-
-
-def _workers() -> int:
-    """Reader threads: the cores this process may use, at most 4 (beyond that the
-    storage and Polars' own threads gain little)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
 
 
 def _runs(group: np.ndarray) -> list[np.ndarray]:

@@ -17,6 +17,7 @@ so killed work resumes without redoing what was written.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from logcache.datomic.logop import TRange
@@ -98,7 +99,10 @@ def unit_entries(by_key: dict[tuple[str, str], CacheEntry], unit: tuple[Task, ..
     return list({(t.dataset, t.kind): by_key[(t.dataset, t.kind)] for t in unit if (t.dataset, t.kind) in by_key}.values())
 
 
-def run_unit_here(stores: Stores, entries: list[CacheEntry], unit: tuple[Task, ...], label: str, force: bool) -> ParcelOutcome:
+def run_unit_here(
+    stores: Stores, entries: list[CacheEntry], unit: tuple[Task, ...], label: str, force: bool, readers: ThreadPoolExecutor | None = None
+) -> ParcelOutcome:
+    """`readers`: the reader pool shared with the units running beside this one (`check.run_shard`)."""
     by_key = {(e.dataset, e.kind): e for e in entries}
     jobs: list[Job] = []
     subtask_of: list[tuple[Task, int, list[TRange] | list[EntityPartition]]] = []
@@ -121,7 +125,7 @@ def run_unit_here(stores: Stores, entries: list[CacheEntry], unit: tuple[Task, .
             jobs.append(Job(entry, task.validation, subtasks[task.part], attempt))
     rows: list[ResultRow] = []
     if jobs:
-        for row in run_shard(jobs, stores.logs, stores.destination, parcel=label):
+        for row in run_shard(jobs, stores.logs, stores.destination, parcel=label, readers=readers):
             write_result(stores.results, row)
             if not row.subtask:
                 rows.append(row)

@@ -16,8 +16,10 @@ alone; an unreadable segment fails every check that needed it.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,14 +52,29 @@ class Check(Protocol):
     def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure: ...
 
 
+def cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def reader_threads() -> int:
+    """Reader threads of a unit that runs alone in its process: the cores, at most 4
+    (beyond that the storage and Polars' own threads gain little)."""
+    return max(1, min(4, cores()))
+
+
 def decode(logs: Store, segment: Segment) -> Decoded:
     table = read_segment(logs, segment.key)
     return Decoded(segment, table, fact_states(table))
 
 
-def run_checks(logs: Store, checks: Sequence[Check | Exception], workers: int) -> list[Measure | Exception]:
+def run_checks(logs: Store, checks: Sequence[Check | Exception], pool: ThreadPoolExecutor) -> list[Measure | Exception]:
     """Each check's measure, or the error that stopped it; a check given as an exception
-    (its inputs could not even be listed) is passed through."""
+    (its inputs could not even be listed) is passed through. The reads run on `pool`,
+    which units running side by side may share (see `check.run_shard`)."""
     live = [(i, c) for i, c in enumerate(checks) if not isinstance(c, Exception)]
     by_key: dict[str, list[int]] = {}
     segments: dict[str, Segment] = {}
@@ -71,13 +88,18 @@ def run_checks(logs: Store, checks: Sequence[Check | Exception], workers: int) -
         return {i: checks[i].digest(decoded) for i in by_key[segment.key]}  # type: ignore[union-attr]
 
     out: list[Measure | Exception] = [c if isinstance(c, Exception) else Measure() for c in checks]
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="validation")
+    submitted: list[Future[object]] = []
+
+    def submit(task: Callable[[], object]) -> Future[object]:
+        submitted.append(pool.submit(task))
+        return submitted[-1]
+
     try:
         # Cache tasks first (the Parquet files are the biggest single tasks), then the
         # segments biggest first, so the tasks that finish last are short ones.
-        cached = {i: [pool.submit(task) for task in check.cache_tasks()] for i, check in live}
+        cached = {i: [submit(task) for task in check.cache_tasks()] for i, check in live}
         ordered = sorted(segments.values(), key=lambda s: -s.size)
-        decoded = {s.key: pool.submit(digest, s) for s in ordered}
+        decoded = {s.key: submit(functools.partial(digest, s)) for s in ordered}
         for i, check in live:
             try:
                 # The segments' errors first, in t order: what a sequential read would raise.
@@ -86,5 +108,9 @@ def run_checks(logs: Store, checks: Sequence[Check | Exception], workers: int) -
             except Exception as exc:  # noqa: BLE001 - the caller classifies it into the check's row
                 out[i] = exc
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # on an error, start no further reads
+        # On an error, start none of this shard's further reads, and return only once
+        # those running have ended: none may outlive the call.
+        for future in submitted:
+            future.cancel()
+        wait(submitted)
     return out

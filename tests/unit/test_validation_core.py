@@ -293,7 +293,7 @@ def test_results_round_trip_latest_attempt_and_corrupt_file(world, tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_log_result_does_not_depend_on_the_worker_count(tmp_path, monkeypatch, workers):
-    import logcache.validation.log as log_validation
+    import logcache.validation.check as check
 
     world = World(tmp_path, seed=5, per_segment=4)
     rows = list(world.cached_log)
@@ -301,7 +301,7 @@ def test_log_result_does_not_depend_on_the_worker_count(tmp_path, monkeypatch, w
     dropped = [rows.pop(3), rows.pop(len(rows) // 2)]
     rows += [rows[-1], {**rows[7], "v": rows[7]["v"] + "?"}]
     entry = world.log_entry(rows)
-    monkeypatch.setattr(log_validation, "_workers", lambda: workers)
+    monkeypatch.setattr(check, "reader_threads", lambda: workers)
     row = world.run(entry, batch_rows=16)
     assert (row.missing, row.extra, row.duplicates) == (2, 1, 1)
     assert row.rows_expected == len(world.cached_log) and row.rows_actual == len(rows)

@@ -64,3 +64,37 @@ def test_a_split_logs_subtasks_decode_each_segment_once_in_all(world: Path, monk
     parts = [run_validation(entry, "log-validation", logs, destination, subtask=r) for r in ranges]
     assert all(p.is_valid for p in parts)
     assert set(decodes.values()) == {1}
+
+
+def test_shards_side_by_side_share_one_reader_pool_and_one_failure_stays_its_own(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from logcache.errors import CorruptData
+
+    config = load_config(world / "campaign.toml")
+    logs, destination = open_logs(config), open_destination(config)
+    entries = read_entries(world / CSV_NAME)
+    shards = sorted({e.dataset for e in entries if e.kind == "log"})[:3]
+    broken = list_segments(logs, shards[0])[0].key
+    threads: set[str] = set()
+    real = scan.read_segment
+
+    def recording(logs, key):  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        if key == broken:
+            raise CorruptData(f"{key} is not a readable Avro file")
+        return real(logs, key)
+
+    monkeypatch.setattr(scan, "read_segment", recording)
+    with ThreadPoolExecutor(2, thread_name_prefix="shared-readers") as readers, ThreadPoolExecutor(3) as units:
+        futures = {
+            shard: units.submit(run_shard, [Job(e, "log-validation") for e in entries if e.dataset == shard and e.kind == "log"], logs, destination, readers=readers)
+            for shard in shards
+        }
+        rows = {shard: f.result()[0] for shard, f in futures.items()}
+        # The pool outlives every unit that used it, the failed one's included.
+        assert readers.submit(lambda: 1).result() == 1
+    assert rows[shards[0]].error_kind == "corrupt-file" and broken in rows[shards[0]].error
+    assert all(rows[s].is_valid for s in shards[1:])
+    assert threads and all(name.startswith("shared-readers") for name in threads)
