@@ -34,12 +34,12 @@ from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, Parc
 from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
 from logcache.validation.aggregate import Aggregate, aggregate
-from logcache.validation.backends import BACKENDS, validate_dask_scheduler
+from logcache.validation.backends import BACKENDS, Job, check_passes_args, validate_dask_scheduler
 from logcache.validation.detail import PairDetail
 from logcache.validation.detail import pair_detail as detail_of
 from logcache.validation.heartbeat import read_heartbeats
 from logcache.validation.jobs import MachineUsage, default_book, held_machines
-from logcache.validation.orchestrate import ValidationRun, beat_status, plan_parcels, validate
+from logcache.validation.orchestrate import ValidationRun, beat_status, jobs_for, plan_parcels, validate
 from logcache.validation.plan import parcel_of
 from state.config import CampaignConfig
 from state.model import CopyStatus, DatasetState, FailedPathOrigin, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
@@ -427,8 +427,8 @@ def run_validate(
     backend = backend or settings.backend
     cached = entries(campaign)
     # Everything that can be refused is checked before the state changes.
-    plan_parcels(cached, count, balance, names)
-    check_backend(config, backend)
+    parcels = plan_parcels(cached, count, balance, names)
+    check_backend(config, backend, jobs_for(config, parcels, balance, names, prefix), force)
     read_results(open_results(config))
     if not names:
         campaign.state.parcels = [p for p in campaign.state.parcels if not p.parcel_id.startswith(prefix)] if prefix else []
@@ -507,12 +507,15 @@ def split_stuck(
     )
 
 
-def check_backend(config: CampaignConfig, backend: str) -> None:
-    """Refuse a backend that cannot run before anything starts."""
+def check_backend(config: CampaignConfig, backend: str, jobs: list[Job], force: bool) -> None:
+    """Refuse a backend that cannot run `jobs` before anything starts."""
     if backend == "dask":
         validate_dask_scheduler(config.validation.scheduler)
-    elif backend == "command" and not (config.validation.template or config.submitter.submit):
-        raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...', [validation] template or [validation] submit")
+    elif backend == "command":
+        template = config.submitter.submit or config.validation.template
+        if not template:
+            raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...', [validation] template or [validation] submit")
+        check_passes_args(template, jobs, force)
     elif backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 

@@ -97,6 +97,7 @@ def run_jobs(
         # Imported here: the submitter builds on this module's Job and JobEnd.
         from logcache.validation.jobs import run_async
 
+        check_passes_args(config.submitter.submit, jobs, force)
         return run_async(config, jobs, force=force, watch=watch, started=started, cancel=cancel, on_line=on_line, image=image)
     if backend == "command":
         return _run_command(config, jobs, force, watch, started, cancel, image)
@@ -295,14 +296,20 @@ def validate_dask_scheduler(address: str | None) -> None:
     _dask_client(address).close()
 
 
+def check_passes_args(template: str, jobs: list[Job], force: bool) -> None:
+    """A job re-plans its parcel from the campaign file and its own arguments: without
+    {args} it would validate other pairs, or skip those it was to force."""
+    if (force or any(job.args for job in jobs)) and "{args}" not in template:
+        raise UsageError("this run filters, forces or overrides [s3] settings, so the job template must pass {args} on to `logcache validate`")
+
+
 def _run_command(
     config: CampaignConfig, jobs: list[Job], force: bool, watch: Watch, started: Started, cancel: threading.Event | None, image: str = ""
 ) -> list[JobEnd]:
     template = config.validation.template
     if not template:
         raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...' or [validation] template")
-    if any(job.args for job in jobs) and "{args}" not in template:
-        raise UsageError("this run filters or forces, so the job template must pass {args} on to `logcache validate`")
+    check_passes_args(template, jobs, force)
     log_dir = config.work_dir / "jobs"
     log_dir.mkdir(parents=True, exist_ok=True)
     running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}

@@ -21,7 +21,7 @@ from logcache.validation.backends import Job, JobEnd, JobStarted, run_jobs
 from logcache.validation.heartbeat import Heartbeat, HeartbeatState, read_heartbeats
 from logcache.validation.plan import Parcel, filter_by_name, plan
 from logcache.validation.result import utc_now
-from state.config import CampaignConfig
+from state.config import CampaignConfig, load_config
 from state.model import FailedPathOrigin, ParcelStatus
 
 
@@ -122,7 +122,20 @@ def jobs_for(config: CampaignConfig, parcels: list[Parcel], balance: str, names:
         args += ("--balance", balance)
     if names:
         args += ("--filter-by-name", ",".join(names))
+    args += s3_overrides(config)
     return [Job(p, f"{prefix}{p.parcel_id}", len(parcels), args) for p in parcels if p.tasks]
+
+
+def s3_overrides(config: CampaignConfig) -> tuple[str, ...]:
+    """`--endpoint-url` and `--profile` where this run's differ from the campaign file's
+    (given on the operator's command line): a job reads the file, so it is told them."""
+    on_file = load_config(config.path).s3
+    args: tuple[str, ...] = ()
+    for name, flag in (("endpoint_url", "--endpoint-url"), ("profile", "--profile")):
+        value = getattr(config.s3, name)
+        if value is not None and value != getattr(on_file, name):
+            args += (flag, value)
+    return args
 
 
 def validate(

@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import select
+import shlex
 import shutil
 import struct
 import subprocess
@@ -23,6 +24,7 @@ import pytest
 
 from logcache import __version__
 from logcache.demo import build_world
+from logcache.entries import CSV_NAME, read_entries
 from state.config import S3Settings
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -121,6 +123,29 @@ def test_endpoint_url_overrides_the_campaign_file(tmp_path: Path, s3_endpoint: s
     assert fixed.returncode == 0, fixed.stderr
     assert len(json.loads(fixed.stdout)["transactions"]) == 4
     assert campaign.read_text(encoding="utf-8").count("127.0.0.1:9") == 1  # the file is not rewritten
+
+
+def test_endpoint_url_reaches_the_command_backends_jobs(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> None:
+    world = tmp_path / "c"
+    build_world(f"s3://{s3_bucket}/v", seed=3, scale="tiny", campaign_dir=world, s3=S3Settings(endpoint_url=s3_endpoint, region="us-east-1", max_attempts=3))
+    campaign = world / "campaign.toml"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    for step in ("discover", "copy"):
+        assert logcache(step, campaign, env=env).returncode == 0
+    campaign.write_text(campaign.read_text(encoding="utf-8").replace(s3_endpoint, "http://127.0.0.1:9"), encoding="utf-8")
+    job = f"{shlex.quote(sys.executable)} -m logcache validate {{campaign}} --parcel-count {{parcel_count}} --parcel-id {{parcel_id}}"
+    base = ("validate", campaign, "--backend", "command", "--endpoint-url", s3_endpoint, "--json")
+
+    # A job re-reads the campaign file, so without {args} it could not learn the endpoint.
+    state = (world / "campaign.state.toml").read_bytes()
+    refused = logcache(*base, "--template", job, env=env)
+    assert refused.returncode == 2 and "must pass {args}" in refused.stderr, refused.stderr
+    assert (world / "campaign.state.toml").read_bytes() == state and not (world / "jobs").exists()
+
+    done = logcache(*base, "--template", job + " {args}", env=env)
+    assert done.returncode == 0, done.stderr + "".join(p.read_text() for p in (world / "jobs").glob("*.log"))
+    report = json.loads(done.stdout)
+    assert report["pairs"] == report["valid"] == len(read_entries(world / CSV_NAME)) > 0
 
 
 def _run_in_terminal(args: list[str], columns: int) -> str:

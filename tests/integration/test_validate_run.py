@@ -211,6 +211,7 @@ def test_a_killed_parcel_resumes_without_redoing_results(tmp_path: Path) -> None
         (["--corrupt-result"], "is not a readable result file"),
         (["--parcel-count", "0"], "--parcel-count must be at least 1 (got 0)"),
         (["--workers", "0"], "--workers must be at least 1, not 0"),
+        (["--force", "--backend", "command", "--template", "logcache validate {campaign} --parcel-id {parcel_id}"], "must pass {args}"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
