@@ -18,6 +18,11 @@ from logcache.errors import ConfigError
 Value = str | Sequence[str]
 
 
+def uses(template: str, name: str) -> bool:
+    """Whether `template` has the placeholder `{name}` (not a literal `{{name}}`)."""
+    return any(field == name for _, field, _, _ in string.Formatter().parse(template))
+
+
 def render(hook: str, template: str, values: Mapping[str, Value]) -> str:
     out: list[str] = []
     for literal, name, _spec, _conv in string.Formatter().parse(template):

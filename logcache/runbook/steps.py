@@ -29,6 +29,7 @@ from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, selec
 from logcache.errors import LogcacheError, UsageError, missing_path_url
 from logcache.hooks.image import build_image
 from logcache.hooks.pr import open_pr
+from logcache.hooks.template import uses
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
 from logcache.stores import open_destination, open_logs, open_results, open_source
@@ -346,6 +347,12 @@ def run_registry_export(
     applied = state.registry_branch is not None
     patch = plan_registry(campaign.config, ready)
     target = out or default_patch_path(campaign.config, date.today())
+    pr_command = campaign.config.pr.command
+    if pr_command and not applied and patch.repo is None and uses(pr_command, "branch"):
+        raise UsageError(
+            f"[registry] pr_command uses {{branch}}, but the registry {patch.path} is not in a git work tree, so no branch is made;"
+            " set [registry] path to the registry in its repository's checkout, or drop {branch}"
+        )
 
     def work() -> Done[Path]:
         path = Path(state.patch_path) if applied and state.patch_path else export_patch(patch, target)
@@ -379,6 +386,12 @@ def run_build_image(campaign: Campaign, on_event: EventSink = ignore, cancel: th
     if not state.patch_path:
         raise UsageError("there is no registry patch to build the image with yet; run the registry export first (logcache run CAMPAIGN)")
     patch = Path(state.patch_path)
+    command = campaign.config.image.command
+    if command and uses(command, "branch") and not state.registry_branch:
+        raise UsageError(
+            "[image] command uses {branch}, but the registry patch is on no branch: the refresh makes one only for"
+            " [registry] pr_command, with the registry in a git work tree; set that up, or drop {branch}"
+        )
 
     def work() -> Done[str]:
         built = build_image(campaign.config, patch=patch, branch=state.registry_branch or "", on_line=hook_lines("image", on_event), cancel=cancel)

@@ -99,3 +99,29 @@ def test_a_stuck_parcel_is_notified_once(world: Path) -> None:
     assert len(seen) == 4 and not any(isinstance(e, Notice) for e in seen)
     (line,) = (world / "notifications").read_text().splitlines()
     assert line.startswith("stuck ") and "parcel 2 is stuck (job job-9" in line
+
+
+def test_a_pr_hook_using_branch_is_refused_before_it_runs_when_the_registry_is_not_in_git(world: Path) -> None:
+    campaign = world / "campaign.toml"
+    registry = world / "registry" / "LogCacheEntries.scala"
+    before = registry.read_bytes()
+    campaign.write_text(campaign.read_text().replace('format = "scala"\n', 'format = "scala"\npr_command = "echo https://example.com/pr/1 {branch}"\n'))
+
+    result = logcache("run", campaign)
+
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stdout + result.stderr
+    assert "pr_command uses {branch}" in result.stderr and "not in a git work tree" in result.stderr
+    assert registry.read_bytes() == before and not (world / "jobs" / "pr.log").exists()
+    assert load_state(world / "campaign.state.toml").step(StepName.REGISTRY_EXPORT).status is StepStatus.PENDING
+
+
+def test_an_image_hook_using_branch_is_refused_before_it_runs_when_no_branch_holds_the_patch(world: Path) -> None:
+    campaign = world / "campaign.toml"
+    campaign.write_text(campaign.read_text() + IMAGE.replace("building {patch}", "building {branch}"))
+
+    result = logcache("run", campaign)
+
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stdout + result.stderr
+    assert "[image] command uses {branch}" in result.stderr and not (world / "jobs" / "image.log").exists()
+    state = load_state(world / "campaign.state.toml")
+    assert state.step(StepName.REGISTRY_EXPORT).status is StepStatus.DONE and state.step(StepName.BUILD_IMAGE).status is StepStatus.PENDING
