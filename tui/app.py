@@ -159,8 +159,9 @@ class LogcacheApp(App[None]):
     # --- what the screen shows ----------------------------------------------------------
 
     def refresh_views(self) -> None:
-        # The main screen, even under a dialog or the help: its panes keep up.
-        if self._main is not None and self._panes_ready:
+        # The main screen, even under a dialog or the help: its panes keep up. Not once the
+        # app is shutting down: the timer still ticks while the screens' widgets go.
+        if self._main is not None and self._panes_ready and self.is_running:
             self._watch_steps()
             with self.live.lock:
                 self._main.refresh_panes()

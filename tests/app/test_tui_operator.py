@@ -148,6 +148,24 @@ async def test_the_end_of_a_long_step_rings_and_notifies(world: Path) -> None:
         assert rings == [1]
 
 
+async def test_a_refresh_tick_while_the_app_shuts_down_touches_no_widget(world: Path) -> None:
+    # The refresh timer can tick between the removal of the screens' widgets and the end
+    # of the app (it failed CI once with NoMatches on #header); reproduced here on purpose.
+    app = LogcacheApp(world)
+    ticked: list[bool] = []
+    async with app.run_test(size=SIZE):
+        close_all = app._close_all
+
+        async def widgets_gone_then_a_tick() -> None:
+            await app.main.query("#header").remove()
+            app.refresh_views()
+            ticked.append(True)
+            await close_all()
+
+        app._close_all = widgets_gone_then_a_tick  # type: ignore[method-assign]
+    assert ticked == [True]
+
+
 def test_desktop_notifications_pass_through_tmux() -> None:
     plain = osc_notification("logcache: copy", "done; 36 verified\x1b[2J", tmux=False)
     assert plain == "\x1b]9;logcache: copy: done, 36 verified[2J\x07\x1b]777;notify;logcache: copy;done, 36 verified[2J\x07"
