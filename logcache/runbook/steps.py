@@ -35,7 +35,7 @@ from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, Parc
 from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
 from logcache.validation.aggregate import Aggregate, aggregate
-from logcache.validation.backends import BACKENDS, Job, check_passes_args, validate_dask_scheduler
+from logcache.validation.backends import BACKENDS, Job, check_command_template, validate_dask_scheduler
 from logcache.validation.detail import PairDetail
 from logcache.validation.detail import pair_detail as detail_of
 from logcache.validation.heartbeat import read_heartbeats
@@ -525,10 +525,7 @@ def check_backend(config: CampaignConfig, backend: str, jobs: list[Job], force: 
     if backend == "dask":
         validate_dask_scheduler(config.validation.scheduler)
     elif backend == "command":
-        template = config.submitter.submit or config.validation.template
-        if not template:
-            raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...', [validation] template or [validation] submit")
-        check_passes_args(template, jobs, force)
+        check_command_template(config, jobs, force)
     elif backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 

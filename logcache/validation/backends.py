@@ -29,6 +29,7 @@ from typing import Any
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import EndpointUnreachable, UsageError, describe
 from logcache.stores import open_results
+from logcache.hooks.template import uses
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
 from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here, unit_entries
@@ -93,14 +94,14 @@ def run_jobs(
         return _run_local(config, jobs, force, watch, started, cancel)
     if backend == "dask":
         return _run_dask(config, jobs, force, watch, started, cancel)
-    if backend == "command" and config.submitter.submit:
+    if backend == "command":
+        check_command_template(config, jobs, force)
+        if not config.submitter.submit:
+            return _run_command(config, jobs, force, watch, started, cancel, image)
         # Imported here: the submitter builds on this module's Job and JobEnd.
         from logcache.validation.jobs import run_async
 
-        check_passes_args(config.submitter.submit, jobs, force)
         return run_async(config, jobs, force=force, watch=watch, started=started, cancel=cancel, on_line=on_line, image=image)
-    if backend == "command":
-        return _run_command(config, jobs, force, watch, started, cancel, image)
     raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
 
@@ -296,10 +297,14 @@ def validate_dask_scheduler(address: str | None) -> None:
     _dask_client(address).close()
 
 
-def check_passes_args(template: str, jobs: list[Job], force: bool) -> None:
-    """A job re-plans its parcel from the campaign file and its own arguments: without
-    {args} it would validate other pairs, or skip those it was to force."""
-    if (force or any(job.args for job in jobs)) and "{args}" not in template:
+def check_command_template(config: CampaignConfig, jobs: list[Job], force: bool) -> None:
+    """Refuse a command backend whose job template (`submit`, else `template`) is missing or
+    cannot run `jobs`: a job re-plans its parcel from the campaign file and its own
+    arguments, so without {args} it would validate other pairs, or skip those to force."""
+    template = config.submitter.submit or config.validation.template
+    if not template:
+        raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...', [validation] template or [validation] submit")
+    if (force or any(job.args for job in jobs)) and not uses(template, "args"):
         raise UsageError("this run filters, forces or overrides [s3] settings, so the job template must pass {args} on to `logcache validate`")
 
 
@@ -307,9 +312,7 @@ def _run_command(
     config: CampaignConfig, jobs: list[Job], force: bool, watch: Watch, started: Started, cancel: threading.Event | None, image: str = ""
 ) -> list[JobEnd]:
     template = config.validation.template
-    if not template:
-        raise UsageError("the command backend needs a job template: --template '... {parcel_id} ...' or [validation] template")
-    check_passes_args(template, jobs, force)
+    assert template is not None  # check_command_template refused a run without one
     log_dir = config.work_dir / "jobs"
     log_dir.mkdir(parents=True, exist_ok=True)
     running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
