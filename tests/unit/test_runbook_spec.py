@@ -16,8 +16,8 @@ from logcache.demo import build_world
 from logcache.errors import UsageError
 from logcache.runbook import MANUAL_STEPS, RUNBOOK, SPECS
 from logcache.runbook.driver import Stop, run_campaign, run_step
+from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.status import render_status, status_report
-from logcache.runbook.steps import StepFailed
 from state.model import StepName, StepStatus
 
 
