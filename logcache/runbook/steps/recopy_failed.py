@@ -8,7 +8,7 @@ import threading
 from logcache.campaign import Campaign
 from logcache.copy.events import CopyReport, DatasetStatus
 from logcache.runbook.events import EventSink, ignore
-from logcache.runbook.lifecycle import Done, StepFailed, run_step
+from logcache.runbook.lifecycle import Done, StepFailed, run_step, stop_if_cancelled
 from logcache.runbook.queries import failed_datasets, pairs_of
 from logcache.runbook.steps import copy, validate
 from logcache.validation import KIND_OF
@@ -27,6 +27,7 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
             return report
 
     def work() -> Done[str]:
+        stop_if_cancelled(cancel)
         if not names:
             return Done("no failed paths", "no failed paths")
         report = copy_again(names)

@@ -13,7 +13,7 @@ from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
 from logcache.registry import apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook.events import EventSink, ignore
-from logcache.runbook.lifecycle import Done, StepFailed, hook_lines, run_step
+from logcache.runbook.lifecycle import Done, StepFailed, hook_lines, run_step, stop_if_cancelled
 from logcache.runbook.queries import entries, verified_entries
 from state.model import StepName
 
@@ -38,6 +38,7 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
         )
 
     def work() -> Done[Path]:
+        stop_if_cancelled(cancel)
         path = Path(state.patch_path) if applied and state.patch_path else export_patch(patch, target)
         state.patch_path = str(path)
         left = len(cached) - len(ready)
