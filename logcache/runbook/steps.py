@@ -32,9 +32,10 @@ from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
+from logcache.runbook.next_actions import Action, ActionKind, actions_for, next_actions, resolve_names
 from logcache.stores import open_destination, open_logs, open_results, open_source
-from logcache.validation import KIND_OF, has_result, read_results
-from logcache.validation.aggregate import Aggregate, aggregate
+from logcache.validation import KIND_OF, ResultRow, has_result, read_results
+from logcache.validation.aggregate import Aggregate, aggregate, aggregate_rows
 from logcache.validation.backends import BACKENDS, Job, check_command_template, validate_dask_scheduler
 from logcache.validation.detail import PairDetail
 from logcache.validation.detail import pair_detail as detail_of
@@ -43,7 +44,7 @@ from logcache.validation.jobs import MachineUsage, default_book, held_machines
 from logcache.validation.orchestrate import ValidationRun, beat_status, jobs_for, plan_parcels, validate
 from logcache.validation.plan import parcel_of
 from state.config import CampaignConfig
-from state.model import CopyStatus, DatasetState, FailedPathOrigin, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
+from state.model import CampaignState, CopyStatus, DatasetState, FailedPathOrigin, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
 
 T = TypeVar("T")
 
@@ -111,6 +112,9 @@ def _run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Call
 
 
 def _record_failed_path(campaign: Campaign, url: str, origin: FailedPathOrigin, dataset_name: str, on_event: EventSink) -> None:
+    # An excluded dataset's paths are accounted for: nothing to fix in this refresh.
+    if dataset_name in campaign.state.excluded():
+        return
     if campaign.state.add_failed_path(url, origin, dataset_name):
         on_event(FailedPathFound(url, origin, dataset_name))
 
@@ -248,6 +252,11 @@ def run_copy(
         raise UsageError(f"--concurrency must be at least 1, not {conc}")
     cached = entries(campaign)
     select_entries(cached, only)
+    if only is None:
+        # Excluded datasets stay out of the patch: a whole copy need not reach them.
+        excluded = campaign.state.excluded()
+        cached = [e for e in cached if e.name not in excluded]
+    overwriting = config.copy.overwrite if overwrite is None else overwrite
     source = open_source(config, connections_needed(conc))
     destination = open_destination(config, connections_needed(conc))
 
@@ -258,6 +267,8 @@ def run_copy(
             if ds is not None:
                 ds.copy_status = CopyStatus.VERIFIED if verified else CopyStatus.FAILED
                 ds.reason = "" if verified else event.reason
+                if verified and overwriting and only is not None:
+                    ds.recopies += 1  # a re-copy on purpose: rows still invalid after it put the source at fault
             if isinstance(event, DatasetFailed):
                 _record_failed_path(campaign, event.url, FailedPathOrigin.COPY, event.name, on_event)
             else:
@@ -274,7 +285,7 @@ def run_copy(
             destination,
             only=only,
             concurrency=conc,
-            overwrite=config.copy.overwrite if overwrite is None else overwrite,
+            overwrite=overwriting,
             on_event=record,
             cancel=cancel,
         )
@@ -315,14 +326,21 @@ def plan_copy(
 
 
 def registry_patch(campaign: Campaign) -> RegistryPatch:
-    """The registry update for every discovered entry (what `registry diff` shows)."""
-    return plan_registry(campaign.config, entries(campaign))
+    """The registry update for every discovered entry but the excluded ones (what
+    `registry diff` shows)."""
+    return plan_registry(campaign.config, entries(campaign), exclusions(campaign.state))
+
+
+def exclusions(state: CampaignState) -> dict[str, str]:
+    """The datasets left out of the patch, with their reasons."""
+    return {x.name: x.reason for x in state.exclusions}
 
 
 def verified_entries(campaign: Campaign) -> list[CacheEntry]:
-    """The entries whose copy is verified at the destination: the only ones the registry
-    may point at."""
-    verified = {d.name for d in campaign.state.datasets if d.copy_status is CopyStatus.VERIFIED}
+    """The entries whose copy is verified at the destination and that are not excluded:
+    the only ones the registry may point at."""
+    excluded = campaign.state.excluded()
+    verified = {d.name for d in campaign.state.datasets if d.copy_status is CopyStatus.VERIFIED and d.name not in excluded}
     return [e for e in entries(campaign) if e.name in verified]
 
 
@@ -345,7 +363,7 @@ def run_registry_export(
     # Once applied for the PR, the registry holds the patch: a rerun keeps the exported
     # file and the branch, and only retries the PR hook.
     applied = state.registry_branch is not None
-    patch = plan_registry(campaign.config, ready)
+    patch = plan_registry(campaign.config, ready, exclusions(state))
     target = out or default_patch_path(campaign.config, date.today())
     pr_command = campaign.config.pr.command
     if pr_command and not applied and patch.repo is None and uses(pr_command, "branch"):
@@ -357,10 +375,11 @@ def run_registry_export(
     def work() -> Done[Path]:
         path = Path(state.patch_path) if applied and state.patch_path else export_patch(patch, target)
         state.patch_path = str(path)
-        left = len(cached) - len(ready)
+        accounted = state.excluded() | {e.name for e in ready}
+        left = sum(e.name not in accounted for e in cached)
         if left:
             raise StepFailed(f"{left} datasets are not verified at the destination and were left out of {path}; copy them, then export again", path)
-        note = f"{patch.update.summary()} -> {path}" if not applied else f"{path}"
+        note = f"{patch.summary()} -> {path}" if not applied else f"{path}"
         if campaign.config.pr.command:
             if not applied:
                 result = apply_patch(patch, date.today())
@@ -550,15 +569,52 @@ def failed_datasets(campaign: Campaign) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
+def recopy_candidates(campaign: Campaign) -> list[str]:
+    """The datasets whose copy a re-copy can fix: the failed paths' (not at the source),
+    and those with a row invalid in a way a fresh copy changes, not re-copied yet."""
+    actions = next_actions(campaign.config, campaign.state, entries(campaign), latest_rows(campaign), "CAMPAIGN")
+    fixable = [n for a in actions if a.kind is ActionKind.RECOPY for n in a.names]
+    return list(dict.fromkeys([*(n for n in failed_datasets(campaign) if n in fixable), *fixable]))
+
+
+def latest_rows(campaign: Campaign) -> list[ResultRow]:
+    """The latest result of every pair (a pair without one is `not-run`)."""
+    return aggregate_rows(entries(campaign), open_results(campaign.config))
+
+
+def actions(campaign: Campaign, campaign_arg: str) -> list[Action]:
+    """What to do next about every finding (see `runbook.next_actions`)."""
+    return actions_for(campaign.config, campaign.state, campaign_arg)
+
+
+def exclude(campaign: Campaign, names: list[str], reason: str) -> list[str]:
+    """Leave datasets out of the registry patch (they keep their previous entry), recorded
+    in the state with the reason. An exported patch is exported again by the next run.
+    Unknown names and an empty reason are refused before anything is written."""
+    if not reason.strip():
+        raise UsageError("say why with --reason TEXT; it goes into the patch's summary and the PR")
+    resolved = resolve_names(entries(campaign), names)
+    state = campaign.state
+    for name in resolved:
+        state.exclude(name, reason.strip())
+    export = state.step(StepName.REGISTRY_EXPORT)
+    if export.status in (StepStatus.DONE, StepStatus.FAILED) and state.registry_branch is None:
+        export.status, export.note = StepStatus.PENDING, f"export again: {len(state.exclusions)} datasets excluded"
+    campaign.save()
+    return resolved
+
+
 def run_recopy_failed(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> str:
-    """Re-copy every failed path's dataset (with one automatic retry), then re-validate
-    just those datasets; what is still broken stays open with its reason."""
-    names = failed_datasets(campaign)
+    """Re-copy every failed path's dataset and every dataset whose rows a fresh copy can
+    fix, from the source with --overwrite (with one automatic retry), then re-validate
+    just those datasets; what is still broken stays open with its reason, and a row still
+    invalid after its re-copy is for the operator to exclude."""
+    names = recopy_candidates(campaign)
 
     def copy(only: list[str]) -> CopyReport:
         # A dataset that still fails is a result here, not the end: it stays open below.
         try:
-            return run_copy(campaign, only=only, on_event=on_event, cancel=cancel, step=None)
+            return run_copy(campaign, only=only, on_event=on_event, cancel=cancel, overwrite=True, step=None)
         except StepFailed as failed:
             report: CopyReport = failed.result
             return report
@@ -586,7 +642,9 @@ def run_recopy_failed(campaign: Campaign, on_event: EventSink = ignore, cancel: 
         still = [fp.url for fp in campaign.state.open_failed_paths()]
         note = f"re-copied and re-validated {len(copied)} datasets"
         if still:
-            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again", note)
+            todo = actions(campaign, "CAMPAIGN")
+            nxt = f"; or leave them out: {todo[-1].command}" if todo and todo[-1].kind is ActionKind.EXCLUDE else ""
+            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again{nxt}", note)
         return Done(note, note)
 
     return _run(campaign, StepName.RECOPY_FAILED, work, on_event)
@@ -600,13 +658,16 @@ def run_aggregate(campaign: Campaign, on_event: EventSink = ignore) -> Aggregate
     when every row is valid."""
 
     def work() -> Done[Aggregate]:
-        result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir)
+        result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir, campaign.state.excluded())
         campaign.state.aggregate = result.summary
         s = result.summary
         if not s.all_valid:
             kinds = ", ".join(f"{k.kind}: {k.count}" for k in s.by_error_kind)
-            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); see `logcache failures`", result)
-        return Done(result, f"all {s.rows} rows valid -> {s.path}")
+            todo = next_actions(campaign.config, campaign.state, entries(campaign), result.rows, "CAMPAIGN")
+            nxt = f"next: {todo[0].command}" if todo else "see `logcache failures`"
+            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); {nxt}", result)
+        left_out = f", {s.excluded} excluded from the patch" if s.excluded else ""
+        return Done(result, f"all {s.rows - s.excluded} rows valid{left_out} -> {s.path}")
 
     return _run(campaign, StepName.AGGREGATE, work, on_event)
 
