@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from logcache.demo import build_world
+from state.model import StepName
 from state.persist import load_state
 
 
@@ -105,3 +106,31 @@ def test_a_faulted_demo_reaches_a_mergeable_patch_with_its_exclusions(world: Pat
     assert check.returncode == 0, check.stderr
     shown = logcache("registry", "diff", campaign)
     assert f"- {gone}: " in shown.stderr and f"- {corrupt}: " in shown.stderr and "2 excluded" in shown.stderr
+
+
+@pytest.mark.parametrize(
+    ("step", "note", "refusal"),
+    [
+        ("build-image", "", "one word without spaces"),
+        ("build-image", "quay tag test", "one word without spaces"),
+        ("merge-pr", "not a url", "not an http(s) URL"),
+        ("merge-pr", "ftp://example.com/pr/1", "not an http(s) URL"),
+    ],
+)
+def test_a_manual_steps_note_that_cannot_be_right_is_refused_and_nothing_written(world: Path, step: str, note: str, refusal: str) -> None:
+    campaign = world / "campaign.toml"
+    assert logcache("transactions", campaign, "--pick").returncode == 0
+    state = world / "campaign.state.toml"
+    before = state.read_bytes()
+    refused = logcache("step", "done", campaign, step, "--note", note)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1 and refusal in refused.stderr
+    assert state.read_bytes() == before
+
+
+def test_a_tag_and_a_pr_url_are_accepted(world: Path) -> None:
+    campaign = world / "campaign.toml"
+    assert logcache("step", "done", campaign, "build-image", "--note", "quay.io/etl:4f2a9c1").returncode == 0
+    assert logcache("step", "done", campaign, "merge-pr", "--note", "https://github.com/org/etl/pull/7").returncode == 0
+    state = load_state(world / "campaign.state.toml")
+    assert state.step(StepName.MERGE_PR).note == "https://github.com/org/etl/pull/7"
