@@ -8,9 +8,11 @@ from dataclasses import asdict
 
 from logcache.cli.common import Exit, SubParsers, campaign_command, open_for, print_json
 from logcache.cli.validate import row_line
-from logcache.runbook import steps
+from logcache.runbook import queries
+from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.next_actions import next_actions
 from logcache.runbook.status import action_lines
+from logcache.runbook.steps import aggregate
 from logcache.validation.aggregate import pair_dataset
 from logcache.validation.result import ResultRow
 
@@ -29,8 +31,8 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_for(args, None if args.json else print) as campaign:
         try:
-            result = steps.run_aggregate(campaign)
-        except steps.StepFailed as failed:
+            result = aggregate.run(campaign)
+        except StepFailed as failed:
             if failed.result is None:
                 raise
             result = failed.result
@@ -48,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_failures(args: argparse.Namespace) -> int:
     with open_for(args, None, write=False) as campaign:
-        rows = steps.latest_rows(campaign)
+        rows = queries.current_results(campaign)
         excluded = campaign.state.excluded()
         invalid = [r for r in rows if not r.is_valid and r.error_kind != "not-run" and pair_dataset(r) not in excluded]
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
-        todo = next_actions(campaign.config, campaign.state, steps.entries(campaign), rows, str(args.campaign))
+        todo = next_actions(campaign.config, campaign.state, queries.entries(campaign), rows, str(args.campaign))
         found = Exit.FINDINGS if invalid or campaign.state.open_failed_paths() else Exit.DONE
         if args.json:
             print_json(
@@ -71,11 +73,11 @@ def run_failures(args: argparse.Namespace) -> int:
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
         for fp in paths:
             print(f"{fp.resolution.value:11} {fp.origin:10} {fp.dataset_name or '-':50} {fp.url}")
-        names = [n for n in steps.failed_datasets(campaign) if n not in excluded]
+        names = [n for n in queries.failed_datasets(campaign) if n not in excluded]
         if names:
             c = args.campaign
             print(f"re-copy:     logcache copy {c} --only {' '.join(names)}")
-            print(f"re-validate: logcache validate {c} --force --filter-by-name {','.join(steps.pairs_of(campaign, names))}")
+            print(f"re-validate: logcache validate {c} --force --filter-by-name {','.join(queries.pairs_of(campaign, names))}")
             print(f"or both:     logcache run {c}")
         for x in campaign.state.exclusions:
             print(f"excluded    {x.name}: {x.reason}")

@@ -12,7 +12,8 @@ from logcache.campaign import open_campaign
 from logcache.cli.common import Exit, SubParsers, add_break_lock, add_campaign, open_for
 from logcache.entries import CSV_NAME, read_entries
 from logcache.registry import RegistryPatch, Status, apply_patch, default_patch_path, export_patch, plan_registry
-from logcache.runbook import steps
+from logcache.runbook import queries
+from logcache.runbook.steps import exclude
 from state.config import load_config
 from state.persist import load_or_new
 
@@ -51,7 +52,7 @@ def register(sub: SubParsers) -> None:
 
 def run_exclude(args: argparse.Namespace) -> int:
     with open_for(args) as campaign:
-        names = steps.exclude(campaign, args.names, args.reason)
+        names = exclude.run(campaign, args.names, args.reason)
         total = len(campaign.state.exclusions)
     for name in names:
         print(f"excluded {name}: {args.reason.strip()}")
@@ -62,7 +63,7 @@ def run_exclude(args: argparse.Namespace) -> int:
 def _plan(campaign: Path) -> tuple[RegistryPatch, Path]:
     config = load_config(campaign)
     state = load_or_new(config.state_path, config.name)
-    patch = plan_registry(config, read_entries(config.work_dir / CSV_NAME), steps.exclusions(state))
+    patch = plan_registry(config, read_entries(config.work_dir / CSV_NAME), queries.exclusions(state))
     update = patch.update
     print(f"registry {patch.path}: {patch.summary()}", file=sys.stderr)
     for line in patch.exclusion_lines():
@@ -96,7 +97,7 @@ def run_export(args: argparse.Namespace) -> int:
     if patch.update.is_noop:
         return 0
     with open_campaign(args.campaign, write=False) as campaign:
-        unverified = len(steps.entries(campaign)) - len(steps.verified_entries(campaign))
+        unverified = len(queries.entries(campaign)) - len(queries.verified_entries(campaign))
     if unverified:
         # The step of `logcache run` leaves these out; by hand the operator decides, warned.
         print(f"warning: {unverified} datasets are not verified at the destination yet; copy them before the PR merges", file=sys.stderr)

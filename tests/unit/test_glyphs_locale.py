@@ -15,7 +15,7 @@ PROBE = "from tui.glyphs import terminal_glyphs; import sys; print(terminal_glyp
 
 def _probe(**env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8"))}
-    done = subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", PROBE], check=False, env={**clean, **env}, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.split()[0] + " " + done.stdout.split()[1].lower()
 
