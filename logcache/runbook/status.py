@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from logcache.runbook.spec import SPECS
 from state.config import CampaignConfig
-from state.model import CampaignState, StepName, StepStatus
+from state.model import CampaignState, ParcelStatus, StepName, StepStatus
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class StatusReport:
     machines_held: list[str] | None = None  # parcels still holding machines (None: no submitter)
     machine_hours: float | None = None  # so far, with `nodes`
     machine_cost: float | None = None  # so far, with `hourly_cost`
+    # Parcels marked running or stuck, "label (backend job-id)": after the driver ended,
+    # only the asynchronous submitter's jobs, which run on without it.
+    parcels_running: list[str] | None = None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -84,6 +87,11 @@ def status_report(state: CampaignState, campaign_arg: str, config: CampaignConfi
         machines_held=held,
         machine_hours=None if hours is None else round(hours, 3),
         machine_cost=None if cost is None else round(cost, 2),
+        parcels_running=[
+            f"{p.parcel_id} ({' '.join(x for x in (p.backend, p.job_id) if x)})"
+            for p in state.parcels
+            if p.status in (ParcelStatus.RUNNING, ParcelStatus.STUCK)
+        ],
     )
 
 
@@ -107,6 +115,8 @@ def render_status(report: StatusReport) -> str:
     lines.append(f"datasets: {report.datasets} ({copies}); open failed paths: {report.failed_paths_open}")
     if report.parcels:
         lines.append("parcels: " + ", ".join(f"{v} {k}" for k, v in report.parcels.items()))
+    if report.parcels_running:
+        lines.append("running: " + ", ".join(report.parcels_running))
     if report.aggregate:
         lines.append(f"cache-validations: {report.aggregate}")
     if report.image:

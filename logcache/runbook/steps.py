@@ -32,6 +32,7 @@ from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
 from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, ParcelUpdate, RunbookEvent, StepEnded, StepStarted, ignore
+from logcache.runbook.journaling import journaled
 from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
 from logcache.validation.aggregate import Aggregate, aggregate
@@ -43,7 +44,7 @@ from logcache.validation.jobs import MachineUsage, default_book, held_machines
 from logcache.validation.orchestrate import ValidationRun, beat_status, jobs_for, plan_parcels, validate
 from logcache.validation.plan import parcel_of
 from state.config import CampaignConfig
-from state.model import CopyStatus, DatasetState, FailedPathOrigin, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
+from state.model import INTERRUPTED_NOTE, CopyStatus, DatasetState, FailedPathOrigin, ParcelState, ParcelStatus, Resolution, StepName, StepStatus
 
 T = TypeVar("T")
 
@@ -91,22 +92,32 @@ def _run(campaign: Campaign, name: StepName, work: Callable[[], Done[T]], on_eve
         on_event(StepEnded(name, status, note))
 
     try:
-        done = work()
+        done = _settling(campaign, work)
     except LogcacheError as exc:
         end(StepStatus.FAILED, exc.one_line())
         raise
     except KeyboardInterrupt:
-        end(StepStatus.PENDING, "interrupted; run it again to resume")
+        end(StepStatus.PENDING, INTERRUPTED_NOTE)
         raise
     end(StepStatus.DONE, done.note)
     return done.result
+
+
+def _settling(campaign: Campaign, work: Callable[[], Done[T]]) -> Done[T]:
+    """`work`, after which, however it ended (done, failed, interrupted, crashed), no parcel
+    of this machine is left marked running: its processes are gone with the work."""
+    try:
+        return work()
+    finally:
+        if campaign.state.interrupt_parcels(campaign.detached):
+            campaign.mark()
 
 
 def _run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Callable[[], Done[T]], on_event: EventSink = ignore) -> T:
     """Run `work` as `step`, except a partial run (`--only`, `--filter-by-name`) before the
     whole step is done, or no step at all: those leave the checklist as it was."""
     if step is None or (partial and campaign.state.step(step).status is not StepStatus.DONE):
-        return work().result
+        return _settling(campaign, work).result
     return _run(campaign, step, work, on_event)
 
 
@@ -139,6 +150,7 @@ def default_transaction(runs: list[Transaction]) -> Transaction | None:
 def pick(campaign: Campaign, transaction_id: str | None = None, on_event: EventSink = ignore) -> Transaction:
     """Runbook step 1: choose the nightly run (default: the latest succeeded one). An
     unknown id is refused before the checklist changes."""
+    on_event = journaled(campaign, on_event)
     tx = pick_transaction(transactions(campaign), transaction_id)
 
     def work() -> Done[Transaction]:
@@ -178,6 +190,7 @@ def entries(campaign: Campaign) -> list[CacheEntry]:
 
 def run_discover(campaign: Campaign, on_event: EventSink = ignore) -> Discovery:
     """Runbook step 2: T, objects and paths per dataset -> cache-entries.csv and the state."""
+    on_event = journaled(campaign, on_event)
     tx = chosen_transaction(campaign, on_event)
     config = campaign.config
     source, destination = open_source(config), open_destination(config)
@@ -206,9 +219,13 @@ def import_entries(campaign: Campaign, csv: Path) -> list[CacheEntry]:
     state.reset_from(StepName.COPY)
     state.datasets = [dataset_state(e, None) for e in imported]
     forget_hook_outputs(campaign)
+    note = f"imported {len(imported)} entries from {csv}"
     for name in (StepName.PICK_TRANSACTION, StepName.DISCOVER):
-        state.finish_step(name, StepStatus.SKIPPED, note=f"imported {len(imported)} entries from {csv}")
+        state.finish_step(name, StepStatus.SKIPPED, note=note)
     campaign.save()
+    journal = journaled(campaign, ignore)
+    for name in (StepName.PICK_TRANSACTION, StepName.DISCOVER):
+        journal(StepEnded(name, StepStatus.SKIPPED, note))
     return imported
 
 
@@ -242,6 +259,7 @@ def run_copy(
     """Runbook step 3 (and the re-copy of failed paths): copy, verify, record per dataset.
     Unknown `only` names, a bad concurrency and stores that cannot be opened are refused
     before the state changes."""
+    on_event = journaled(campaign, on_event)
     config = campaign.config
     conc = config.copy.concurrency if concurrency is None else concurrency
     if conc < 1:
@@ -338,6 +356,7 @@ def run_registry_export(
     copies only; a dataset not verified at the destination is never put in the registry.
     With `[registry] pr_command`, the patch is then applied on its branch and the PR hook
     opens the PR; a rerun after the hook failed reuses the branch and retries the hook."""
+    on_event = journaled(campaign, on_event)
     cached, ready = entries(campaign), verified_entries(campaign)
     if not ready:
         raise UsageError("no dataset is verified at the destination yet; run the copy first (logcache copy CAMPAIGN)")
@@ -382,6 +401,7 @@ def run_build_image(campaign: Campaign, on_event: EventSink = ignore, cancel: th
     """The build-image step when `[image] command` is set: the hook builds and pushes the
     image holding the registry patch; its tag is the step's note and the `{image}` of the
     validation jobs. A failure leaves the step failed and the next run retries it."""
+    on_event = journaled(campaign, on_event)
     state = campaign.state
     if not state.patch_path:
         raise UsageError("there is no registry patch to build the image with yet; run the registry export first (logcache run CAMPAIGN)")
@@ -433,6 +453,7 @@ def run_validate(
 ) -> ValidationRun:
     """Runbook step 5: validate every entry (or `names`) in parcels on the backend,
     recording parcels and failed paths as they are found."""
+    on_event = journaled(campaign, on_event)
     config = campaign.config
     settings = config.validation
     count = settings.parcel_count if count is None else count
@@ -490,7 +511,7 @@ def refresh_parcels(campaign: Campaign) -> list[ParcelUpdate]:
     updates = [
         ParcelUpdate.of(p.parcel_id, p.backend, p.job_id, beat_status(beat, stale_s), beat, beat.total, beat.bytes_total)
         for p in campaign.state.parcels
-        if p.status not in (ParcelStatus.DONE, ParcelStatus.FAILED) and (beat := beats.get(p.parcel_id)) is not None
+        if p.status not in (ParcelStatus.DONE, ParcelStatus.FAILED, ParcelStatus.INTERRUPTED) and (beat := beats.get(p.parcel_id)) is not None
     ]
     for update in updates:
         record_parcel(campaign, update)
@@ -506,6 +527,7 @@ def split_stuck(
 ) -> ValidationRun:
     """The seed's manual `--filter-by-name` split, done for the operator: what a stuck
     parcel of the main validation has not finished runs again as `parts` new parcels."""
+    on_event = journaled(campaign, on_event)
     if not label.isdigit():
         raise UsageError(f"parcel {label} is not one of the main validation's parcels; only those can be split")
     settings = campaign.config.validation
@@ -553,6 +575,7 @@ def failed_datasets(campaign: Campaign) -> list[str]:
 def run_recopy_failed(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> str:
     """Re-copy every failed path's dataset (with one automatic retry), then re-validate
     just those datasets; what is still broken stays open with its reason."""
+    on_event = journaled(campaign, on_event)
     names = failed_datasets(campaign)
 
     def copy(only: list[str]) -> CopyReport:
@@ -598,6 +621,7 @@ def run_recopy_failed(campaign: Campaign, on_event: EventSink = ignore, cancel: 
 def run_aggregate(campaign: Campaign, on_event: EventSink = ignore) -> Aggregate:
     """Runbook step 6: `cache-validations.parquet` and its summary; the step is done only
     when every row is valid."""
+    on_event = journaled(campaign, on_event)
 
     def work() -> Done[Aggregate]:
         result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir)
