@@ -24,7 +24,7 @@ LIVE = (ParcelStatus.RUNNING, ParcelStatus.STUCK)
 
 
 def logcache(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], check=False, capture_output=True, text=True, timeout=300)
 
 
 def results(world: Path) -> int:
