@@ -10,6 +10,7 @@ from logcache.cli.common import SubParsers, campaign_command
 from logcache.runbook.status import render_status, status_report
 from state.config import load_config
 from state.lock import lock_status
+from state.model import StepStatus
 from state.persist import load_or_new
 
 
@@ -26,7 +27,14 @@ def run(args: argparse.Namespace) -> int:
     if not lock.driving:
         # Its driver is gone (killed): shown as its next driver will find it, nothing running.
         state.settle(lambda parcel: runs_detached(config, parcel))
-    report = status_report(state, str(args.campaign), config)
+    nxt = state.next_step()
+    actions = None
+    if nxt is not None and nxt.status is StepStatus.FAILED:
+        # Imported only here: the fixes read the results, a plain `status` stays quick.
+        from logcache.runbook.next_actions import actions_for
+
+        actions = actions_for(config, state, str(args.campaign))
+    report = status_report(state, str(args.campaign), config, actions)
     if args.json:
         body = report.to_json()
         body["driven_by"] = lock.holder.describe() if lock.driving and lock.holder else None
