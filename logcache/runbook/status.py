@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from logcache.runbook.spec import SPECS
 from state.config import CampaignConfig
-from state.model import CampaignState, StepName, StepStatus
+from state.model import CampaignState, ParcelStatus, StepName, StepStatus
 
 if TYPE_CHECKING:
     from logcache.runbook.next_actions import Action
@@ -44,6 +44,9 @@ class StatusReport:
     machine_cost: float | None = None  # so far, with `hourly_cost`
     actions: list[dict[str, object]] = field(default_factory=list)  # every fix of a finding (next_actions)
     excluded: list[str] = field(default_factory=list)  # datasets left out of the patch
+    # Parcels marked running or stuck, "label (backend job-id)": after the driver ended,
+    # only the asynchronous submitter's jobs, which run on without it.
+    parcels_running: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -96,6 +99,11 @@ def status_report(state: CampaignState, campaign_arg: str, config: CampaignConfi
         machine_cost=None if cost is None else round(cost, 2),
         actions=[asdict(a) for a in actions or []],
         excluded=sorted(state.excluded()),
+        parcels_running=[
+            f"{p.parcel_id} ({' '.join(x for x in (p.backend, p.job_id) if x)})"
+            for p in state.parcels
+            if p.status in (ParcelStatus.RUNNING, ParcelStatus.STUCK)
+        ],
     )
 
 
@@ -119,6 +127,8 @@ def render_status(report: StatusReport) -> str:
     lines.append(f"datasets: {report.datasets} ({copies}); open failed paths: {report.failed_paths_open}")
     if report.parcels:
         lines.append("parcels: " + ", ".join(f"{v} {k}" for k, v in report.parcels.items()))
+    if report.parcels_running:
+        lines.append("running: " + ", ".join(report.parcels_running))
     if report.aggregate:
         lines.append(f"cache-validations: {report.aggregate}")
     if report.image:
