@@ -12,7 +12,7 @@ import argparse
 from collections import Counter
 from dataclasses import asdict, replace
 
-from logcache.cli.common import Exit, SubParsers, campaign_command, graceful_stop, open_for, print_json, status_line, with_overrides
+from logcache.cli.common import Exit, add_worker_memory, SubParsers, campaign_command, graceful_stop, open_for, print_json, status_line, with_overrides
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import UsageError
 from logcache.progress_render import StatusLine, human_bytes
@@ -35,6 +35,7 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--template", metavar="CMD", help="job command with {parcel_id} {parcel_count} {campaign} {args} (backend command)")
     p.add_argument("--workers", type=int, metavar="N", help="local backend: processes (default: cores)")
     p.add_argument("--force", action="store_true", help="validate again pairs that already have a result")
+    add_worker_memory(p)
     p.set_defaults(func=run)
 
     q = campaign_command(sub, "plan", help="print the parcel plan: bytes per parcel and max/mean", lock=False, json_output="the plan")

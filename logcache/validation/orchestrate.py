@@ -123,6 +123,8 @@ def jobs_for(config: CampaignConfig, parcels: list[Parcel], balance: str, names:
     if names:
         args += ("--filter-by-name", ",".join(names))
     args += s3_overrides(config)
+    if config.validation.worker_memory is not None and config.validation.worker_memory != load_config(config.path).validation.worker_memory:
+        args += ("--worker-memory", str(config.validation.worker_memory))
     return [Job(p, f"{prefix}{p.parcel_id}", len(parcels), args) for p in parcels if p.tasks]
 
 
