@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from logcache.cli.common import Exit, add_worker_memory, SubParsers, campaign_command, graceful_stop, open_for, print_json, status_line
+from logcache.cli.common import Exit, SubParsers, add_worker_memory, campaign_command, graceful_stop, open_for, print_json, status_line
 from logcache.cli.copy import CopyView
 from logcache.cli.validate import ValidateView
 from logcache.progress_render import StatusLine

@@ -34,10 +34,15 @@ MACHINE_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Budget:
-    """One worker's memory budget in bytes, and where its units may spill."""
+    """One worker's memory budget in bytes, and the work dir its units spill under and
+    record their measurements in."""
 
     memory: int
-    spill_root: Path
+    work_dir: Path
+
+    @property
+    def spill_root(self) -> Path:
+        return self.work_dir / "spill"
 
     @property
     def held(self) -> int:
@@ -68,7 +73,7 @@ def budget_of(config: CampaignConfig) -> Budget:
     """The budget of one worker of `config`'s validation: its `worker_memory`, or this
     machine's share for as many workers as it runs (`workers`, else the cores)."""
     memory = config.validation.worker_memory or default_worker_memory(config.validation.workers or cores())
-    return Budget(memory, config.work_dir / "spill")
+    return Budget(memory, config.work_dir)
 
 
 def estimated_datoms(segment_bytes: int, datoms_per_byte: float = DATOMS_PER_BYTE) -> int:

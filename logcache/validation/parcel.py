@@ -16,6 +16,7 @@ so killed work resumes without redoing what was written.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from logcache.validation.entities import EntityPartition
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.log import split_log
 from logcache.validation.plan import Parcel, Task, units
-from logcache.validation.result import ResultRow, attempts, merge_partials, read_result, result_key, write_result
+from logcache.validation.predict import Measurement, peak_rss, record
+from logcache.validation.result import ResultRow, attempts, merge_partials, read_result, result_key, utc_now, write_result
 from state.config import CampaignConfig
 
 
@@ -133,10 +135,17 @@ def run_unit_here(
             jobs.append(Job(entry, task.validation, subtasks[task.part], attempt))
     rows: list[ResultRow] = []
     if jobs:
-        for row in run_shard(jobs, stores.logs, stores.destination, parcel=label, readers=readers, budget=budget):
+        clock = time.perf_counter()
+        ran = run_shard(jobs, stores.logs, stores.destination, parcel=label, readers=readers, budget=budget)
+        for row in ran:
             write_result(stores.results, row)
             if not row.subtask:
                 rows.append(row)
+        if budget is not None:
+            weight = sum(t.weight for t in unit if (t.dataset, t.validation) in {(j.entry.dataset, j.validation) for j in jobs})
+            # The log check's expected rows are the datoms decoded up to T.
+            datoms = max(r.rows_expected for r in ran)
+            record(budget.work_dir, Measurement(label, unit[0].task_id, weight, datoms, time.perf_counter() - clock, peak_rss(), utc_now()))
     for task, attempt, subtasks in subtask_of:
         merged = _merge_if_complete(stores.results, task, attempt, subtasks)
         if merged is not None:

@@ -3,6 +3,7 @@ unbounded run, and no spill file outlives its unit, even one killed mid-spill.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from logcache.stores import open_destination, open_logs, open_results
 from logcache.validation import latest_results, read_results, run_validation
 from logcache.validation.budget import Budget, estimated_datoms
 from logcache.validation.entities import EntitiesCheck
+from logcache.validation.predict import read_measurements
 from state.config import load_config
 
 TINY = 4 << 10
@@ -48,7 +50,7 @@ def test_partitioned_results_equal_the_unbounded_ones(tmp_path: Path, faults: di
     config = load_config(campaign)
     logs, destination = open_logs(config), open_destination(config)
     entries = read_entries(config.work_dir / CSV_NAME)
-    budget = Budget(TINY, tmp_path / "spill")
+    budget = Budget(TINY, tmp_path)
     heavy = max((e for e in entries if e.kind != "log"), key=lambda e: e.bytes)
     up_to_t = sum(s.size for s in list_segments(logs, heavy.dataset) if s.first_t <= heavy.t)
     assert budget.partitions(estimated_datoms(up_to_t)) >= 4
@@ -105,3 +107,23 @@ def test_a_kill_mid_spill_leaves_nothing_after_the_rerun(tmp_path: Path) -> None
     assert not any((config.work_dir / "spill").iterdir()), "spill files left after the rerun"
     row = latest_results(read_results(open_results(config)))[(heavy.dataset, "materialized-entities-validation")]
     assert row.is_valid
+
+
+def test_plan_predicts_and_status_sets_predictions_against_measurements(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    campaign = _world(tmp_path / "w", "tiny")
+    config = load_config(campaign)
+    capsys.readouterr()
+    assert main(["plan", str(campaign), "--parcel-count", "2", "--json"]) == 0
+    sampled = json.loads(capsys.readouterr().out)
+    assert sampled["calibration"] == "sample"
+    assert all(p["predicted_s"] > 0 and p["datoms"] > 0 and p["predicted_peak_bytes"] > 0 for p in sampled["parcels"])
+    assert main(["validate", str(campaign), "--parcel-count", "2"]) == 0
+    measured = read_measurements(config.work_dir)
+    assert measured and all(m.bytes > 0 and m.seconds > 0 and m.peak_rss > 0 for m in measured)
+    capsys.readouterr()
+    assert main(["status", str(campaign), "--json"]) == 0
+    forecasts = json.loads(capsys.readouterr().out)["parcel_forecasts"]
+    assert [f["label"] for f in forecasts] == ["0", "1"]
+    assert all(f["actual_s"] > 0 and f["predicted_s"] > 0 and f["error"] is not None for f in forecasts)
+    assert main(["plan", str(campaign), "--parcel-count", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["calibration"] == f"history ({len(measured)} units)"
