@@ -9,6 +9,7 @@ command-backend job template calls.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from dataclasses import asdict, replace
 
@@ -103,8 +104,8 @@ def run_plan(args: argparse.Namespace) -> int:
         predicted = by_id.get(str(p.parcel_id))
         print(f"parcel {p.parcel_id}: {len(p.tasks)} tasks ({split} sub-tasks), {human_bytes(p.bytes)}{_prediction_text(predicted)}")
     print(f"{balance} balance over {count} parcels: max/mean bytes {imbalance(parcels):.2f}")
-    if source:
-        print(f"predictions from {source}")
+    if source:  # on stderr: stdout is the plan, one line per parcel and the balance
+        print(f"predictions from {source}", file=sys.stderr)
     return Exit.DONE
 
 
