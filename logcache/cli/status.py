@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 
 from logcache.campaign import lock_path, runs_detached
 from logcache.cli.common import SubParsers, campaign_command
-from logcache.runbook.status import render_status, status_report
+from logcache.runbook.status import parcel_forecasts, render_forecasts, render_status, status_report
 from state.config import load_config
 from state.lock import lock_status
 from state.model import StepStatus
@@ -35,13 +36,17 @@ def run(args: argparse.Namespace) -> int:
 
         actions = actions_for(config, state, str(args.campaign))
     report = status_report(state, str(args.campaign), config, actions)
+    forecasts = parcel_forecasts(config)
     if args.json:
         body = report.to_json()
+        body["parcel_forecasts"] = [asdict(f) | {"error": f.error} for f in forecasts]
         body["driven_by"] = lock.holder.describe() if lock.driving and lock.holder else None
         body["lock"] = {"state": lock.state.value, "holder": lock.holder.describe() if lock.holder else None, "host": lock.holder.host if lock.holder else None}
         print(json.dumps(body, indent=1))
     else:
         print(render_status(report))
+        if forecasts:
+            print(render_forecasts(forecasts))
         if lock.holder:
             print(lock.describe())
     return 0

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from logcache.runbook.spec import SPECS
+from logcache.validation.predict import ParcelForecast
+from logcache.validation.predict import parcel_forecasts as read_forecasts
 from state.config import CampaignConfig
 from state.model import CampaignState, ParcelStatus, StepName, StepStatus
 
@@ -50,6 +52,22 @@ class StatusReport:
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+def parcel_forecasts(config: CampaignConfig) -> list[ParcelForecast]:
+    """The latest validation's parcels: predicted duration and peak memory against what
+    their units measured (`logcache status`, the app's Validators pane)."""
+    return read_forecasts(config.work_dir)
+
+
+def render_forecasts(forecasts: list[ParcelForecast]) -> str:
+    lines = ["parcel   predicted      actual   error   peak predicted / actual"]
+    for f in forecasts:
+        actual = "running" if f.actual_s is None else f"{f.actual_s:9.1f} s"
+        error = "" if f.error is None else f"{f.error:+.0%}"
+        peak = "" if f.actual_peak is None else f"{f.actual_peak / 2**20:.0f} MiB"
+        lines.append(f"{f.label:<8} {f.predicted_s:9.1f} s {actual:>11} {error:>7}   {f.predicted_peak / 2**20:.0f} MiB / {peak}")
+    return "\n".join(lines)
 
 
 def status_report(state: CampaignState, campaign_arg: str, config: CampaignConfig | None = None, actions: list[Action] | None = None) -> StatusReport:
