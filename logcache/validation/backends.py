@@ -34,7 +34,7 @@ from logcache.validation.budget import budget_of
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
 from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here, unit_entries
-from logcache.validation.plan import Parcel, Task, units
+from logcache.validation.plan import IN_PROCESS_BYTES, IN_PROCESS_UNITS, Parcel, Task, local_concurrency, units
 from logcache.validation.scan import cores
 from state.config import CampaignConfig
 
@@ -42,8 +42,6 @@ BACKENDS = ("local", "dask", "command")
 POLL_S = 1.0
 CANCEL_S = 0.05
 # Below this many cached bytes in all, the local backend runs the units in this process.
-IN_PROCESS_BYTES = 64 << 20
-IN_PROCESS_UNITS = 3
 _MISSING = re.compile(re.escape(MISSING_PATH_PREFIX) + r"(\S+)")
 
 
@@ -208,7 +206,10 @@ def _run_local(
     pool: Executor
     readers: ThreadPoolExecutor | None = None
     run: Callable[[Job, tuple[Task, ...]], Any]
-    if config.validation.workers is None and sum(job.parcel.bytes for job in jobs) < IN_PROCESS_BYTES:
+    nbytes = sum(job.parcel.bytes for job in jobs)
+    # Recorded with each unit's measurement: units at once share the machine.
+    at_once = local_concurrency(config.validation.workers, count, nbytes, os.cpu_count() or 1)
+    if config.validation.workers is None and nbytes < IN_PROCESS_BYTES:
         # Starting a worker process (interpreter, imports) costs as much CPU as checking
         # tens of MB: small work runs here, on threads (decoding releases the GIL), a few
         # units at a time, so one unit's short serial parts never leave a core idle.
@@ -220,14 +221,14 @@ def _run_local(
         stores = Stores.of(config)
 
         def run(job: Job, unit: tuple[Task, ...]) -> Any:
-            return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force, readers, budget_of(config))
+            return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force, readers, budget_of(config), at_once)
     else:
-        workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
+        workers = at_once
         # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=orphan_guard, initargs=(os.getpid(),))
 
         def run(job: Job, unit: tuple[Task, ...]) -> Any:
-            return pool.submit(run_unit, config, unit_entries(by_key, unit), unit, job.label, force)
+            return pool.submit(run_unit, config, unit_entries(by_key, unit), unit, job.label, force, at_once)
     try:
         return _follow(
             config,
