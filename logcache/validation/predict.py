@@ -65,7 +65,7 @@ class Measurement:
 
     @property
     def interval(self) -> tuple[float, float]:
-        end = datetime.fromisoformat(self.at.replace("Z", "+00:00")).timestamp()
+        end = datetime.fromisoformat(self.at).timestamp()
         return end - self.seconds, end
 
 
