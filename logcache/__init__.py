@@ -1,7 +1,6 @@
 """logcache: refresh the log cache of a Datomic-on-object-store ETL."""
 
 import os
-from importlib.metadata import PackageNotFoundError, version
 
 # Polars' allocator (jemalloc) keeps a thread's freed pages for seconds by default, so a
 # validation decoding segment after segment on several threads held each thread's peak
@@ -10,7 +9,17 @@ from importlib.metadata import PackageNotFoundError, version
 # operator's own setting wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
-try:
-    __version__ = version("logcache")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0.0.0+local"
+
+
+def __getattr__(name: str) -> str:
+    """`__version__`, read from the installed metadata only when asked: importlib.metadata
+    costs every command tens of ms of imports (zipfile, email) that only --version and
+    the HTTP catalog's User-Agent use."""
+    if name != "__version__":
+        raise AttributeError(f"module 'logcache' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("logcache")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "0.0.0+local"
