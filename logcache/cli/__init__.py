@@ -71,7 +71,8 @@ class _Version(argparse.Action):
     """--version, reading the installed version only when asked (see logcache.__getattr__)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, option: str | None = None) -> None:
-        parser.exit(message=f"logcache {logcache.__version__}\n")
+        print(f"logcache {logcache.__version__}")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None) -> argparse.ArgumentParser:
