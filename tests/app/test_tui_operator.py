@@ -286,7 +286,7 @@ async def test_copy_pane_sparkline_and_validators_bars(validated: Path) -> None:
 
 
 async def test_enter_on_an_invalid_pair_opens_its_detail_from_failed_and_results(validated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tui.app
+    import tui.main_screen
 
     asked: list[str] = []
 
@@ -297,7 +297,7 @@ async def test_enter_on_an_invalid_pair_opens_its_detail_from_failed_and_results
 
         return load
 
-    monkeypatch.setattr(tui.app, "campaign_detail_loader", fake_loader)
+    monkeypatch.setattr(tui.main_screen, "campaign_detail_loader", fake_loader)
     app = LogcacheApp(validated)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
@@ -368,7 +368,7 @@ async def test_stop_and_quit_mid_validation_is_quick_and_the_reopened_panes_agre
     assert cli(["step", "done", str(copied), "build-image", "--note", "quay-1"]) == 0
     app = LogcacheApp(copied)
     async with app.run_test(size=SIZE) as pilot:
-        app.run_step_named(StepName.VALIDATE)
+        app.main.run_step_named(StepName.VALIDATE)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not app.campaign.state.parcels:
             await pilot.pause(0.02)

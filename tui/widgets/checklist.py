@@ -65,9 +65,6 @@ class Checklist(Vertical):
     def action_toggle(self) -> None:
         self.collapsed = not self.collapsed
 
-    def focus_list(self) -> None:
-        self.query_one(OptionList).focus()
-
     def select(self, name: StepName) -> None:
         self.query_one(OptionList).highlighted = list(StepName).index(name)
 
