@@ -29,12 +29,9 @@ from textual.screen import Screen
 
 from logcache.campaign import Campaign, open_campaign
 from logcache.errors import LogcacheError, describe
-from logcache.runbook import SPECS, journal, steps
+from logcache.runbook import SPECS, journal, queries
 from logcache.runbook.events import RunbookEvent
-from logcache.stores import open_results
-from logcache.validation import read_results
-from logcache.validation.aggregate import read_aggregate
-from logcache.validation.result import latest_results
+from logcache.runbook.steps import validate
 from state.lock import LockHeld
 from state.model import ParcelStatus, StepName, operator, utc_now
 from tui import alerts
@@ -267,7 +264,7 @@ class LogcacheApp(App[None]):
             return
 
         def work() -> None:
-            for update in steps.refresh_parcels(campaign):
+            for update in validate.refresh_parcels(campaign):
                 self.emit(update)
 
         self.run_worker(work, thread=True, group="heartbeats", exclusive=True, exit_on_error=False)
@@ -279,7 +276,7 @@ class LogcacheApp(App[None]):
             return
 
         def work() -> None:
-            usage = steps.machine_usage(campaign)
+            usage = queries.machine_usage(campaign)
             with self.live.lock:
                 self.live.machines = usage
 
@@ -287,12 +284,12 @@ class LogcacheApp(App[None]):
 
     def _load_diff(self) -> None:
         campaign = self.campaign
-        if not steps.entries_path(campaign).exists():
+        if not queries.entries_path(campaign).exists():
             return
 
         def work() -> None:
             try:
-                patch = steps.registry_patch(campaign)
+                patch = queries.registry_patch(campaign)
             except LogcacheError as exc:
                 self.say(f"registry diff: {exc.one_line()}")
                 return
@@ -303,14 +300,12 @@ class LogcacheApp(App[None]):
         self.run_worker(work, thread=True, group="diff", exclusive=True, exit_on_error=False)
 
     def _load_results(self) -> None:
-        """The aggregate's rows, or before it the latest result of each pair."""
+        """Every pair's current row, once validation has begun."""
         campaign = self.campaign
 
         def work() -> None:
             try:
-                rows = read_aggregate(campaign.config.work_dir)
-                if not rows and campaign.state.parcels:
-                    rows = sorted(latest_results(read_results(open_results(campaign.config))).values(), key=lambda r: (r.dataset, r.validation))
+                rows = queries.current_results(campaign) if campaign.state.parcels else []
             except (LogcacheError, OSError) as exc:
                 self.say(f"results: {exc.one_line() if isinstance(exc, LogcacheError) else describe(exc)}")
                 return

@@ -30,8 +30,7 @@ from logcache.runbook.events import (
     StepStarted,
 )
 from logcache.runbook.journal import JournalEntry
-from logcache.validation import ResultRow
-from logcache.validation.jobs import MachineUsage
+from logcache.runbook.queries import MachineUsage, ResultRow
 from tui.statuses import RowStatus
 
 RATE_SAMPLES = 240  # the Copy pane's sparkline: about a minute at four refreshes a second

@@ -25,8 +25,9 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from logcache.registry import default_patch_path
-from logcache.runbook import SPECS, steps
+from logcache.runbook import SPECS
 from logcache.runbook.driver import confirm_manual, run_campaign, run_step
+from logcache.runbook.steps import recopy_failed, registry_export, validate
 from state.model import StepName
 from tui.detail_screen import DetailLoader, DetailScreen, campaign_detail_loader
 from tui.glyphs import Glyphs
@@ -50,12 +51,6 @@ REFRESH_S = 0.25
 COLLAPSE_BELOW = 100
 # The tabs, in order; the key of each is its position (1, 2, ...).
 PANES: tuple[type[Pane], ...] = (CopyPane, ValidatorsPane, FailedPane, DiffPane, ResultsPane, LogPane)
-# Work whose end is worth a bell and a desktop notification.
-LONG_WORK = {StepName.COPY, StepName.VALIDATE, StepName.RECOPY_FAILED}
-MANUAL_PROMPTS = {
-    StepName.BUILD_IMAGE: ("Build image: the tag of the image built and pushed with the registry patch", "e.g. quay-a8334c1"),
-    StepName.MERGE_PR: ("Merge PR: the URL of the merged registry PR", "https://..."),
-}
 
 
 def tab_bindings(panes: Sequence[type[Pane]]) -> list[BindingType]:
@@ -176,7 +171,7 @@ class MainScreen(Screen[None]):
         self.query_one(Footer).refresh(recompose=True)
 
     def action_toggle_checklist(self) -> None:
-        self.checklist.action_toggle()
+        self.checklist.action_toggle_collapsed()
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
@@ -262,23 +257,28 @@ class MainScreen(Screen[None]):
         if name in host.manual_steps:
             if not host.allowed(f"confirm {name.value}"):
                 return
-            question, placeholder = MANUAL_PROMPTS[name]
+            prompt = SPECS[name].prompt
+            assert prompt is not None, f"{name} is manual, so its spec asks for its note"
+
+            def confirm(note: str) -> str:
+                confirm_manual(campaign, name, note)
+                return f"{SPECS[name].title}: done ({note})"
 
             def noted(note: str | None) -> None:
                 if note:
                     self._continue_run_all = continue_run_all
-                    host.start_work(f"confirm {name.value}", lambda: confirm_manual(campaign, name, note) or f"{SPECS[name].title}: done ({note})")
+                    host.start_work(f"confirm {name.value}", partial(confirm, note))
                 elif continue_run_all:
                     host.log_line(f"run all: waiting at {SPECS[name].title}; Enter on it when it is done")
 
-            self.app.push_screen(PromptModal(question, placeholder=placeholder), noted)
+            self.app.push_screen(PromptModal(prompt.question, placeholder=prompt.placeholder), noted)
             return
 
         def work() -> str:
             run_step(campaign, name, host.emit, host.cancel)
             return f"{SPECS[name].title}: {campaign.state.step(name).note}"
 
-        host.start_work(name.value, work, notify=name in LONG_WORK)
+        host.start_work(name.value, work, notify=SPECS[name].notify)
 
     def run_all(self) -> None:
         host = self.host
@@ -298,13 +298,14 @@ class MainScreen(Screen[None]):
     def recopy(self) -> None:
         host = self.host
         campaign = host.campaign
-        host.start_work(StepName.RECOPY_FAILED.value, lambda: steps.run_recopy_failed(campaign, host.emit, host.cancel), notify=True)
+        name = StepName.RECOPY_FAILED
+        host.start_work(name.value, lambda: recopy_failed.run(campaign, host.emit, host.cancel), notify=SPECS[name].notify)
 
     def export_patch(self, path: Path | None = None) -> None:
         """Export at once (no prompt for keys typed after `e` to land in) to the default
         path; the palette offers a chosen path."""
         campaign = self.host.campaign
-        self.host.start_work("export the PR patch", lambda: f"exported the PR patch to {steps.run_registry_export(campaign, path)}")
+        self.host.start_work("export the PR patch", lambda: f"exported the PR patch to {registry_export.run(campaign, out=path)}")
 
     def export_patch_to(self) -> None:
         if not self.host.allowed("export the PR patch"):
@@ -325,7 +326,7 @@ class MainScreen(Screen[None]):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                host.start_work("apply the PR patch", lambda: f"applied the PR patch: {steps.apply_registry(campaign)}")
+                host.start_work("apply the PR patch", lambda: f"applied the PR patch: {registry_export.apply_registry(campaign)}")
 
         self.app.push_screen(ConfirmModal("Apply the registry patch on a new branch of the registry's work tree?", yes="Apply"), confirmed)
 
@@ -339,7 +340,7 @@ class MainScreen(Screen[None]):
             return
 
         def split() -> str:
-            run = steps.split_stuck(campaign, label, 2, host.emit, host.cancel)
+            run = validate.split_stuck(campaign, label, 2, host.emit, host.cancel)
             return f"split parcel {label}: {run.pairs} pairs checked again"
 
         def confirmed(yes: bool | None) -> None:

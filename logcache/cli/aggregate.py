@@ -7,9 +7,9 @@ from dataclasses import asdict
 
 from logcache.cli.common import Exit, SubParsers, campaign_command, open_for, print_json
 from logcache.cli.validate import row_line
-from logcache.runbook import steps
-from logcache.stores import open_results
-from logcache.validation.aggregate import aggregate_rows
+from logcache.runbook import queries
+from logcache.runbook.lifecycle import StepFailed
+from logcache.runbook.steps import aggregate
 from logcache.validation.result import ResultRow
 
 
@@ -27,8 +27,8 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_for(args, None if args.json else print) as campaign:
         try:
-            result = steps.run_aggregate(campaign)
-        except steps.StepFailed as failed:
+            result = aggregate.run(campaign)
+        except StepFailed as failed:
             if failed.result is None:
                 raise
             result = failed.result
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_failures(args: argparse.Namespace) -> int:
     with open_for(args, None, write=False) as campaign:
-        invalid = [r for r in aggregate_rows(steps.entries(campaign), open_results(campaign.config)) if not r.is_valid and r.error_kind != "not-run"]
+        invalid = [r for r in queries.current_results(campaign) if not r.is_valid and r.error_kind != "not-run"]
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
         if args.json:
             print_json({"invalid": [asdict(r) for r in invalid], "failed_paths": [asdict(fp) for fp in paths]})
@@ -58,11 +58,11 @@ def run_failures(args: argparse.Namespace) -> int:
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
         for fp in paths:
             print(f"{fp.resolution.value:11} {fp.origin:10} {fp.dataset_name or '-':50} {fp.url}")
-        names = steps.failed_datasets(campaign)
+        names = queries.failed_datasets(campaign)
         if names:
             c = args.campaign
             print(f"re-copy:     logcache copy {c} --only {' '.join(names)}")
-            print(f"re-validate: logcache validate {c} --force --filter-by-name {','.join(steps.pairs_of(campaign, names))}")
+            print(f"re-validate: logcache validate {c} --force --filter-by-name {','.join(queries.pairs_of(campaign, names))}")
             print(f"or both:     logcache run {c}")
     return 0
 

@@ -12,7 +12,7 @@ from logcache.campaign import open_campaign
 from logcache.cli.common import SubParsers, add_campaign
 from logcache.entries import CSV_NAME, read_entries
 from logcache.registry import RegistryPatch, Status, apply_patch, default_patch_path, export_patch, plan_registry
-from logcache.runbook import steps
+from logcache.runbook import queries
 from state.config import load_config
 
 _COLORS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
@@ -72,7 +72,7 @@ def run_export(args: argparse.Namespace) -> int:
     if patch.update.is_noop:
         return 0
     with open_campaign(args.campaign, write=False) as campaign:
-        unverified = len(steps.entries(campaign)) - len(steps.verified_entries(campaign))
+        unverified = len(queries.entries(campaign)) - len(queries.verified_entries(campaign))
     if unverified:
         # The step of `logcache run` leaves these out; by hand the operator decides, warned.
         print(f"warning: {unverified} datasets are not verified at the destination yet; copy them before the PR merges", file=sys.stderr)

@@ -13,9 +13,10 @@ from logcache.errors import LogcacheError, UsageError
 from logcache.hooks import notify as events
 from logcache.hooks.notify import notify
 from logcache.hooks.runner import HookFailed
+from logcache.runbook.checks import check_locations
 from logcache.runbook.events import EventSink, Notice, ParcelUpdate, RunbookEvent, ignore
+from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.spec import MANUAL_STEPS, SPECS
-from logcache.runbook.steps import StepFailed, check_locations
 from logcache.validation.jobs import release_machines
 from state.model import ParcelStatus, StepName, StepStatus
 

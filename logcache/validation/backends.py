@@ -28,8 +28,8 @@ from typing import Any
 
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import EndpointUnreachable, UsageError, describe
-from logcache.stores import open_results
 from logcache.hooks.template import uses
+from logcache.stores import open_results
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
 from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here, unit_entries

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from logcache.validation import ResultRow
+from logcache.runbook.queries import ResultRow
 from state.model import CampaignState, FailedPath, FailedPathOrigin, Resolution
 from tui.glyphs import Glyphs
 from tui.live import Live

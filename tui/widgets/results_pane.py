@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from logcache.validation import ResultRow
+from logcache.runbook.queries import ResultRow
 from state.model import CampaignState
 from tui.glyphs import Glyphs
 from tui.live import Live
@@ -29,7 +29,7 @@ def kind_lines(rows: Sequence[ResultRow]) -> list[str]:
     """One line per error kind: how many, and the first pair of that kind."""
     invalid = [r for r in rows if not r.is_valid]
     counts = Counter(r.error_kind for r in invalid)
-    first = {}
+    first: dict[str, str] = {}
     for r in invalid:
         first.setdefault(r.error_kind, f"{r.dataset}/{r.validation}")
     return [f"{kind}: {n}, e.g. {first[kind]}" for kind, n in counts.most_common()]

@@ -59,13 +59,13 @@ class KeyedTable(DataTable[object]):
         """Hold exactly `rows`: new ones added, gone ones removed, changed cells rewritten.
         O(rows): for tables whose size does not grow with the campaign, or on a rebuild."""
         wanted = dict(rows)
-        gone = [k.value for k in self.rows if k.value not in wanted]
+        gone = [k for k in self.rows if k.value not in wanted]
         if len(gone) > 50:
             # remove_row re-lays out the table each time: past a few, rebuilding is cheaper.
             self.clear()
         else:
-            for key in gone:
-                self.remove_row(key)
+            for row_key in gone:
+                self.remove_row(row_key)
         for key, cells in wanted.items():
             if key not in self.rows:
                 self.add_row(*cells, key=key)

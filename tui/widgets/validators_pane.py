@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from logcache.progress_render import human_bytes
-from logcache.validation.jobs import MachineUsage
+from logcache.runbook.queries import MachineUsage
 from state.model import CampaignState, ParcelStatus, StepName, StepStatus
 from tui.glyphs import Glyphs, bar
 from tui.live import Live

@@ -1,0 +1,28 @@
+"""Runbook step 6: `cache-validations.parquet` and its summary; the step is done only
+when every row is valid."""
+
+from __future__ import annotations
+
+import threading
+
+from logcache.campaign import Campaign
+from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.lifecycle import Done, StepFailed, run_step, stop_if_cancelled
+from logcache.runbook.queries import entries
+from logcache.stores import open_results
+from logcache.validation.aggregate import Aggregate, aggregate
+from state.model import StepName
+
+
+def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> Aggregate:
+    def work() -> Done[Aggregate]:
+        stop_if_cancelled(cancel)
+        result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir)
+        campaign.state.aggregate = result.summary
+        s = result.summary
+        if not s.all_valid:
+            kinds = ", ".join(f"{k.kind}: {k.count}" for k in s.by_error_kind)
+            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); see `logcache failures`", result)
+        return Done(result, f"all {s.rows} rows valid -> {s.path}")
+
+    return run_step(campaign, StepName.AGGREGATE, work, on_event)
