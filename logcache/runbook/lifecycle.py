@@ -89,6 +89,9 @@ def run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Calla
 
 
 def record_failed_path(campaign: Campaign, url: str, origin: FailedPathOrigin, dataset_name: str, on_event: EventSink) -> None:
+    # An excluded dataset's paths are accounted for: nothing to fix in this refresh.
+    if dataset_name in campaign.state.excluded():
+        return
     if campaign.state.add_failed_path(url, origin, dataset_name):
         on_event(FailedPathFound(url, origin, dataset_name))
 
