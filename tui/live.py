@@ -13,22 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from logcache.runbook.events import (
-    CopyFinished,
-    CopyPlanned,
-    CopyProgress,
-    DatasetConflict,
-    DatasetFailed,
-    DatasetVerified,
-    DiscoverProgress,
-    FailedPathFound,
-    HookOutput,
-    Notice,
-    ParcelUpdate,
-    RunbookEvent,
-    StepEnded,
-    StepStarted,
-)
+from logcache.runbook import events as ev
 from logcache.runbook.journal import JournalEntry
 from logcache.runbook.queries import MachineUsage, ResultRow
 from tui.statuses import RowStatus
@@ -60,13 +45,13 @@ class RegistryDiff:
 
 @dataclass
 class Live:
-    copy: CopyProgress | None = None
+    copy: ev.CopyProgress | None = None
     datasets: dict[str, DatasetRow] = field(default_factory=dict)
     # Bumped whenever a dataset row appears, so panes know when their row set (not just
     # cells) must be rebuilt; `failed` does the same for the failures-only view.
     generation: int = 0
-    parcels: dict[str, ParcelUpdate] = field(default_factory=dict)
-    discover: DiscoverProgress | None = None
+    parcels: dict[str, ev.ParcelUpdate] = field(default_factory=dict)
+    discover: ev.DiscoverProgress | None = None
     rates: deque[float] = field(default_factory=lambda: deque(maxlen=RATE_SAMPLES))
     failed: int = 0
     machines: MachineUsage | None = None  # held by parcels of an asynchronous submitter
@@ -89,11 +74,11 @@ class Live:
         self.log.append(item)
         self.logged += 1
 
-    def fold(self, event: RunbookEvent) -> str | None:
+    def fold(self, event: ev.RunbookEvent) -> str | None:
         """Take in one event; returns a line for the Log when it is worth one.
         The caller holds `lock`."""
         match event:
-            case CopyPlanned(datasets=plans):
+            case ev.CopyPlanned(datasets=plans):
                 for plan in plans:
                     row = self._row(plan.name)
                     row.objects_total, row.bytes_total = plan.objects, plan.bytes
@@ -102,7 +87,7 @@ class Live:
                 self.copy = None
                 self.rates.clear()
                 return f"copy: {len(plans):,} datasets, {event.objects_to_copy:,} objects to copy"
-            case CopyProgress():
+            case ev.CopyProgress():
                 self.copy = event
                 self.rates.append(event.objects_per_s)
                 for p in event.datasets:
@@ -113,38 +98,38 @@ class Live:
                     if p.status.value != RowStatus.PENDING and row.status not in SETTLED:
                         row.status = RowStatus(p.status.value)
                 return None
-            case DatasetVerified(name=name, objects=objects):
+            case ev.DatasetVerified(name=name, objects=objects):
                 row = self._row(name)
                 row.objects_done, row.status, row.reason = row.objects_total or objects, RowStatus.VERIFIED, ""
                 return None
-            case DatasetFailed(name=name, reason=reason):
+            case ev.DatasetFailed(name=name, reason=reason):
                 row = self._row(name)
                 row.status, row.reason = RowStatus.FAILED, reason
                 self.failed += 1
                 return f"copy failed: {name}: {reason}"
-            case DatasetConflict(name=name, conflicts=conflicts):
+            case ev.DatasetConflict(name=name, conflicts=conflicts):
                 row = self._row(name)
                 row.status, row.reason = RowStatus.CONFLICT, f"{len(conflicts)} objects differ at the destination"
                 self.failed += 1
                 return f"copy conflict: {name}: {row.reason}"
-            case ParcelUpdate(label=label):
+            case ev.ParcelUpdate(label=label):
                 before = self.parcels.get(label)
                 self.parcels[label] = event
                 if before is None or before.status != event.status:
                     return f"parcel {label} ({event.backend} {event.job_id}): {event.status}" + (f": {event.error}" if event.error else "")
                 return None
-            case DiscoverProgress():
+            case ev.DiscoverProgress():
                 self.discover = event
                 return None
-            case StepStarted(step=step):
+            case ev.StepStarted(step=step):
                 return f"{step.value}: started"
-            case StepEnded(step=step, status=status, note=note):
+            case ev.StepEnded(step=step, status=status, note=note):
                 return f"{step.value}: {status.value}" + (f": {note}" if note else "")
-            case HookOutput(hook=hook, line=line):
+            case ev.HookOutput(hook=hook, line=line):
                 return f"[{hook}] {line}"
-            case Notice(text=text):
+            case ev.Notice(text=text):
                 return text
-            case FailedPathFound(url=url, origin=origin, dataset_name=dataset_name):
+            case ev.FailedPathFound(url=url, origin=origin, dataset_name=dataset_name):
                 return f"failed path ({origin.value}, {dataset_name or '-'}): {url}"
-            case CopyFinished():
+            case ev.CopyFinished():
                 return None  # the copy step's end says it
