@@ -135,11 +135,12 @@ class LogcacheApp(App[None]):
 
     # --- the Log and the runbook's events -----------------------------------------------
 
-    def log_line(self, text: str, level: str = "info") -> None:
+    def log_line(self, text: str, level: str = "info", journal_it: bool = True) -> None:
         """A line in the Log pane and, in a session that drives the campaign, in the
-        campaign's event log."""
+        campaign's event log; the runbook journals the library's events itself
+        (`journal_it=False`), so only the app's own lines are written here."""
         self.live.add_log((datetime.now(), text))
-        if not self.campaign.read_only and not self._journal_broken:
+        if journal_it and not self.campaign.read_only and not self._journal_broken:
             try:
                 journal.append(self.campaign.config.work_dir, journal.JournalEntry(utc_now(), self.operator, text, level))
             except OSError as exc:
@@ -156,7 +157,7 @@ class LogcacheApp(App[None]):
         with self.live.lock:
             self._queued.discard(replace_key(message.event))
         if message.line:
-            self.log_line(message.line)
+            self.log_line(message.line, journal_it=False)
         if message.toast is not None:
             toast = message.toast
             self.log_line(toast.text)

@@ -45,5 +45,6 @@ class Host(Protocol):
     def emit(self, event: RunbookEvent) -> None:
         """The runbook's event sink, for workers."""
 
-    def log_line(self, text: str, level: str = "info") -> None:
-        """A line in the Log and the campaign's event log (from the app's thread)."""
+    def log_line(self, text: str, level: str = "info", journal_it: bool = True) -> None:
+        """A line in the Log and, unless the runbook journals it itself, in the campaign's
+        event log (from the app's thread)."""
