@@ -63,7 +63,7 @@ def parcel_forecasts(config: CampaignConfig) -> list[ParcelForecast]:
 def render_forecasts(forecasts: list[ParcelForecast]) -> str:
     lines = ["parcel   predicted      actual   error   peak predicted / actual"]
     for f in forecasts:
-        actual = "running" if f.actual_s is None else f"{f.actual_s:9.1f} s"
+        actual = "-" if f.actual_s is None else f"{f.actual_s:9.1f} s"
         error = "" if f.error is None else f"{f.error:+.0%}"
         peak = "" if f.actual_peak is None else f"{f.actual_peak / 2**20:.0f} MiB"
         lines.append(f"{f.label:<8} {f.predicted_s:9.1f} s {actual:>11} {error:>7}   {f.predicted_peak / 2**20:.0f} MiB / {peak}")
