@@ -1,0 +1,97 @@
+"""The operator's way, the CLI's half (issue 22): applying the registry patch only on a
+branch and only when nothing unchecked goes in, the report to attach, the run's one
+question before it spends or publishes, and the CLI's rough edges. Every command runs as
+a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logcache.campaign import open_campaign
+from logcache.demo import build_world
+from logcache.runbook import queries
+from logcache.runbook.steps.registry_export import apply_registry
+
+
+def logcache(*args: object, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "logcache", *map(str, args)], check=False, capture_output=True, text=True, timeout=300, input=stdin
+    )
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def _fault(root: Path, kind: str) -> str:
+    return next(f["entry"] for f in json.loads((root / "truth.json").read_text())["faults"] if f["kind"] == kind)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    root = tmp_path / "w"
+    build_world(str(root), seed=11, scale="tiny", faults={"corrupt-cache": 1})
+    return root
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of the world but the logs and caches: what a refused command must not touch."""
+    keep = ("registry", "work", "campaign.state.toml", "campaign.state.toml.bak")
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and str(p.relative_to(root)).startswith(keep)}
+
+
+def _in_git(registry: Path) -> None:
+    git(registry, "init", "-q", "-b", "main")
+    git(registry, "add", "-A")
+    git(registry, "commit", "-q", "-m", "registry before the refresh")
+
+
+def test_apply_outside_git_is_refused_in_one_line_and_writes_nothing(world: Path) -> None:
+    campaign = world / "campaign.toml"
+    assert logcache("run", campaign).returncode == 3  # exported, waiting at the image
+    before = _snapshot(world)
+    refused = logcache("registry", "export", campaign, "--apply", "--yes")
+    assert refused.returncode == 2 and refused.stdout == ""
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("logcache: ") and "not in a git work tree" in last and "--out FILE" in last
+    assert _snapshot(world) == before
+    with open_campaign(campaign) as opened, pytest.raises(Exception, match="not in a git work tree"):
+        apply_registry(opened)
+    assert _snapshot(world) == before
+
+
+def test_apply_with_unchecked_rows_needs_yes_and_commits_the_exclusions(world: Path) -> None:
+    campaign = world / "campaign.toml"
+    registry = world / "registry"
+    _in_git(registry)
+    assert logcache("run", campaign).returncode == 3
+    corrupt = _fault(world, "corrupt-cache")
+    assert logcache("registry", "leave-out", campaign, corrupt, "--reason", "the nightly run wrote it wrong").returncode == 0
+    with open_campaign(campaign, write=False) as opened:
+        risks = queries.apply_risks(opened)
+    assert risks and all("not yet validated" in r for r in risks)  # nothing validated yet
+
+    before = _snapshot(world)
+    refused = logcache("registry", "export", campaign, "--apply")
+    assert refused.returncode == 2 and refused.stdout == ""
+    last = refused.stderr.strip().splitlines()[-1]
+    assert "pairs not yet validated" in last and "--yes" in last
+    assert _snapshot(world) == before and git(registry, "branch", "--format=%(refname:short)").split() == ["main"]
+
+    applied = logcache("registry", "export", campaign, "--apply", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    assert "warning: applying with" in applied.stderr and "branch log-cache-" in applied.stdout
+    body = git(registry, "log", "-1", "--format=%B")
+    assert f"- {corrupt}: the nightly run wrote it wrong" in body
+
+    # The app's apply goes through apply_registry: the same exclusions in its commit.
+    git(registry, "checkout", "-q", "main")
+    with open_campaign(campaign) as opened:
+        said = apply_registry(opened)
+    assert said.startswith("branch log-cache-") and said.split(",")[0].endswith("-2")
+    assert f"- {corrupt}: the nightly run wrote it wrong" in git(registry, "log", "-1", "--format=%B")
