@@ -28,7 +28,7 @@ CATALOG_KINDS = ("files", "http", "command")
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "catalog.command": ("campaign",),
     "image.command": ("campaign", "patch", "branch"),
-    "registry.pr_command": ("campaign", "patch", "branch"),
+    "registry.pr_command": ("campaign", "patch", "branch", "report"),
     "notify.command": ("campaign", "event", "message"),
     "validation.submit": ("campaign", "parcel_id", "parcel_count", "label", "args", "image"),
     "validation.status": ("campaign", "parcel_id", "label", "job_id"),

@@ -6,6 +6,7 @@ a subprocess."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,45 @@ def test_apply_with_unchecked_rows_needs_yes_and_commits_the_exclusions(world: P
         said = apply_registry(opened)
     assert said.startswith("branch log-cache-") and said.split(",")[0].endswith("-2")
     assert f"- {corrupt}: the nightly run wrote it wrong" in git(registry, "log", "-1", "--format=%B")
+
+
+def test_aggregate_writes_an_html_and_a_junit_report_naming_every_finding_and_exclusion(world: Path) -> None:
+    campaign = world / "campaign.toml"
+    text = campaign.read_text().replace('format = "scala"\n', 'format = "scala"\npr_command = "echo report: {report}; echo https://example.com/pr/1"\n')
+    campaign.write_text(text)
+    corrupt = _fault(world, "corrupt-cache")
+    first = logcache("run", campaign)
+    assert first.returncode == 3, first.stdout + first.stderr
+    html_path = world / "cache-validations.html"
+    assert f"[pr] report: {html_path}" in first.stdout  # the PR hook got {report}
+    entries = ["/".join(line.split(",")[:2]) for line in (world / "cache-entries.csv").read_text().splitlines()[1:]]
+    healthy = next(e for e in entries if e != corrupt)
+    reason = "owner asked to wait <until> Q3 & more"
+    assert logcache("registry", "leave-out", campaign, healthy, "--reason", reason).returncode == 0
+    assert logcache("step", "done", campaign, "build-image", "--note", "demo:1").returncode == 0
+    assert logcache("run", campaign).returncode == 1
+
+    aggregated = logcache("aggregate", campaign)
+    assert aggregated.returncode == 1
+    assert f"report: {html_path} (JUnit XML: {world / 'cache-validations.junit.xml'})" in aggregated.stdout
+    failures = json.loads(logcache("failures", campaign, "--json").stdout)
+    invalid = {f"{r['dataset']}/{r['validation']}": r for r in failures["invalid"]}
+    assert invalid and len(invalid) == 1
+
+    page = html_path.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page.replace("https://example.com", "")
+    assert "<link" not in page and "src=" not in page
+    for pair, row in invalid.items():
+        assert f"{pair.split('/')[0]}/{pair.split('/')[1]}: invalid" in page
+        assert str(row["sample"][0]["e"]) in page  # its sample datoms
+    assert healthy in page and "owner asked to wait &lt;until&gt; Q3 &amp; more" in page
+
+    root = ET.parse(world / "cache-validations.junit.xml").getroot()
+    (suite,) = root.findall("testsuite")
+    cases = {f"{c.get('classname')}/{c.get('name')}": c for c in suite.findall("testcase")}
+    assert len(cases) == len(entries) == int(suite.get("tests", "0"))
+    assert {p for p, c in cases.items() if c.find("failure") is not None} == set(invalid)
+    skipped = [c.find("skipped") for c in cases.values() if c.find("skipped") is not None]
+    assert len(skipped) == 1 and reason in (skipped[0].get("message") or "")
+    assert suite.get("failures") == "1" and suite.get("skipped") == "1"
+    assert not list(world.glob(".cache-validations*.tmp"))  # written atomically, nothing left over

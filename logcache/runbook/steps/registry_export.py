@@ -16,6 +16,7 @@ from logcache.runbook.events import EventSink, ignore
 from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, hook_lines, run_step, stop_if_cancelled
 from logcache.runbook.queries import entries, exclusions, verified_entries
+from logcache.validation.report import HTML_NAME
 from state.model import StepName
 
 
@@ -53,7 +54,14 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
                 result = apply_patch(patch, date.today())
                 state.registry_branch = result.branch or ""
                 campaign.save()  # the branch exists now, whatever the hook does
-            pr = open_pr(campaign.config, patch=path, branch=state.registry_branch or "", on_line=hook_lines("pr", on_event), cancel=cancel)
+            pr = open_pr(
+                campaign.config,
+                patch=path,
+                branch=state.registry_branch or "",
+                report=campaign.config.work_dir / HTML_NAME,
+                on_line=hook_lines("pr", on_event),
+                cancel=cancel,
+            )
             assert pr is not None
             state.pr_url = pr.url
             note += f"; PR {pr.url}"
