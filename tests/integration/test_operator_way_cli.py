@@ -6,6 +6,7 @@ a subprocess."""
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 import subprocess
 import sys
@@ -103,7 +104,7 @@ def test_aggregate_writes_an_html_and_a_junit_report_naming_every_finding_and_ex
     text = campaign.read_text().replace('format = "scala"\n', 'format = "scala"\npr_command = "echo report: {report}; echo https://example.com/pr/1"\n')
     campaign.write_text(text)
     corrupt = _fault(world, "corrupt-cache")
-    first = logcache("run", campaign)
+    first = logcache("run", campaign, "--yes")
     assert first.returncode == 3, first.stdout + first.stderr
     html_path = world / "cache-validations.html"
     assert f"[pr] report: {html_path}" in first.stdout  # the PR hook got {report}
@@ -138,3 +139,124 @@ def test_aggregate_writes_an_html_and_a_junit_report_naming_every_finding_and_ex
     assert len(skipped) == 1 and reason in (skipped[0].get("message") or "")
     assert suite.get("failures") == "1" and suite.get("skipped") == "1"
     assert not list(world.glob(".cache-validations*.tmp"))  # written atomically, nothing left over
+
+
+COSTLY = """
+submit = "echo job 1 created"
+job_id_pattern = "job (\\\\S+) created"
+scale_up = "echo up {label} >> scaled"
+scale_down = "echo down {label} >> scaled"
+nodes = 40
+hourly_cost = 0.4
+"""
+
+
+def _costly(world: Path) -> Path:
+    """The world's campaign with a PR hook and validation jobs on machines (that never
+    run in these tests: every run here stops before them)."""
+    campaign = world / "campaign.toml"
+    text = campaign.read_text().replace('format = "scala"\n', 'format = "scala"\npr_command = "echo https://example.com/pr/1 >> opened; echo https://example.com/pr/1"\n')
+    text = text.replace('backend = "local"', 'backend = "command"' + COSTLY)
+    campaign.write_text(text)
+    return campaign
+
+
+def test_a_run_without_a_terminal_that_would_spend_or_publish_needs_yes_and_writes_nothing(world: Path) -> None:
+    campaign = _costly(world)
+    before = {p.name for p in world.iterdir()}
+    refused = logcache("run", campaign)
+    assert refused.returncode == 2 and refused.stdout == ""
+    (line,) = refused.stderr.strip().splitlines()
+    assert "registry-export" in line and "validate" in line and "--yes" in line and "[run] confirm = false" in line
+    assert {p.name for p in world.iterdir()} == before  # no state, no lock, no entries
+
+    campaign.write_text(campaign.read_text() + "\n[run]\nconfirm = false\n")
+    went = logcache("run", campaign)
+    assert went.returncode == 3 and "stopped at build-image" in went.stdout, went.stdout + went.stderr
+    assert (world / "opened").read_text() == "https://example.com/pr/1\n"
+
+
+def test_the_run_asks_once_with_parcels_nodes_cost_and_branch_and_a_no_stops_it_cleanly(world: Path) -> None:
+    from logcache.runbook.driver import Stop, run_campaign
+    from state.model import StepName, StepStatus
+
+    campaign = _costly(world)
+    asked: list[str] = []
+    with open_campaign(campaign) as opened:
+        outcome = run_campaign(opened, str(campaign), confirm=lambda q: asked.append(q) or False)
+        assert outcome.stop is Stop.DECLINED and outcome.stopped_at is StepName.REGISTRY_EXPORT
+        assert opened.state.step(StepName.REGISTRY_EXPORT).status is StepStatus.PENDING
+        assert opened.state.step(StepName.COPY).status is StepStatus.DONE  # what costs nothing ran
+    (question,) = asked
+    assert "open a PR from branch log-cache-" in question
+    assert "start 3 parcel jobs on 40 nodes each" in question and "machine-hours" in question and "cost " in question
+    assert not (world / "opened").exists() and not (world / "scaled").exists()
+
+    with open_campaign(campaign) as opened:
+        outcome = run_campaign(opened, str(campaign), confirm=lambda q: asked.append(q) or True)
+    assert outcome.stop is Stop.MANUAL and len(asked) == 2
+    assert (world / "opened").exists()
+
+
+def test_on_a_terminal_the_run_asks_and_a_no_exits_3(world: Path) -> None:
+    campaign = _costly(world)
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logcache", "run", str(campaign)], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    os.close(slave)
+    try:
+        os.write(master, b"n\n")
+        out, err = proc.communicate(timeout=300)
+    finally:
+        os.close(master)
+    assert proc.returncode == 3, out + err
+    assert "this run will open a PR from branch log-cache-" in out and "go on? [y/N]" in err
+    assert "not confirmed" in out and not (world / "opened").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["stauts", "C"], "did you mean `status`?"),
+        (["registry", "exprot", "C"], "did you mean `export`?"),
+        (["status", "C", "--jsno"], "did you mean `--json`?"),
+        (["failures", "C", "--alll"], "did you mean `--all`?"),
+    ],
+)
+def test_a_typo_gets_the_closest_name_in_one_line(args: list[str], said: str) -> None:
+    done = logcache(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.endswith(said) and "choose from" not in line
+
+
+def test_show_without_a_pair_says_what_is_missing(world: Path) -> None:
+    done = logcache("show", world / "campaign.toml")
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "DATASET/VALIDATION" in line and f"logcache show {world / 'campaign.toml'} DATASET/VALIDATION" in line
+    assert "arguments are required: campaign" not in line
+
+
+def test_every_json_document_carries_its_schema(world: Path) -> None:
+    campaign = world / "campaign.toml"
+    commands = [
+        ["transactions", campaign, "--pick", "--json"],
+        ["discover", campaign, "--json"],
+        ["copy", campaign, "--json"],
+        ["plan", campaign, "--parcel-count", "2", "--json"],
+        ["run", campaign, "--json"],
+        ["status", campaign, "--json"],
+    ]
+    assert logcache("step", "done", campaign, "build-image", "--note", "demo:1").returncode == 0
+    commands += [["validate", campaign, "--json"], ["aggregate", campaign, "--json"], ["failures", campaign, "--json"]]
+    for args in commands:
+        done = logcache(*args)
+        assert done.returncode in (0, 1, 3), (args, done.stderr)
+        assert json.loads(done.stdout)["schema"] == 1, args
+    pair = json.loads(logcache("failures", campaign, "--json").stdout)["invalid"][0]
+    shown = logcache("show", campaign, f"{pair['dataset']}/{pair['validation']}", "--json")
+    assert json.loads(shown.stdout)["schema"] == 1
+    lines = logcache("log", campaign, "--json").stdout.splitlines()
+    assert lines and all(json.loads(line)["schema"] == 1 for line in lines)
