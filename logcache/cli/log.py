@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.campaign)
     try:
-        entries = recent(config.work_dir, args.lines if args.lines > 0 else 0)
+        entries = recent(config.work_dir, max(0, args.lines))
     except OSError as exc:
         raise UsageError(f"cannot read the event log {journal_path(config.work_dir)}: {exc.strerror or exc}") from None
     for entry in entries:

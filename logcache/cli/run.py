@@ -13,8 +13,8 @@ import sys
 from logcache.cli.common import Exit, SubParsers, add_worker_memory, campaign_command, graceful_stop, open_for, print_json, status_line
 from logcache.cli.copy import CopyView
 from logcache.cli.validate import ValidateView
-from logcache.progress_render import StatusLine
 from logcache.errors import UsageError
+from logcache.progress_render import StatusLine
 from logcache.runbook.confirm import Confirm, costly_steps
 from logcache.runbook.driver import Stop, run_campaign
 from logcache.runbook.events import (

@@ -13,12 +13,12 @@ from logcache.registry.patch import (
     ApplyResult,
     RegistryPatch,
     apply_patch,
-    require_work_tree,
     commit_message,
     default_patch_path,
     export_patch,
     load_registry,
     plan_registry,
+    require_work_tree,
 )
 from logcache.registry.scala import ScalaRegistry
 
@@ -35,7 +35,6 @@ __all__ = [
     "ScalaRegistry",
     "Status",
     "apply_patch",
-    "require_work_tree",
     "commit_message",
     "default_patch_path",
     "export_patch",
@@ -43,5 +42,6 @@ __all__ = [
     "plan_registry",
     "plan_update",
     "registry_format",
+    "require_work_tree",
     "unified_diff",
 ]

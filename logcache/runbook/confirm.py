@@ -27,9 +27,8 @@ def costly_steps(campaign: Campaign) -> list[StepName]:
     for step in state.steps:
         if step.status in (StepStatus.DONE, StepStatus.SKIPPED):
             continue
-        if step.name is StepName.REGISTRY_EXPORT and config.pr.command and not state.pr_url:
-            out.append(step.name)
-        elif step.name in VALIDATING and config.submitter.submit:
+        publishes = step.name is StepName.REGISTRY_EXPORT and config.pr.command and not state.pr_url
+        if publishes or (step.name in VALIDATING and config.submitter.submit):
             out.append(step.name)
     return out
 
@@ -37,7 +36,7 @@ def costly_steps(campaign: Campaign) -> list[StepName]:
 def question(campaign: Campaign) -> str:
     """What the run is about to do, in one line: the PR's branch, the parcels, their nodes
     and predicted cost. The caller asks whether to go on."""
-    config, state = campaign.config, campaign.state
+    state = campaign.state
     steps = costly_steps(campaign)
     parts = []
     if StepName.REGISTRY_EXPORT in steps:
