@@ -26,7 +26,7 @@ from logcache.copy.events import CopyReport, DatasetFailed, DatasetStatus, Datas
 from logcache.discover.footers import Discovery, discover
 from logcache.discover.import_csv import read_entries_csv
 from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, select_entries, write_entries
-from logcache.errors import LogcacheError, UsageError, missing_path_url
+from logcache.errors import LogcacheError, UsageError, missing_paths
 from logcache.hooks.image import build_image
 from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
@@ -35,7 +35,8 @@ from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, Parc
 from logcache.stores import open_destination, open_logs, open_results, open_source
 from logcache.validation import KIND_OF, has_result, read_results
 from logcache.validation.aggregate import Aggregate, aggregate
-from logcache.validation.backends import BACKENDS, Job, check_command_template, validate_dask_scheduler
+from logcache.validation.backends.base import ParcelJob
+from logcache.validation.backends.registry import backend_named
 from logcache.validation.detail import PairDetail
 from logcache.validation.detail import pair_detail as detail_of
 from logcache.validation.heartbeat import read_heartbeats
@@ -188,9 +189,9 @@ def run_discover(campaign: Campaign, on_event: EventSink = ignore) -> Discovery:
         previous = {d.name: d for d in campaign.state.datasets}
         campaign.state.datasets = [dataset_state(e, previous.get(e.name)) for e in result.entries]
         for finding in result.findings:
-            url = missing_path_url(finding.message)
-            if finding.kind == "missing-path" and url is not None:
-                _record_failed_path(campaign, url, FailedPathOrigin.DISCOVER, finding.name, on_event)
+            if finding.kind == "missing-path":
+                for url in missing_paths(finding.message):
+                    _record_failed_path(campaign, url, FailedPathOrigin.DISCOVER, finding.name, on_event)
         return Done(result, f"{len(result.entries)} datasets, {len(result.findings)} findings")
 
     return _run(campaign, StepName.DISCOVER, work, on_event)
@@ -520,14 +521,9 @@ def split_stuck(
     )
 
 
-def check_backend(config: CampaignConfig, backend: str, jobs: list[Job], force: bool) -> None:
+def check_backend(config: CampaignConfig, backend: str, jobs: list[ParcelJob], force: bool) -> None:
     """Refuse a backend that cannot run `jobs` before anything starts."""
-    if backend == "dask":
-        validate_dask_scheduler(config.validation.scheduler)
-    elif backend == "command":
-        check_command_template(config, jobs, force)
-    elif backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    backend_named(backend).check(config, jobs, force)
 
 
 # --- re-copy the failed paths ----------------------------------------------------------
