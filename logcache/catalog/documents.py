@@ -70,6 +70,9 @@ class _Listing:
     def copy_from(self, source: Store, source_key: str, key: str, size: int | None = None) -> None:
         raise UsageError("a catalog listing is read-only")
 
+    def full_checksum(self, key: str) -> str | None:
+        return None
+
 
 def decode_page(data: bytes, origin: str) -> tuple[list[Listed], Any]:
     """(the transactions, the `next` value) of one page of the contract: an object
