@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -215,17 +215,9 @@ def import_entries(campaign: Campaign, csv: Path) -> list[CacheEntry]:
 
 def dataset_state(entry: CacheEntry, previous: DatasetState | None) -> DatasetState:
     same = previous is not None and (previous.t, previous.destination) == (entry.t, entry.destination)
-    return DatasetState(
-        entry.dataset,
-        entry.kind,
-        entry.t,
-        entry.source,
-        entry.destination,
-        entry.objects,
-        entry.bytes,
-        previous.copy_status if same and previous else CopyStatus.PENDING,
-        previous.reason if same and previous else "",
-    )
+    if same and previous:
+        return DatasetState.of(entry, previous.copy_status, previous.reason)
+    return DatasetState.of(entry)
 
 
 # --- step 3: copy ----------------------------------------------------------------------
@@ -257,8 +249,8 @@ def run_copy(
             ds = campaign.state.dataset(event.name)
             verified = isinstance(event, DatasetVerified)
             if ds is not None:
-                ds.copy_status = CopyStatus.VERIFIED if verified else CopyStatus.FAILED
-                ds.reason = "" if verified else event.reason
+                status = CopyStatus.VERIFIED if verified else CopyStatus.FAILED
+                campaign.state.put_dataset(replace(ds, copy_status=status, reason="" if verified else event.reason))
             if isinstance(event, DatasetFailed):
                 _record_failed_path(campaign, event.url, FailedPathOrigin.COPY, event.name, on_event)
             else:
