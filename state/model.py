@@ -125,10 +125,11 @@ class DatasetState(CacheRecord):
 
     copy_status: CopyStatus = CopyStatus.PENDING
     reason: str = ""
+    recopies: int = 0  # re-copies with overwrite after an invalid validation row
 
     @classmethod
-    def of(cls, record: CacheRecord, copy_status: CopyStatus = CopyStatus.PENDING, reason: str = "") -> DatasetState:
-        return cls(*(getattr(record, f.name) for f in fields(CacheRecord)), copy_status, reason)
+    def of(cls, record: CacheRecord, copy_status: CopyStatus = CopyStatus.PENDING, reason: str = "", recopies: int = 0) -> DatasetState:
+        return cls(*(getattr(record, f.name) for f in fields(CacheRecord)), copy_status, reason, recopies)
 
 
 @dataclass
@@ -153,6 +154,16 @@ class FailedPath:
 
 
 @dataclass
+class Exclusion:
+    """A dataset left out of the registry patch: it keeps its previous cache entry."""
+
+    name: str  # `<shard>/<kind>`
+    reason: str
+    at: str
+    operator: str
+
+
+@dataclass
 class ErrorKindCount:
     kind: str
     count: int
@@ -166,9 +177,11 @@ class AggregateSummary:
     by_error_kind: list[ErrorKindCount]
     path: str
     at: str
+    excluded: int = 0  # invalid rows of excluded datasets: accounted for, not counted in `invalid`
 
     @property
     def all_valid(self) -> bool:
+        """Every row valid, or left out of the patch on purpose."""
         return self.rows > 0 and self.invalid == 0
 
 
@@ -186,6 +199,7 @@ class CampaignState:
     pr_url: str | None = None  # what the PR hook opened; shown on the merge-PR step
     image_tag: str | None = None  # what the image hook pushed; `{image}` of the validation jobs
     aggregate: AggregateSummary | None = None
+    exclusions: list[Exclusion] = field(default_factory=list)
     updated_at: str = field(default_factory=utc_now)
 
     def __post_init__(self) -> None:
@@ -251,6 +265,19 @@ class CampaignState:
 
     def open_failed_paths(self) -> list[FailedPath]:
         return [fp for fp in self.failed_paths if fp.resolution == Resolution.OPEN]
+
+    def excluded(self) -> set[str]:
+        """The names of the datasets left out of the registry patch."""
+        return {x.name for x in self.exclusions}
+
+    def exclude(self, name: str, reason: str, who: str | None = None) -> None:
+        """Leave `name` out of the patch (again: the latest reason wins); its open failed
+        paths are no longer something to fix."""
+        self.exclusions = [x for x in self.exclusions if x.name != name]
+        self.exclusions.append(Exclusion(name, reason, utc_now(), who or operator()))
+        for fp in self.failed_paths:
+            if fp.dataset_name == name and fp.resolution in (Resolution.OPEN, Resolution.RECOPIED):
+                fp.resolution, fp.note = Resolution.IGNORED, f"excluded: {reason}"
 
 
 

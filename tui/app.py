@@ -29,12 +29,9 @@ from textual.screen import Screen
 from logcache.campaign import Campaign, open_campaign
 from logcache.errors import LogcacheError, describe
 from logcache.registry import default_patch_path
-from logcache.runbook import SPECS, journal, steps
+from logcache.runbook import SPECS, journal, queries
 from logcache.runbook.driver import confirm_manual, run_campaign, run_step
-from logcache.stores import open_results
-from logcache.validation import read_results
-from logcache.validation.aggregate import read_aggregate
-from logcache.validation.result import latest_results
+from logcache.runbook.steps import recopy_failed, registry_export, validate
 from state.lock import LockHeld
 from state.model import ParcelStatus, StepName, StepStatus, operator, utc_now
 from tui import alerts
@@ -58,12 +55,10 @@ REFRESH_S = 0.25
 HEARTBEAT_POLL_S = 2.0
 UNFINISHED = {ParcelStatus.PENDING, ParcelStatus.RUNNING, ParcelStatus.STUCK}
 JOURNAL_RELOAD = 200
-# Work whose end is worth a bell and a desktop notification.
-LONG_WORK = {StepName.COPY.value, StepName.VALIDATE.value, StepName.RECOPY_FAILED.value, "run all"}
-MANUAL_PROMPTS = {
-    StepName.BUILD_IMAGE: ("Build image: the tag of the image built and pushed with the registry patch", "e.g. quay-a8334c1"),
-    StepName.MERGE_PR: ("Merge PR: the URL of the merged registry PR", "https://..."),
-}
+RUN_ALL = "run all"
+# Work whose end is worth a bell and a desktop notification: run all, and the steps
+# whose spec says so.
+LONG_WORK = {RUN_ALL} | {spec.name.value for spec in SPECS.values() if spec.notify}
 
 
 class LogcacheApp(App[None]):
@@ -346,7 +341,7 @@ class LogcacheApp(App[None]):
             return
 
         def work() -> None:
-            for update in steps.refresh_parcels(campaign):
+            for update in validate.refresh_parcels(campaign):
                 self.emit(update)
 
         self.run_worker(work, thread=True, group="heartbeats", exclusive=True, exit_on_error=False)
@@ -358,7 +353,7 @@ class LogcacheApp(App[None]):
             return
 
         def work() -> None:
-            usage = steps.machine_usage(campaign)
+            usage = queries.machine_usage(campaign)
             with self.live.lock:
                 self.live.machines = usage
 
@@ -380,12 +375,12 @@ class LogcacheApp(App[None]):
 
     def _load_diff(self) -> None:
         campaign = self.campaign
-        if not steps.entries_path(campaign).exists():
+        if not queries.entries_path(campaign).exists():
             return
 
         def work() -> None:
             try:
-                patch = steps.registry_patch(campaign)
+                patch = queries.registry_patch(campaign)
             except LogcacheError as exc:
                 self.say(f"registry diff: {exc.one_line()}")
                 return
@@ -394,14 +389,12 @@ class LogcacheApp(App[None]):
         self.run_worker(work, thread=True, group="diff", exclusive=True, exit_on_error=False)
 
     def _load_results(self) -> None:
-        """The aggregate's rows, or before it the latest result of each pair."""
+        """Every pair's current row, once validation has begun."""
         campaign = self.campaign
 
         def work() -> None:
             try:
-                rows = read_aggregate(campaign.config.work_dir)
-                if not rows and campaign.state.parcels:
-                    rows = sorted(latest_results(read_results(open_results(campaign.config))).values(), key=lambda r: (r.dataset, r.validation))
+                rows = queries.current_results(campaign) if campaign.state.parcels else []
             except (LogcacheError, OSError) as exc:
                 self.say(f"results: {exc.one_line() if isinstance(exc, LogcacheError) else describe(exc)}")
                 return
@@ -414,7 +407,8 @@ class LogcacheApp(App[None]):
         if name in self.manual_steps:
             if not self.allowed(f"confirm {name.value}"):
                 return
-            question, placeholder = MANUAL_PROMPTS[name]
+            prompt = SPECS[name].prompt
+            assert prompt is not None, f"{name} is manual, so its spec asks for its note"
 
             def noted(note: str | None) -> None:
                 if note:
@@ -423,7 +417,7 @@ class LogcacheApp(App[None]):
                 elif continue_run_all:
                     self.log_line(f"run all: waiting at {SPECS[name].title}; Enter on it when it is done")
 
-            self.push_screen(PromptModal(question, placeholder=placeholder), noted)
+            self.push_screen(PromptModal(prompt.question, placeholder=prompt.placeholder), noted)
             return
         def work() -> str:
             run_step(campaign, name, self.emit, self.cancel)
@@ -443,17 +437,17 @@ class LogcacheApp(App[None]):
                 return f"run all: stopped at {SPECS[outcome.stopped_at].title}, a manual step"
             return f"run all: {outcome.message}"
 
-        self.start_work("run all", work)
+        self.start_work(RUN_ALL, work)
 
     def recopy(self) -> None:
         campaign = self.campaign
-        self.start_work(StepName.RECOPY_FAILED.value, lambda: steps.run_recopy_failed(campaign, self.emit, self.cancel))
+        self.start_work(StepName.RECOPY_FAILED.value, lambda: recopy_failed.run(campaign, self.emit, self.cancel))
 
     def export_patch(self, path: Path | None = None) -> None:
         """Export at once (no prompt for keys typed after `e` to land in) to the default
         path; the palette offers a chosen path."""
         campaign = self.campaign
-        self.start_work("export the PR patch", lambda: f"exported the PR patch to {steps.run_registry_export(campaign, path)}")
+        self.start_work("export the PR patch", lambda: f"exported the PR patch to {registry_export.run(campaign, out=path)}")
 
     def export_patch_to(self) -> None:
         if not self.allowed("export the PR patch"):
@@ -473,7 +467,7 @@ class LogcacheApp(App[None]):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.start_work("apply the PR patch", lambda: f"applied the PR patch: {steps.apply_registry(campaign)}")
+                self.start_work("apply the PR patch", lambda: f"applied the PR patch: {registry_export.apply_registry(campaign)}")
 
         self.push_screen(ConfirmModal("Apply the registry patch on a new branch of the registry's work tree?", yes="Apply"), confirmed)
 
@@ -486,7 +480,7 @@ class LogcacheApp(App[None]):
             return
 
         def split() -> str:
-            run = steps.split_stuck(campaign, label, 2, self.emit, self.cancel)
+            run = validate.split_stuck(campaign, label, 2, self.emit, self.cancel)
             return f"split parcel {label}: {run.pairs} pairs checked again"
 
         def confirmed(yes: bool | None) -> None:

@@ -13,6 +13,8 @@ from textual.widgets import Footer, RichLog, Static
 
 from logcache.campaign import Campaign
 from logcache.errors import LogcacheError, describe
+from logcache.runbook import queries
+from logcache.validation.detail import render_detail
 
 DetailLoader = Callable[[str], list[str]]
 
@@ -21,11 +23,7 @@ def campaign_detail_loader(campaign: Campaign) -> DetailLoader:
     """The library's detail of a pair, as plain lines."""
 
     def load(pair: str) -> list[str]:
-        # Imported here: the app opens even where this part of the library is missing.
-        from logcache.runbook import steps
-        from logcache.validation.detail import pair_detail, render_detail
-
-        return render_detail(pair_detail(campaign.config, steps.entries(campaign), pair))
+        return render_detail(queries.pair_detail(campaign, pair))
 
     return load
 

@@ -32,6 +32,7 @@ class Exit(IntEnum):
     FINDINGS = 1  # the work ran and found something to fix: invalid rows, datasets not copied
     REFUSED = 2  # bad input or environment; nothing was written
     MANUAL = 3  # `run` stopped at a manual step: do it, confirm it, run again
+    INTERNAL = 70  # a bug in logcache (sysexits' EX_SOFTWARE), never a finding
     INTERRUPTED = 130  # stopped by Ctrl-C, SIGTERM or SIGHUP; the state is saved
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from logcache.cli.common import Exit, SubParsers, campaign_command, open_for
-from logcache.runbook import steps
+from logcache.runbook import queries
 from logcache.validation.detail import render_detail
 
 
@@ -20,7 +20,7 @@ def register(sub: SubParsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with open_for(args, None, write=False) as campaign:
-        detail = steps.pair_detail(campaign, args.pair)
+        detail = queries.pair_detail(campaign, args.pair)
     if args.json:
         print(json.dumps(detail.to_json(), ensure_ascii=False, sort_keys=True))
     else:

@@ -9,6 +9,7 @@ from logcache.campaign import lock_holder
 from logcache.cli.common import SubParsers, campaign_command
 from logcache.runbook.status import render_status, status_report
 from state.config import load_config
+from state.model import StepStatus
 from state.persist import load_or_new
 
 
@@ -20,7 +21,15 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.campaign)
     # Read only: status never takes the lock, so it works while another operator drives.
-    report = status_report(load_or_new(config.state_path, config.name), str(args.campaign), config)
+    state = load_or_new(config.state_path, config.name)
+    nxt = state.next_step()
+    actions = None
+    if nxt is not None and nxt.status is StepStatus.FAILED:
+        # Imported only here: the fixes read the results, a plain `status` stays quick.
+        from logcache.runbook.next_actions import actions_for
+
+        actions = actions_for(config, state, str(args.campaign))
+    report = status_report(state, str(args.campaign), config, actions)
     holder = lock_holder(config)
     if args.json:
         body = report.to_json()

@@ -16,7 +16,8 @@ from logcache.cli.common import Exit, SubParsers, campaign_command, graceful_sto
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import UsageError
 from logcache.progress_render import StatusLine, human_bytes
-from logcache.runbook import steps
+from logcache.runbook.lifecycle import StepFailed
+from logcache.runbook.steps import validate
 from logcache.validation import ResultRow
 from logcache.validation.backends.registry import BACKENDS
 from logcache.validation.orchestrate import ParcelUpdate, plan_parcels
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     with graceful_stop(view.status.line) as cancel, open_for(args, view.status.line) as campaign:
         campaign.config = config
         try:
-            result = steps.run_validate(
+            result = validate.run(
                 campaign,
                 names=args.filter_by_name,
                 force=args.force,
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 on_event=view.on_event,
                 cancel=cancel,
             )
-        except steps.StepFailed as failed:
+        except StepFailed as failed:
             if failed.result is None:
                 raise
             result = failed.result

@@ -4,19 +4,23 @@ manual step with instructions and at a step whose goal was not reached. The app'
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from logcache.campaign import Campaign
 from logcache.errors import LogcacheError, UsageError
 from logcache.hooks import notify as events
 from logcache.hooks.notify import notify
 from logcache.hooks.runner import HookFailed
+from logcache.runbook.checks import check_locations
 from logcache.runbook.events import EventSink, Notice, ParcelUpdate, RunbookEvent, ignore
+from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.spec import MANUAL_STEPS, SPECS
-from logcache.runbook.steps import StepFailed, check_locations
 from logcache.validation.jobs import release_machines
+from state.config import CampaignConfig
 from state.model import ParcelStatus, StepName, StepStatus
 
 
@@ -139,5 +143,22 @@ def confirm_manual(campaign: Campaign, name: StepName, note: str) -> None:
         raise UsageError(f"{name} is not a manual step; manual steps are {', '.join(sorted(MANUAL_STEPS))}")
     if not SPECS[name].manual_for(campaign.config):
         raise UsageError(f"{name} is done by its hook in this campaign ([image] command); run it with: logcache run CAMPAIGN")
+    check_manual_note(campaign.config, name, note)
     campaign.state.finish_step(name, StepStatus.DONE, note=note)
     campaign.save()
+
+
+def check_manual_note(config: CampaignConfig, name: StepName, note: str) -> None:
+    """Refuse a manual step's note that cannot be what was done: the image's tag (it
+    becomes the validation jobs' `{image}`) matches `[image] tag_pattern` when set, else
+    is one word; the merged PR is an http(s) URL. The app asks the same check."""
+    if name is StepName.BUILD_IMAGE:
+        pattern = config.image.tag_pattern
+        if pattern and not re.search(pattern, note):
+            raise UsageError(f"the image tag {note!r} does not match [image] tag_pattern {pattern!r}; give the tag that was pushed")
+        if not note or note != note.strip() or any(c.isspace() for c in note):
+            raise UsageError(f"give the pushed image's tag as --note TAG: one word without spaces, not {note!r}")
+    elif name is StepName.MERGE_PR:
+        parsed = urlsplit(note)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or any(c.isspace() for c in note):
+            raise UsageError(f"give the merged PR's URL as --note https://...: {note!r} is not an http(s) URL")

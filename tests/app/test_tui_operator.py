@@ -330,7 +330,7 @@ async def test_enter_on_an_invalid_pair_opens_its_detail_from_failed_and_results
 
 async def test_the_detail_screen_shows_the_library_detail(validated: Path) -> None:
     detail = pytest.importorskip("logcache.validation.detail")
-    from logcache.runbook import steps
+    from logcache.runbook import queries
 
     app = LogcacheApp(validated)
     async with app.run_test(size=SIZE) as pilot:
@@ -345,7 +345,7 @@ async def test_the_detail_screen_shows_the_library_detail(validated: Path) -> No
         while time.monotonic() < deadline and (not isinstance(app.screen, DetailScreen) or "loading" in app.screen.text):
             await pilot.pause(0.1)
         assert isinstance(app.screen, DetailScreen)
-        expected = detail.render_detail(detail.pair_detail(app.campaign.config, steps.entries(app.campaign), pair))
+        expected = detail.render_detail(detail.pair_detail(app.campaign.config, queries.entries(app.campaign), pair))
         assert all(line in app.screen.text for line in expected[:5])
         await pilot.press("escape", "q")
 

@@ -235,3 +235,23 @@ def test_an_unknown_aws_profile_is_named_with_where_it_came_from(where: str, wor
         if where == "AWS_PROFILE"
         else "logcache: AWS profile 'nope' does not exist (from --profile or [s3].profile); fix it or ~/.aws/config"
     )
+
+
+@pytest.mark.parametrize("command", ["tui", "demo"])
+def test_python_dash_m_logcache_has_the_apps_commands_as_the_console_script_does(command: str) -> None:
+    done = logcache(command, "--help")
+    assert done.returncode == 0, done.stderr
+    assert f"usage: logcache {command}" in done.stdout
+    assert command in logcache("--help").stdout
+
+
+def test_an_internal_error_exits_70_in_one_line_never_as_a_finding(world: Path) -> None:
+    """A bug (here: a destination wrapper that is no wrapper) is neither a refusal nor a
+    finding: exit 70, as sysexits' EX_SOFTWARE, one line and no traceback."""
+    logcache("discover", world / "campaign.toml")
+    env = {**os.environ, "LOGCACHE_DESTINATION_WRAPPER": "logcache.errors:describe"}
+    env.pop("LOGCACHE_DEBUG", None)
+    done = logcache("copy", world / "campaign.toml", env=env)
+    assert done.returncode == 70, done.stderr
+    assert "internal error" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

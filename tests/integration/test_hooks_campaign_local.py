@@ -70,7 +70,8 @@ def test_status_json_names_the_image_and_picking_another_run_forgets_it(world: P
     import json
 
     from logcache.campaign import open_campaign
-    from logcache.runbook.steps import pick, transactions
+    from logcache.runbook.queries import transactions
+    from logcache.runbook.steps import pick
 
     campaign = world / "campaign.toml"
     campaign.write_text(campaign.read_text() + IMAGE)
@@ -79,7 +80,7 @@ def test_status_json_names_the_image_and_picking_another_run_forgets_it(world: P
     assert (body["image"], body["pr_url"], body["machines_held"]) == ("registry.local/etl:local-7", None, None)
     with open_campaign(campaign) as opened:
         other = next(t for t in transactions(opened) if t.id != opened.state.transaction_id and t.status == "succeeded")
-        pick(opened, other.id)
+        pick.run(opened, transaction_id=other.id)
         assert opened.state.image_tag is None and opened.state.step(StepName.BUILD_IMAGE).status is StepStatus.PENDING
 
 

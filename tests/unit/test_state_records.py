@@ -21,7 +21,7 @@ def test_the_entry_fields_are_declared_once() -> None:
     record = [f.name for f in dataclasses.fields(CacheRecord)]
     assert record == ["dataset", "kind", "t", "source", "destination", "objects", "bytes"]
     assert [f.name for f in dataclasses.fields(CacheEntry)] == record
-    assert [f.name for f in dataclasses.fields(DatasetState)] == [*record, "copy_status", "reason"]
+    assert [f.name for f in dataclasses.fields(DatasetState)] == [*record, "copy_status", "reason", "recopies"]
 
 
 def test_a_dataset_state_of_an_entry_keeps_the_state_file_keys(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_a_dataset_state_of_an_entry_keeps_the_state_file_keys(tmp_path: Path) -
     table = tomllib.loads(path.read_text())["datasets"][0]
     assert table == {
         "dataset": "raw-feed-s0", "kind": "log", "t": 42, "source": "s3://e/id", "destination": "s3://p/cache/id",
-        "objects": 3, "bytes": 999, "copy_status": "failed", "reason": "boom",
+        "objects": 3, "bytes": 999, "copy_status": "failed", "reason": "boom", "recopies": 0,
     }
     path.with_name(f".{path.name}.json").unlink()  # read the TOML itself, not its parsed copy
     assert load_state(path).datasets == state.datasets
