@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from logcache.catalog import FileCatalog, Transaction
+from logcache.catalog.files import FileCatalog, Transaction
 from logcache.errors import LogcacheError, UsageError
 from logcache.storage.base import ObjectInfo, Store
 
