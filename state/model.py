@@ -129,7 +129,8 @@ class DatasetState(CacheRecord):
 
     @classmethod
     def of(cls, record: CacheRecord, copy_status: CopyStatus = CopyStatus.PENDING, reason: str = "", recopies: int = 0) -> DatasetState:
-        return cls(*(getattr(record, f.name) for f in fields(CacheRecord)), copy_status, reason, recopies)
+        entry = {f.name: getattr(record, f.name) for f in fields(CacheRecord)}
+        return cls(**entry, copy_status=copy_status, reason=reason, recopies=recopies)
 
 
 @dataclass
