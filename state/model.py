@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 SCHEMA_VERSION = 1
+# The note of a step stopped before its end, left pending to resume.
+INTERRUPTED_NOTE = "interrupted; run it again to resume"
 
 T = TypeVar("T")
 
@@ -55,6 +57,9 @@ class ParcelStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     STUCK = "stuck"
+    # Its driver stopped (a signal, a quit, a kill) while it ran on this machine: nothing
+    # runs it any more; the next validation runs it again.
+    INTERRUPTED = "interrupted"
 
 
 class FailedPathOrigin(StrEnum):
@@ -266,6 +271,26 @@ class CampaignState:
 
     def open_failed_paths(self) -> list[FailedPath]:
         return [fp for fp in self.failed_paths if fp.resolution == Resolution.OPEN]
+
+    def interrupt_parcels(self, detached: Callable[[ParcelState], bool]) -> bool:
+        """Parcels marked running (or stuck) that nothing runs any more become interrupted;
+        `detached` ones (jobs of an asynchronous submitter, which outlive their driver) stay
+        as they are. True if any changed."""
+        changed = False
+        for parcel in self.parcels:
+            if parcel.status in (ParcelStatus.RUNNING, ParcelStatus.STUCK) and not detached(parcel):
+                parcel.status, changed = ParcelStatus.INTERRUPTED, True
+        return changed
+
+    def settle(self, detached: Callable[[ParcelState], bool]) -> bool:
+        """What the state says once no driver runs: no step is running (it is pending again,
+        to resume) and no parcel of this machine is (`interrupt_parcels`). True if any
+        changed."""
+        changed = self.interrupt_parcels(detached)
+        for step in self.steps:
+            if step.status is StepStatus.RUNNING:
+                step.status, step.finished_at, step.note, changed = StepStatus.PENDING, None, INTERRUPTED_NOTE, True
+        return changed
 
     def excluded(self) -> set[str]:
         """The names of the datasets left out of the registry patch."""

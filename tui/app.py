@@ -203,12 +203,13 @@ class LogcacheApp(App[None]):
         nxt = self.campaign.state.next_step()
         return nxt.name if nxt else list(StepName)[-1]
 
-    def log_line(self, text: str, level: str = "info") -> None:
+    def log_line(self, text: str, level: str = "info", journal_it: bool = True) -> None:
         """A line in the Log pane and, in a session that drives the campaign, in the
-        campaign's event log."""
+        campaign's event log; the runbook journals the library's events itself
+        (`journal_it=False`), so only the app's own lines are written here."""
         if self._main is not None:
             self._main.log_pane.add(datetime.now(), text)
-        if not self.campaign.read_only and not self._journal_broken:
+        if journal_it and not self.campaign.read_only and not self._journal_broken:
             try:
                 journal.append(self.campaign.config.work_dir, journal.JournalEntry(utc_now(), self.operator, text, level))
             except OSError as exc:
@@ -225,7 +226,7 @@ class LogcacheApp(App[None]):
         with self.live.lock:
             self._queued.discard(type(message))
         if message.line:
-            self.log_line(message.line)
+            self.log_line(message.line, journal_it=False)
 
     def emit(self, event: Any) -> None:
         """The library's callback, called in a worker thread: the event is folded here,

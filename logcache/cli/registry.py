@@ -40,7 +40,7 @@ def register(sub: SubParsers) -> None:
     e.set_defaults(func=run_export)
 
     x = actions.add_parser(
-        "exclude",
+        "leave-out",
         help="leave datasets out of the registry patch (they keep their previous entry), e.g. one that cannot be fixed in this refresh",
     )
     add_campaign(x)

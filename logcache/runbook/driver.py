@@ -16,7 +16,8 @@ from logcache.hooks import notify as events
 from logcache.hooks.notify import notify
 from logcache.hooks.runner import HookFailed
 from logcache.runbook.checks import check_locations
-from logcache.runbook.events import EventSink, Notice, ParcelUpdate, RunbookEvent, ignore
+from logcache.runbook.events import EventSink, Notice, ParcelUpdate, RunbookEvent, StepEnded, ignore
+from logcache.runbook.journaling import JournalSink, journaled
 from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.spec import MANUAL_STEPS, SPECS
 from logcache.validation.jobs import release_machines
@@ -57,7 +58,7 @@ def run_campaign(
     parcel, every row valid."""
     check_locations(campaign)
     tell = Notifier(campaign, on_event)
-    _release_machines(campaign, on_event)
+    _release_machines(campaign, tell.journal)
     for step in campaign.state.steps:
         if cancel is not None and cancel.is_set():
             raise KeyboardInterrupt
@@ -69,7 +70,7 @@ def run_campaign(
             tell(events.MANUAL_STEP, f"waiting at {step.name.value}: {outcome.message}")
             return outcome
         try:
-            run_step(campaign, step.name, tell.relay, cancel)
+            run_step(campaign, step.name, journaled(campaign, tell.relay), cancel)
         except (StepFailed, HookFailed) as failed:
             outcome = DriverOutcome(Stop.FAILED, step.name, f"{step.name.value} failed: {failed.one_line()}")
             tell(events.FAILURE, outcome.message)
@@ -97,12 +98,16 @@ class Notifier:
     def __init__(self, campaign: Campaign, on_event: EventSink) -> None:
         self.campaign = campaign
         self.on_event = on_event
+        # The driver's own lines; the steps' events are journaled by the steps.
+        self.journal = journaled(campaign, on_event)
         self.stuck: set[str] = set()
 
     def __call__(self, event: str, message: str) -> None:
+        if isinstance(self.journal, JournalSink):
+            self.journal.write(message, "warning" if event in (events.FAILURE, events.STUCK) else "info")
         failed = notify(self.campaign.config, event, message)
         if failed is not None:
-            self.on_event(Notice(failed))
+            self.journal(Notice(failed))
 
     def relay(self, event: RunbookEvent) -> None:
         self.on_event(event)
@@ -146,6 +151,7 @@ def confirm_manual(campaign: Campaign, name: StepName, note: str) -> None:
     check_manual_note(campaign.config, name, note)
     campaign.state.finish_step(name, StepStatus.DONE, note=note)
     campaign.save()
+    journaled(campaign, ignore)(StepEnded(name, StepStatus.DONE, note))
 
 
 def check_manual_note(config: CampaignConfig, name: StepName, note: str) -> None:

@@ -49,7 +49,7 @@ class Action:
 
 
 def exclude_command(campaign_arg: str, names: Sequence[str], reason: str) -> str:
-    return shlex.join(["logcache", "registry", "exclude", campaign_arg, *names, "--reason", reason])
+    return shlex.join(["logcache", "registry", "leave-out", campaign_arg, *names, "--reason", reason])
 
 
 def recopy_command(campaign_arg: str, names: Sequence[str], pairs: Sequence[str]) -> str:

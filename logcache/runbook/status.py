@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from logcache.runbook.spec import SPECS
+from logcache.validation.predict import ParcelForecast
+from logcache.validation.predict import parcel_forecasts as read_forecasts
 from state.config import CampaignConfig
-from state.model import CampaignState, StepName, StepStatus
+from state.model import CampaignState, ParcelStatus, StepName, StepStatus
 
 if TYPE_CHECKING:
     from logcache.runbook.next_actions import Action
@@ -44,9 +46,28 @@ class StatusReport:
     machine_cost: float | None = None  # so far, with `hourly_cost`
     actions: list[dict[str, object]] = field(default_factory=list)  # every fix of a finding (next_actions)
     excluded: list[str] = field(default_factory=list)  # datasets left out of the patch
+    # Parcels marked running or stuck, "label (backend job-id)": after the driver ended,
+    # only the asynchronous submitter's jobs, which run on without it.
+    parcels_running: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+def parcel_forecasts(config: CampaignConfig) -> list[ParcelForecast]:
+    """The latest validation's parcels: predicted duration and peak memory against what
+    their units measured (`logcache status`, the app's Validators pane)."""
+    return read_forecasts(config.work_dir)
+
+
+def render_forecasts(forecasts: list[ParcelForecast]) -> str:
+    lines = ["parcel   predicted      actual   error   peak predicted / actual"]
+    for f in forecasts:
+        actual = "-" if f.actual_s is None else f"{f.actual_s:9.1f} s"
+        error = "" if f.error is None else f"{f.error:+.0%}"
+        peak = "" if f.actual_peak is None else f"{f.actual_peak / 2**20:.0f} MiB"
+        lines.append(f"{f.label:<8} {f.predicted_s:9.1f} s {actual:>11} {error:>7}   {f.predicted_peak / 2**20:.0f} MiB / {peak}")
+    return "\n".join(lines)
 
 
 def status_report(state: CampaignState, campaign_arg: str, config: CampaignConfig | None = None, actions: list[Action] | None = None) -> StatusReport:
@@ -96,6 +117,11 @@ def status_report(state: CampaignState, campaign_arg: str, config: CampaignConfi
         machine_cost=None if cost is None else round(cost, 2),
         actions=[asdict(a) for a in actions or []],
         excluded=sorted(state.excluded()),
+        parcels_running=[
+            f"{p.parcel_id} ({' '.join(x for x in (p.backend, p.job_id) if x)})"
+            for p in state.parcels
+            if p.status in (ParcelStatus.RUNNING, ParcelStatus.STUCK)
+        ],
     )
 
 
@@ -119,6 +145,8 @@ def render_status(report: StatusReport) -> str:
     lines.append(f"datasets: {report.datasets} ({copies}); open failed paths: {report.failed_paths_open}")
     if report.parcels:
         lines.append("parcels: " + ", ".join(f"{v} {k}" for k, v in report.parcels.items()))
+    if report.parcels_running:
+        lines.append("running: " + ", ".join(report.parcels_running))
     if report.aggregate:
         lines.append(f"cache-validations: {report.aggregate}")
     if report.image:

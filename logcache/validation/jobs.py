@@ -473,7 +473,7 @@ def run_async(
     image: str = "",
     run: str | None = None,
 ) -> list[JobEnd]:
-    """`run_jobs` for `[validation] submit`: same arguments and result, plus where the
+    """`CommandBackend.run` for `[validation] submit`: the same jobs and result, plus where the
     records live, where hook output goes, and the image tag for `{image}`."""
     submitter = Submitter(config, book or default_book(config), on_line=on_line, cancel=cancel, image=image)
     return submitter.run(jobs, force=force, watch=watch, started=started, run=run)

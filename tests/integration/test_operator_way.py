@@ -53,10 +53,10 @@ def test_a_faulted_demo_reaches_a_mergeable_patch_with_its_exclusions(world: Pat
     assert first.returncode == 1, first.stdout + first.stderr
     status = logcache("status", campaign)
     nxt = next(line for line in status.stdout.splitlines() if line.startswith("next: "))
-    assert "registry exclude" in nxt and gone in nxt, status.stdout
+    assert "registry leave-out" in nxt and gone in nxt, status.stdout
     failures = logcache("failures", campaign)
     assert failures.returncode == 1
-    assert f"logcache registry exclude {campaign} {gone}" in failures.stdout
+    assert f"logcache registry leave-out {campaign} {gone}" in failures.stdout
 
     # 2. Leave it out; the run goes on to the manual image step.
     assert _run_fix(campaign, nxt.removeprefix("next: ")).returncode == 0
@@ -70,7 +70,7 @@ def test_a_faulted_demo_reaches_a_mergeable_patch_with_its_exclusions(world: Pat
     # naming the fix.
     third = logcache("run", campaign)
     assert third.returncode == 1, third.stdout + third.stderr
-    assert "aggregate" in third.stdout and "registry exclude" in third.stdout
+    assert "aggregate" in third.stdout and "registry leave-out" in third.stdout
     state = load_state(world / "campaign.state.toml")
     assert state.dataset(corrupt).recopies == 1
     assert "re-copied and re-validated 1 datasets" in third.stdout

@@ -7,6 +7,7 @@ import threading
 
 from logcache.campaign import Campaign
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, run_step, stop_if_cancelled
 from logcache.runbook.next_actions import next_actions
 from logcache.runbook.queries import entries
@@ -16,6 +17,7 @@ from state.model import StepName
 
 
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> Aggregate:
+    on_event = journaled(campaign, on_event)
     def work() -> Done[Aggregate]:
         stop_if_cancelled(cancel)
         result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir, campaign.state.excluded())

@@ -12,6 +12,7 @@ from logcache.copy.events import CopyReport, DatasetFailed, DatasetStatus, Datas
 from logcache.entries import select_entries
 from logcache.errors import UsageError
 from logcache.runbook.events import EventSink, RunbookEvent, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, StepInterrupted, record_failed_path, run_as
 from logcache.runbook.queries import entries
 from logcache.stores import open_destination, open_source
@@ -30,6 +31,7 @@ def run(
 ) -> CopyReport:
     """Copy, verify, record per dataset. Unknown `only` names, a bad concurrency and
     stores that cannot be opened are refused before the state changes."""
+    on_event = journaled(campaign, on_event)
     config = campaign.config
     conc = config.copy.concurrency if concurrency is None else concurrency
     if conc < 1:

@@ -10,6 +10,7 @@ import threading
 from logcache.campaign import Campaign
 from logcache.copy.events import CopyReport, DatasetStatus
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, run_step, stop_if_cancelled
 from logcache.runbook.next_actions import ActionKind
 from logcache.runbook.queries import actions, pairs_of, recopy_candidates
@@ -19,6 +20,7 @@ from state.model import CopyStatus, Resolution, StepName
 
 
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> str:
+    on_event = journaled(campaign, on_event)
     names = recopy_candidates(campaign)
 
     def copy_again(only: list[str]) -> CopyReport:

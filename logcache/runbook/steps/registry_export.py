@@ -13,6 +13,7 @@ from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
 from logcache.registry import apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, hook_lines, run_step, stop_if_cancelled
 from logcache.runbook.queries import entries, exclusions, verified_entries
 from state.model import StepName
@@ -21,6 +22,7 @@ from state.model import StepName
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None, out: Path | None = None) -> Path:
     """A dataset not verified at the destination is never put in the registry. A rerun
     after the PR hook failed reuses the branch and retries the hook."""
+    on_event = journaled(campaign, on_event)
     cached, ready = entries(campaign), verified_entries(campaign)
     if not ready:
         raise UsageError("no dataset is verified at the destination yet; run the copy first (logcache copy CAMPAIGN)")

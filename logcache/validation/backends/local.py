@@ -13,6 +13,7 @@ from typing import Any
 from logcache.entries import CSV_NAME, read_entries
 from logcache.validation.backends.base import JobEnd, ParcelJob, RunOptions
 from logcache.validation.backends.follow import follow_units
+from logcache.validation.budget import budget_of
 from logcache.validation.orphans import orphan_guard
 from logcache.validation.parcel import Stores, run_unit, run_unit_here, unit_entries
 from logcache.validation.plan import Task, units
@@ -50,7 +51,7 @@ class LocalBackend:
             stores = Stores.of(config)
 
             def run(job: ParcelJob, unit: tuple[Task, ...]) -> Any:
-                return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force, readers)
+                return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force, readers, budget_of(config))
         else:
             workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
             # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
