@@ -57,7 +57,7 @@ def run(
                     replace(
                         ds,
                         copy_status=CopyStatus.VERIFIED if verified else CopyStatus.FAILED,
-                        reason="" if verified else event.reason,
+                        reason=event.reason if isinstance(event, DatasetFailed) else "",
                         recopies=ds.recopies + 1 if recopied else ds.recopies,
                     )
                 )
