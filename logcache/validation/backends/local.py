@@ -21,7 +21,6 @@ from logcache.validation.scan import cores
 from state.config import CampaignConfig
 
 
-
 class LocalBackend:
     def check(self, config: CampaignConfig, jobs: Sequence[ParcelJob], force: bool) -> None:
         """This machine can run anything."""
