@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import itertools
 import json
 import math
 import os
@@ -394,7 +395,7 @@ def _write_segments(out: _Writer, shard: str, history: ShardHistory, log: pa.Tab
 def _put_segments(out: _Writer, shard: str, history: ShardHistory, log: pa.Table, bounds: list[int], rng: np.random.Generator) -> int:
     """One Avro segment per pair of consecutive row `bounds` (each at a transaction's start)."""
     written = 0
-    for start, stop in zip(bounds, bounds[1:]):
+    for start, stop in itertools.pairwise(bounds):
         if stop <= start:
             continue
         first_t = int(history.t_values[history.tx[start]])
