@@ -134,6 +134,7 @@ class LogcacheApp(App[None]):
         self.set_interval(HEARTBEAT_POLL_S, self._poll_parcels)
         self.set_interval(HEARTBEAT_POLL_S, self._poll_machines)
         self._poll_machines()
+        self._load_finished_parcels()
         self._load_diff()
         self._load_results()
         self.log_line(f"opened {self.campaign_path} as {self.operator}" + (" (read-only)" if self.campaign.read_only else ""))
@@ -190,11 +191,15 @@ class LogcacheApp(App[None]):
                 continue
             # Seen running, or already ended when a fast re-copy fell between refreshes.
             paths = [fp for fp in self.campaign.state.failed_paths if fp.resolution.value in ("open", "recopied")] if step.status is StepStatus.RUNNING else []
+            if step.status is StepStatus.RUNNING and not paths:
+                continue  # nothing to announce
             names = ", ".join(dict.fromkeys(fp.dataset_name for fp in paths if fp.dataset_name))
+            # Never about the pane on screen.
+            see = "" if self.main.active_tab == "failed" else "; see 3 Failed"
             text = (
-                f"re-copying {len(paths)} failed paths ({names}), then re-validating those datasets; see 3 Failed"
+                f"re-copying {len(paths)} failed paths" + (f" ({names})" if names else "") + f", then re-validating those datasets{see}"
                 if step.status is StepStatus.RUNNING
-                else f"re-copy of failed paths {step.status.value}: {step.note}; see 3 Failed"
+                else f"re-copy of failed paths {step.status.value}" + (f": {step.note}" if step.note else "") + see
             )
             self.log_line(text)
             self.notify(text, title="re-copy", timeout=10, severity="error" if step.status is StepStatus.FAILED else "information")
@@ -345,6 +350,19 @@ class LogcacheApp(App[None]):
                 self.emit(update)
 
         self.run_worker(work, thread=True, group="heartbeats", exclusive=True, exit_on_error=False)
+
+    def _load_finished_parcels(self) -> None:
+        """Bytes and heartbeats of the parcels that ended before this session, once: the
+        Validators pane shows them, not blanks. Set without folding: no Log line each."""
+        campaign = self.campaign
+
+        def work() -> None:
+            updates = queries.finished_parcels(campaign)
+            with self.live.lock:
+                for update in updates:
+                    self.live.parcels.setdefault(update.label, update)
+
+        self.run_worker(work, thread=True, group="parcels", exclusive=True, exit_on_error=False)
 
     def _poll_machines(self) -> None:
         """The machines an asynchronous submitter's parcels hold, for the Validators pane."""
@@ -509,10 +527,12 @@ class LogcacheApp(App[None]):
             "  tab            next pane or widget",
             "",
             "[b]Notifications[/b]",
-            "  When a copy, a validation, a re-copy or run all ends, the terminal bell rings",
-            "  and a desktop notification is sent (OSC 9 and OSC 777; in tmux, set",
-            "  allow-passthrough on). Every event is kept in the work dir's events.jsonl:",
-            "  `logcache log CAMPAIGN` prints it.",
+            # One line per paragraph: the help wraps it to the screen.
+            (
+                "  When a copy, a validation, a re-copy or run all ends, the terminal bell rings and a desktop notification"
+                " is sent (OSC 9 and OSC 777; in tmux, set allow-passthrough on)."
+            ),
+            "  Every event is kept in the work dir's events.jsonl: `logcache log CAMPAIGN` prints it.",
         ]
         if self.campaign.read_only:
             notes.insert(0, f"[b]Read-only[/b]: {escape(self.holder)} drives this campaign; no key starts work.\n")

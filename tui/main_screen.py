@@ -16,10 +16,10 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from tui.glyphs import Glyphs
-from tui.widgets.checklist import Checklist
+from tui.widgets.checklist import Checklist, ChecklistLegend
 from tui.widgets.copy_pane import CopyPane
 from tui.widgets.diff_pane import DiffPane
-from tui.widgets.failed_pane import FailedPane
+from tui.widgets.failed_pane import FailedPane, failed_path_loader
 from tui.widgets.lines import set_line
 from tui.widgets.log_pane import LogPane
 from tui.widgets.results_pane import ResultsPane
@@ -92,6 +92,7 @@ class MainScreen(Screen[None]):
                     yield self.panes["results"]()
                 with TabPane("Log", id="log"):
                     yield LogPane(id="log-view")
+        yield ChecklistLegend(self.glyphs, id="legend")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -195,7 +196,7 @@ class MainScreen(Screen[None]):
         self.logcache.open_detail(message.pair)
 
     def on_failed_pane_path_chosen(self, message: FailedPane.PathChosen) -> None:
-        self.app.notify(f"{message.url}\n{message.text}", title="failed path", timeout=10)
+        self.logcache.open_detail(message.url, failed_path_loader(self.logcache.campaign))
 
 
 def without_work_keys(pane: type[Widget]) -> type[Widget]:

@@ -7,14 +7,14 @@ from datetime import datetime, timezone
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.widgets import RichLog
 
 from logcache.runbook.journal import JournalEntry
+from tui.widgets.wrapped_log import WrappedLog
 
 MAX_LINES = 5000
 
 
-class LogPane(RichLog):
+class LogPane(WrappedLog):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("home", "scroll_home", "Top", show=False),
         Binding("end", "scroll_end", "Bottom", show=False),
@@ -24,13 +24,13 @@ class LogPane(RichLog):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, wrap=True, markup=False, max_lines=MAX_LINES)
+        super().__init__(id=id, max_lines=MAX_LINES)
 
     def focus_table(self) -> None:
         self.focus()
 
     def add(self, when: datetime, text: str) -> None:
-        self.write(f"{when:%H:%M:%S} {text}")
+        self.add_line(f"{when:%H:%M:%S} {text}")
 
     def add_past(self, entry: JournalEntry) -> None:
         """An entry of an earlier session, in local time, with its day and operator."""
@@ -39,4 +39,4 @@ class LogPane(RichLog):
             stamp = f"{when:%m-%d %H:%M:%S}"
         except ValueError:
             stamp = entry.at
-        self.write(f"{stamp} {entry.operator}: {entry.text}")
+        self.add_line(f"{stamp} {entry.operator}: {entry.text}")
