@@ -23,7 +23,7 @@ COMMAND_LABELS = ("rerun", "fix")  # the line of a detail that holds its command
 
 
 def campaign_detail_loader(campaign: Campaign) -> DetailLoader:
-    """The library's detail of a pair, as plain lines."""
+    """The runbook's detail of a pair (as `logcache show` gives it), as plain lines."""
 
     def load(pair: str) -> list[str]:
         return render_detail(queries.pair_detail(campaign, pair))
@@ -54,11 +54,9 @@ class DetailScreen(Screen[None]):
     def _load(self) -> None:
         try:
             lines = self.load(self.pair)
-        except ImportError as exc:
-            lines = [f"the detail of a pair is not available in this build ({describe(exc)})"]
         except LogcacheError as exc:
             lines = [exc.one_line()]
-        except Exception as exc:  # a bug in the detail must not kill the session
+        except Exception as exc:  # noqa: BLE001 - a bug in the detail must not kill the session
             lines = [f"internal error: {describe(exc)}"]
         self.app.call_from_thread(self._show, lines)
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import asdict
 
 from logcache.cli.common import Exit, SubParsers, campaign_command, open_for, print_json
 from logcache.cli.validate import row_line
 from logcache.runbook import queries
 from logcache.runbook.lifecycle import StepFailed
+from logcache.runbook.next_actions import next_actions
+from logcache.runbook.status import action_lines
 from logcache.runbook.steps import aggregate
+from logcache.validation.aggregate import pair_dataset
 from logcache.validation.result import ResultRow
 
 
@@ -34,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             result = failed.result
     s = result.summary
     if args.json:
-        print_json({"summary": asdict(s), "invalid": [asdict(r) for r in result.invalid]})
+        print_json({"summary": asdict(s), "invalid": [row_json(r) for r in result.invalid]})
         return Exit.DONE if s.all_valid else Exit.FINDINGS
     for row in result.invalid:
         print(row_line(row))
@@ -46,11 +50,22 @@ def run(args: argparse.Namespace) -> int:
 
 def run_failures(args: argparse.Namespace) -> int:
     with open_for(args, None, write=False) as campaign:
-        invalid = [r for r in queries.current_results(campaign) if not r.is_valid and r.error_kind != "not-run"]
+        rows = queries.current_results(campaign)
+        excluded = campaign.state.excluded()
+        invalid = [r for r in rows if not r.is_valid and r.error_kind != "not-run" and pair_dataset(r) not in excluded]
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
+        todo = next_actions(campaign.config, campaign.state, queries.entries(campaign), rows, str(args.campaign))
+        found = Exit.FINDINGS if invalid or campaign.state.open_failed_paths() else Exit.DONE
         if args.json:
-            print_json({"invalid": [asdict(r) for r in invalid], "failed_paths": [asdict(fp) for fp in paths]})
-            return Exit.DONE
+            print_json(
+                {
+                    "invalid": [row_json(r) for r in invalid],
+                    "failed_paths": [asdict(fp) for fp in paths],
+                    "actions": [asdict(a) for a in todo],
+                    "excluded": [asdict(x) for x in campaign.state.exclusions],
+                }
+            )
+            return found
         for row in invalid:
             print(failure_line(row))
         if invalid:
@@ -58,13 +73,27 @@ def run_failures(args: argparse.Namespace) -> int:
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
         for fp in paths:
             print(f"{fp.resolution.value:11} {fp.origin:10} {fp.dataset_name or '-':50} {fp.url}")
-        names = queries.failed_datasets(campaign)
+        names = [n for n in queries.failed_datasets(campaign) if n not in excluded]
         if names:
             c = args.campaign
             print(f"re-copy:     logcache copy {c} --only {' '.join(names)}")
             print(f"re-validate: logcache validate {c} --force --filter-by-name {','.join(queries.pairs_of(campaign, names))}")
             print(f"or both:     logcache run {c}")
-    return 0
+        for x in campaign.state.exclusions:
+            print(f"excluded    {x.name}: {x.reason}")
+        for line in action_lines([asdict(a) for a in todo]):
+            print(line)
+    return found
+
+
+def row_json(row: ResultRow) -> dict[str, object]:
+    """A result row for `--json`: its sample datoms as JSON, not as a string of JSON."""
+    body = asdict(row)
+    try:
+        body["sample"] = json.loads(row.sample or "[]")
+    except ValueError:
+        pass  # not JSON (an old result): kept as the text it is
+    return body
 
 
 def failure_line(row: ResultRow) -> str:

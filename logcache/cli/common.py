@@ -22,7 +22,7 @@ from typing import Any
 
 from logcache.campaign import Campaign, open_campaign
 from logcache.progress_render import StatusLine
-from state.config import CampaignConfig
+from state.config import CampaignConfig, parse_size
 
 
 class Exit(IntEnum):
@@ -82,9 +82,30 @@ def claim_campaign(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def with_overrides(args: argparse.Namespace, config: CampaignConfig) -> CampaignConfig:
-    """The config with this command's `--profile` and `--endpoint-url` over [s3]."""
+    """The config with this command's `--profile` and `--endpoint-url` over [s3], and its
+    `--worker-memory` over [validation]."""
     changes = {k: v for k in ("profile", "endpoint_url") if (v := getattr(args, k, None)) is not None}
-    return replace(config, s3=replace(config.s3, **changes)) if changes else config
+    if changes:
+        config = replace(config, s3=replace(config.s3, **changes))
+    memory = getattr(args, "worker_memory", None)
+    return config if memory is None else replace(config, validation=replace(config.validation, worker_memory=memory))
+
+
+def add_worker_memory(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--worker-memory",
+        type=_size,
+        metavar="SIZE",
+        help="memory budget of one validation worker, e.g. 4GiB; a shard that would not fit is checked in partitions "
+        "(overrides [validation] worker_memory; default: half this machine's memory shared by its workers)",
+    )
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; write e.g. 4GiB, 512MiB or a number of bytes") from None
 
 
 def open_for(args: argparse.Namespace, notice: Callable[[str], None] | None = print, *, write: bool = True) -> AbstractContextManager[Campaign]:

@@ -9,11 +9,13 @@ from datetime import date
 from pathlib import Path
 
 from logcache.campaign import open_campaign
-from logcache.cli.common import SubParsers, add_campaign
+from logcache.cli.common import Exit, SubParsers, add_break_lock, add_campaign, open_for
 from logcache.entries import CSV_NAME, read_entries
 from logcache.registry import RegistryPatch, Status, apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook import queries
+from logcache.runbook.steps import exclude
 from state.config import load_config
+from state.persist import load_or_new
 
 _COLORS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
 _BOLD, _RESET = "\033[1m", "\033[0m"
@@ -37,12 +39,35 @@ def register(sub: SubParsers) -> None:
     )
     e.set_defaults(func=run_export)
 
+    x = actions.add_parser(
+        "leave-out",
+        help="leave datasets out of the registry patch (they keep their previous entry), e.g. one that cannot be fixed in this refresh",
+    )
+    add_campaign(x)
+    x.add_argument("names", nargs="+", metavar="NAME", help="<shard>/<kind>, <dataset>/<validation>, a shard, a cache id or a URL")
+    x.add_argument("--reason", required=True, help="why; it goes into the patch's summary and the PR")
+    add_break_lock(x)
+    x.set_defaults(func=run_exclude)
+
+
+def run_exclude(args: argparse.Namespace) -> int:
+    with open_for(args) as campaign:
+        names = exclude.run(campaign, args.names, args.reason)
+        total = len(campaign.state.exclusions)
+    for name in names:
+        print(f"excluded {name}: {args.reason.strip()}")
+    print(f"{total} datasets are left out of the registry patch; `logcache run {args.campaign}` exports it again", file=sys.stderr)
+    return Exit.DONE
+
 
 def _plan(campaign: Path) -> tuple[RegistryPatch, Path]:
     config = load_config(campaign)
-    patch = plan_registry(config, read_entries(config.work_dir / CSV_NAME))
+    state = load_or_new(config.state_path, config.name)
+    patch = plan_registry(config, read_entries(config.work_dir / CSV_NAME), queries.exclusions(state))
     update = patch.update
-    print(f"registry {patch.path}: {update.summary()}", file=sys.stderr)
+    print(f"registry {patch.path}: {patch.summary()}", file=sys.stderr)
+    for line in patch.exclusion_lines():
+        print(line, file=sys.stderr)
     kept = update.names(Status.KEPT)
     if kept:
         print(f"warning: {len(kept)} registry entries are not in this transaction and are kept as they are: {', '.join(kept)}", file=sys.stderr)

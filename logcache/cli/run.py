@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from logcache.cli.common import Exit, SubParsers, campaign_command, graceful_stop, open_for, print_json, status_line
+from logcache.cli.common import Exit, SubParsers, add_worker_memory, campaign_command, graceful_stop, open_for, print_json, status_line
 from logcache.cli.copy import CopyView
 from logcache.cli.validate import ValidateView
 from logcache.progress_render import StatusLine
@@ -45,6 +45,7 @@ def register(sub: SubParsers) -> None:
         json_output="the outcome",
         s3=True,
     )
+    add_worker_memory(p)
     p.set_defaults(func=run)
 
 

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 from logcache.campaign import Campaign
 from logcache.errors import LogcacheError
 from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, StepEnded, StepStarted, ignore
-from state.model import FailedPathOrigin, StepName, StepStatus
+from state.model import INTERRUPTED_NOTE, FailedPathOrigin, StepName, StepStatus
 
 T = TypeVar("T")
 
@@ -69,26 +69,39 @@ def run_step(campaign: Campaign, name: StepName, work: Callable[[], Done[T]], on
         on_event(StepEnded(name, status, note))
 
     try:
-        done = work()
+        done = settling(campaign, work)
     except LogcacheError as exc:
         end(StepStatus.FAILED, exc.one_line())
         raise
     except KeyboardInterrupt:
-        end(StepStatus.PENDING, "interrupted; run it again to resume")
+        end(StepStatus.PENDING, INTERRUPTED_NOTE)
         raise
     end(StepStatus.DONE, done.note)
     return done.result
+
+
+def settling(campaign: Campaign, work: Callable[[], Done[T]]) -> Done[T]:
+    """`work`, after which, however it ended (done, failed, interrupted, crashed), no parcel
+    of this machine is left marked running: its processes are gone with the work."""
+    try:
+        return work()
+    finally:
+        if campaign.state.interrupt_parcels(campaign.detached):
+            campaign.mark()
 
 
 def run_as(campaign: Campaign, step: StepName | None, partial: bool, work: Callable[[], Done[T]], on_event: EventSink = ignore) -> T:
     """Run `work` as `step`, except a partial run (`--only`, `--filter-by-name`) before the
     whole step is done, or no step at all: those leave the checklist as it was."""
     if step is None or (partial and campaign.state.step(step).status is not StepStatus.DONE):
-        return work().result
+        return settling(campaign, work).result
     return run_step(campaign, step, work, on_event)
 
 
 def record_failed_path(campaign: Campaign, url: str, origin: FailedPathOrigin, dataset_name: str, on_event: EventSink) -> None:
+    # An excluded dataset's paths are accounted for: nothing to fix in this refresh.
+    if dataset_name in campaign.state.excluded():
+        return
     if campaign.state.add_failed_path(url, origin, dataset_name):
         on_event(FailedPathFound(url, origin, dataset_name))
 

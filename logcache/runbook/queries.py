@@ -14,6 +14,7 @@ from logcache.copy.events import CopyReport
 from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries
 from logcache.registry import RegistryPatch, plan_registry
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.next_actions import Action, ActionKind, actions_for, next_actions
 from logcache.stores import open_destination, open_results, open_source
 from logcache.validation.aggregate import aggregate_rows
 from logcache.validation.detail import PairDetail
@@ -22,7 +23,7 @@ from logcache.validation.heartbeat import read_heartbeats
 from logcache.validation.jobs import MachineUsage, default_book, held_machines
 from logcache.validation.orchestrate import ParcelUpdate
 from logcache.validation.result import ResultRow
-from state.model import CopyStatus, ParcelStatus, Resolution, StepName, StepStatus
+from state.model import CampaignState, CopyStatus, ParcelStatus, Resolution, StepName, StepStatus
 
 
 def transactions(campaign: Campaign) -> list[Transaction]:
@@ -43,15 +44,35 @@ def entries(campaign: Campaign) -> list[CacheEntry]:
 
 
 def registry_patch(campaign: Campaign) -> RegistryPatch:
-    """The registry update for every discovered entry (what `registry diff` shows)."""
-    return plan_registry(campaign.config, entries(campaign))
+    """The registry update for every discovered entry but the excluded ones (what
+    `registry diff` shows)."""
+    return plan_registry(campaign.config, entries(campaign), exclusions(campaign.state))
+
+
+def exclusions(state: CampaignState) -> dict[str, str]:
+    """The datasets left out of the patch, with their reasons."""
+    return {x.name: x.reason for x in state.exclusions}
 
 
 def verified_entries(campaign: Campaign) -> list[CacheEntry]:
-    """The entries whose copy is verified at the destination: the only ones the registry
-    may point at."""
-    verified = {d.name for d in campaign.state.datasets if d.copy_status is CopyStatus.VERIFIED}
+    """The entries whose copy is verified at the destination and that are not excluded:
+    the only ones the registry may point at."""
+    excluded = campaign.state.excluded()
+    verified = {d.name for d in campaign.state.datasets if d.copy_status is CopyStatus.VERIFIED and d.name not in excluded}
     return [e for e in entries(campaign) if e.name in verified]
+
+
+def actions(campaign: Campaign, campaign_arg: str) -> list[Action]:
+    """What to do next about every finding (see `runbook.next_actions`)."""
+    return actions_for(campaign.config, campaign.state, campaign_arg)
+
+
+def recopy_candidates(campaign: Campaign) -> list[str]:
+    """The datasets whose copy a re-copy can fix: the failed paths' (not at the source),
+    and those with a row invalid in a way a fresh copy changes, not re-copied yet."""
+    todo = next_actions(campaign.config, campaign.state, entries(campaign), current_results(campaign), "CAMPAIGN")
+    fixable = [n for a in todo if a.kind is ActionKind.RECOPY for n in a.names]
+    return list(dict.fromkeys([*(n for n in failed_datasets(campaign) if n in fixable), *fixable]))
 
 
 def image_tag(campaign: Campaign) -> str:

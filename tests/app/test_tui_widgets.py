@@ -161,7 +161,7 @@ async def test_the_detail_screen_wraps_a_long_rerun_command_and_y_copies_it(copi
     command = LONG.partition("rerun: ")[2]
     app = LogcacheApp(copied, glyphs=UNICODE)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.open_detail("raw-feed-s2/log-validation", lambda pair: [f"{pair}: INVALID (mismatch)", f"  rerun: {command}"])
+        app.main.open_detail("raw-feed-s2/log-validation", lambda pair: [f"{pair}: INVALID (mismatch)", f"  rerun: {command}"])
         await pilot.pause()
         deadline = time.monotonic() + 10
         while (not isinstance(app.screen, DetailScreen) or "loading" in app.screen.text) and time.monotonic() < deadline:
@@ -234,6 +234,7 @@ async def test_the_log_pane_wraps_without_losing_a_character(copied: Path, size:
         await pilot.press("6")
         await pilot.pause(0.2)
         app.log_line(LONG)
+        app.refresh_views()
         await pilot.pause(0.2)
         log = app.screen.query_one(LogPane)
         assert_whole(log, LONG)

@@ -7,7 +7,9 @@ import threading
 
 from logcache.campaign import Campaign
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, run_step, stop_if_cancelled
+from logcache.runbook.next_actions import next_actions
 from logcache.runbook.queries import entries
 from logcache.stores import open_results
 from logcache.validation.aggregate import Aggregate, aggregate
@@ -15,14 +17,18 @@ from state.model import StepName
 
 
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> Aggregate:
+    on_event = journaled(campaign, on_event)
     def work() -> Done[Aggregate]:
         stop_if_cancelled(cancel)
-        result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir)
+        result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir, campaign.state.excluded())
         campaign.state.aggregate = result.summary
         s = result.summary
         if not s.all_valid:
             kinds = ", ".join(f"{k.kind}: {k.count}" for k in s.by_error_kind)
-            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); see `logcache failures`", result)
-        return Done(result, f"all {s.rows} rows valid -> {s.path}")
+            todo = next_actions(campaign.config, campaign.state, entries(campaign), result.rows, "CAMPAIGN")
+            nxt = f"next: {todo[0].command}" if todo else "see `logcache failures`"
+            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); {nxt}", result)
+        left_out = f", {s.excluded} excluded from the patch" if s.excluded else ""
+        return Done(result, f"all {s.rows - s.excluded} rows valid{left_out} -> {s.path}")
 
     return run_step(campaign, StepName.AGGREGATE, work, on_event)

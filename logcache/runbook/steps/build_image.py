@@ -12,12 +12,14 @@ from logcache.errors import UsageError
 from logcache.hooks.image import build_image
 from logcache.hooks.template import uses
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, hook_lines, run_step
 from state.model import StepName
 
 
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> str:
     """A failure leaves the step failed and the next run retries it."""
+    on_event = journaled(campaign, on_event)
     state = campaign.state
     if not state.patch_path:
         raise UsageError("there is no registry patch to build the image with yet; run the registry export first (logcache run CAMPAIGN)")

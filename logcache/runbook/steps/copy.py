@@ -11,6 +11,7 @@ from logcache.copy.events import CopyReport, DatasetFailed, DatasetStatus, Datas
 from logcache.entries import select_entries
 from logcache.errors import UsageError
 from logcache.runbook.events import EventSink, RunbookEvent, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, StepInterrupted, record_failed_path, run_as
 from logcache.runbook.queries import entries
 from logcache.stores import open_destination, open_source
@@ -29,12 +30,18 @@ def run(
 ) -> CopyReport:
     """Copy, verify, record per dataset. Unknown `only` names, a bad concurrency and
     stores that cannot be opened are refused before the state changes."""
+    on_event = journaled(campaign, on_event)
     config = campaign.config
     conc = config.copy.concurrency if concurrency is None else concurrency
     if conc < 1:
         raise UsageError(f"--concurrency must be at least 1, not {conc}")
     cached = entries(campaign)
     select_entries(cached, only)
+    if only is None:
+        # Excluded datasets stay out of the patch: a whole copy need not reach them.
+        excluded = campaign.state.excluded()
+        cached = [e for e in cached if e.name not in excluded]
+    overwriting = config.copy.overwrite if overwrite is None else overwrite
     source = open_source(config, connections_needed(conc))
     destination = open_destination(config, connections_needed(conc))
 
@@ -45,6 +52,8 @@ def run(
             if ds is not None:
                 ds.copy_status = CopyStatus.VERIFIED if verified else CopyStatus.FAILED
                 ds.reason = "" if verified else event.reason
+                if verified and overwriting and only is not None:
+                    ds.recopies += 1  # a re-copy on purpose: rows still invalid after it put the source at fault
             if isinstance(event, DatasetFailed):
                 record_failed_path(campaign, event.url, FailedPathOrigin.COPY, event.name, on_event)
             else:
@@ -61,7 +70,7 @@ def run(
             destination,
             only=only,
             concurrency=conc,
-            overwrite=config.copy.overwrite if overwrite is None else overwrite,
+            overwrite=overwriting,
             on_event=record,
             cancel=cancel,
         )

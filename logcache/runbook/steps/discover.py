@@ -11,7 +11,8 @@ from logcache.discover.footers import Discovery, discover
 from logcache.discover.import_csv import read_entries_csv
 from logcache.entries import CacheEntry, write_entries
 from logcache.errors import missing_path_url
-from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.events import EventSink, StepEnded, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, record_failed_path, run_step
 from logcache.runbook.queries import entries_path
 from logcache.runbook.steps.pick import chosen_transaction, forget_hook_outputs
@@ -20,6 +21,7 @@ from state.model import CopyStatus, DatasetState, FailedPathOrigin, StepName, St
 
 
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> Discovery:
+    on_event = journaled(campaign, on_event)
     tx = chosen_transaction(campaign, on_event, cancel)
     config = campaign.config
     source, destination = open_source(config), open_destination(config)
@@ -48,9 +50,13 @@ def import_entries(campaign: Campaign, csv: Path) -> list[CacheEntry]:
     state.reset_from(StepName.COPY)
     state.datasets = [dataset_state(e, None) for e in imported]
     forget_hook_outputs(campaign)
+    note = f"imported {len(imported)} entries from {csv}"
     for name in (StepName.PICK_TRANSACTION, StepName.DISCOVER):
-        state.finish_step(name, StepStatus.SKIPPED, note=f"imported {len(imported)} entries from {csv}")
+        state.finish_step(name, StepStatus.SKIPPED, note=note)
     campaign.save()
+    journal = journaled(campaign, ignore)
+    for name in (StepName.PICK_TRANSACTION, StepName.DISCOVER):
+        journal(StepEnded(name, StepStatus.SKIPPED, note))
     return imported
 
 

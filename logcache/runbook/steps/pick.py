@@ -7,6 +7,7 @@ import threading
 from logcache.campaign import Campaign
 from logcache.catalog import Transaction, pick_transaction
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, run_step, stop_if_cancelled
 from logcache.runbook.queries import transactions
 from state.model import StepName
@@ -15,6 +16,7 @@ from state.model import StepName
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None, transaction_id: str | None = None) -> Transaction:
     """Choose the nightly run (default: the latest succeeded one). An unknown id is
     refused before the checklist changes."""
+    on_event = journaled(campaign, on_event)
     tx = pick_transaction(transactions(campaign), transaction_id)
     stop_if_cancelled(cancel)
 

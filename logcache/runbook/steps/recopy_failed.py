@@ -1,5 +1,7 @@
-"""Re-copy every failed path's dataset (with one automatic retry), then re-validate just
-those datasets; what is still broken stays open with its reason."""
+"""Re-copy every failed path's dataset and every dataset whose rows a fresh copy can fix,
+from the source with --overwrite (with one automatic retry), then re-validate just those
+datasets; what is still broken stays open with its reason, and a row still invalid after
+its re-copy is for the operator to exclude (runbook.next_actions)."""
 
 from __future__ import annotations
 
@@ -8,20 +10,23 @@ import threading
 from logcache.campaign import Campaign
 from logcache.copy.events import CopyReport, DatasetStatus
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, run_step, stop_if_cancelled
-from logcache.runbook.queries import failed_datasets, pairs_of
+from logcache.runbook.next_actions import ActionKind
+from logcache.runbook.queries import actions, pairs_of, recopy_candidates
 from logcache.runbook.steps import copy, validate
 from logcache.validation import KIND_OF
 from state.model import CopyStatus, Resolution, StepName
 
 
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> str:
-    names = failed_datasets(campaign)
+    on_event = journaled(campaign, on_event)
+    names = recopy_candidates(campaign)
 
     def copy_again(only: list[str]) -> CopyReport:
         # A dataset that still fails is a result here, not the end: it stays open below.
         try:
-            return copy.run(campaign, on_event, cancel, only=only, step=None)
+            return copy.run(campaign, on_event, cancel, only=only, overwrite=True, step=None)
         except StepFailed as failed:
             report: CopyReport = failed.result
             return report
@@ -50,7 +55,9 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
         still = [fp.url for fp in campaign.state.open_failed_paths()]
         note = f"re-copied and re-validated {len(copied)} datasets"
         if still:
-            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again", note)
+            todo = actions(campaign, "CAMPAIGN")
+            nxt = f"; or leave them out: {todo[-1].command}" if todo and todo[-1].kind is ActionKind.EXCLUDE else ""
+            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again{nxt}", note)
         return Done(note, note)
 
     return run_step(campaign, StepName.RECOPY_FAILED, work, on_event)

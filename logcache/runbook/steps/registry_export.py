@@ -13,14 +13,16 @@ from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
 from logcache.registry import apply_patch, default_patch_path, export_patch, plan_registry
 from logcache.runbook.events import EventSink, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, hook_lines, run_step, stop_if_cancelled
-from logcache.runbook.queries import entries, verified_entries
+from logcache.runbook.queries import entries, exclusions, verified_entries
 from state.model import StepName
 
 
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None, out: Path | None = None) -> Path:
     """A dataset not verified at the destination is never put in the registry. A rerun
     after the PR hook failed reuses the branch and retries the hook."""
+    on_event = journaled(campaign, on_event)
     cached, ready = entries(campaign), verified_entries(campaign)
     if not ready:
         raise UsageError("no dataset is verified at the destination yet; run the copy first (logcache copy CAMPAIGN)")
@@ -28,7 +30,7 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
     # Once applied for the PR, the registry holds the patch: a rerun keeps the exported
     # file and the branch, and only retries the PR hook.
     applied = state.registry_branch is not None
-    patch = plan_registry(campaign.config, ready)
+    patch = plan_registry(campaign.config, ready, exclusions(state))
     target = out or default_patch_path(campaign.config, date.today())
     pr_command = campaign.config.pr.command
     if pr_command and not applied and patch.repo is None and uses(pr_command, "branch"):
@@ -41,10 +43,11 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
         stop_if_cancelled(cancel)
         path = Path(state.patch_path) if applied and state.patch_path else export_patch(patch, target)
         state.patch_path = str(path)
-        left = len(cached) - len(ready)
+        accounted = state.excluded() | {e.name for e in ready}
+        left = sum(e.name not in accounted for e in cached)
         if left:
             raise StepFailed(f"{left} datasets are not verified at the destination and were left out of {path}; copy them, then export again", path)
-        note = f"{patch.update.summary()} -> {path}" if not applied else f"{path}"
+        note = f"{patch.summary()} -> {path}" if not applied else f"{path}"
         if campaign.config.pr.command:
             if not applied:
                 result = apply_patch(patch, date.today())

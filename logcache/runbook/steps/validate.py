@@ -11,6 +11,7 @@ from logcache.campaign import Campaign
 from logcache.errors import UsageError
 from logcache.runbook.checks import check_backend
 from logcache.runbook.events import EventSink, ParcelUpdate, RunbookEvent, ignore
+from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, hook_lines, record_failed_path, run_as
 from logcache.runbook.queries import entries, image_tag
 from logcache.stores import open_results
@@ -34,6 +35,7 @@ def run(
     prefix: str = "",
     step: StepName | None = StepName.VALIDATE,
 ) -> ValidationRun:
+    on_event = journaled(campaign, on_event)
     config = campaign.config
     settings = config.validation
     count = settings.parcel_count if count is None else count
@@ -91,7 +93,7 @@ def refresh_parcels(campaign: Campaign) -> list[ParcelUpdate]:
     updates = [
         ParcelUpdate.of(p.parcel_id, p.backend, p.job_id, beat_status(beat, stale_s), beat, beat.total, beat.bytes_total)
         for p in campaign.state.parcels
-        if p.status not in (ParcelStatus.DONE, ParcelStatus.FAILED) and (beat := beats.get(p.parcel_id)) is not None
+        if p.status not in (ParcelStatus.DONE, ParcelStatus.FAILED, ParcelStatus.INTERRUPTED) and (beat := beats.get(p.parcel_id)) is not None
     ]
     for update in updates:
         record_parcel(campaign, update)
@@ -107,6 +109,7 @@ def split_stuck(
 ) -> ValidationRun:
     """The seed's manual `--filter-by-name` split, done for the operator: what a stuck
     parcel of the main validation has not finished runs again as `parts` new parcels."""
+    on_event = journaled(campaign, on_event)
     if not label.isdigit():
         raise UsageError(f"parcel {label} is not one of the main validation's parcels; only those can be split")
     settings = campaign.config.validation
