@@ -105,10 +105,11 @@ class Campaign:
 
 
 def runs_detached(config: CampaignConfig, parcel: ParcelState) -> bool:
-    """Whether `parcel` runs on without its driver: a job of the asynchronous submitter
-    (`[validation] submit`), which the cluster keeps running and the next run follows by
-    its job id. Every other backend's work dies with the process that started it."""
-    return bool(config.submitter.submit) and parcel.backend == "command" and bool(parcel.job_id)
+    """Whether `parcel` may run on without its driver: a job of the command backend (the
+    asynchronous submitter's, or one a blocking template handed to a cluster), which the
+    next session follows by its job id and heartbeat, stuck once the heartbeat stops.
+    The local and Dask backends' work dies with the process that started it."""
+    return parcel.backend == "command" and bool(parcel.job_id)
 
 
 def lock_path(config: CampaignConfig) -> Path:

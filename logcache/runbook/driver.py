@@ -67,7 +67,10 @@ def run_campaign(
         spec = SPECS[step.name]
         if spec.manual_for(campaign.config):
             outcome = DriverOutcome(Stop.MANUAL, step.name, manual_hint(campaign, step.name, campaign_arg))
-            tell(events.MANUAL_STEP, f"waiting at {step.name.value}: {outcome.message}")
+            # The journal is every front end's history: it names the step, not the CLI
+            # command that the app's Enter on the step replaces.
+            pr = f" (PR: {campaign.state.pr_url})" if step.name is StepName.MERGE_PR and campaign.state.pr_url else ""
+            tell(events.MANUAL_STEP, f"waiting at {step.name.value}: {outcome.message}", f"waiting at {step.name.value}, a manual step: {spec.title}{pr}")
             return outcome
         try:
             run_step(campaign, step.name, journaled(campaign, tell.relay), cancel)
@@ -102,9 +105,9 @@ class Notifier:
         self.journal = journaled(campaign, on_event)
         self.stuck: set[str] = set()
 
-    def __call__(self, event: str, message: str) -> None:
+    def __call__(self, event: str, message: str, journal_text: str | None = None) -> None:
         if isinstance(self.journal, JournalSink):
-            self.journal.write(message, "warning" if event in (events.FAILURE, events.STUCK) else "info")
+            self.journal.write(journal_text or message, "warning" if event in (events.FAILURE, events.STUCK) else "info")
         failed = notify(self.campaign.config, event, message)
         if failed is not None:
             self.journal(Notice(failed))

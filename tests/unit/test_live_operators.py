@@ -66,22 +66,23 @@ def test_a_lock_from_another_host_is_taken_only_with_break_lock(tmp_path: Path) 
     lock.release()
 
 
-def test_settle_leaves_only_the_asynchronous_submitters_jobs_running(campaign: Path) -> None:
+def test_settle_leaves_only_the_command_backends_jobs_running(campaign: Path) -> None:
+    """Local and Dask work dies with its driver; a command-backend job (submitted, or
+    handed to a cluster by a blocking template) may run on, followed by its heartbeat."""
     with open_campaign(campaign, write=False) as c:
         config = c.config
     state = CampaignState("x")
     state.start_step(StepName.VALIDATE)
     state.parcels = [ParcelState("0", "local", "local-0", ParcelStatus.RUNNING), ParcelState("1", "command", "job-17", ParcelStatus.RUNNING),
-                     ParcelState("2", "local", "", ParcelStatus.DONE)]
+                     ParcelState("2", "local", "", ParcelStatus.DONE), ParcelState("3", "dask", "dask-3", ParcelStatus.STUCK)]
     assert state.settle(lambda p: runs_detached(config, p))
-    assert [p.status for p in state.parcels] == [ParcelStatus.INTERRUPTED, ParcelStatus.INTERRUPTED, ParcelStatus.DONE]
+    assert [p.status for p in state.parcels] == [ParcelStatus.INTERRUPTED, ParcelStatus.RUNNING, ParcelStatus.DONE, ParcelStatus.INTERRUPTED]
     assert state.step(StepName.VALIDATE).status is StepStatus.PENDING
     submitting = replace(config, submitter=replace(config.submitter, submit="submit {parcel_id}"))
-    state.parcels[1].status = ParcelStatus.RUNNING
     assert not state.settle(lambda p: runs_detached(submitting, p))
     assert state.parcels[1].status is ParcelStatus.RUNNING
     shown = render_status(status_report(state, "C"))
-    assert "running: 1 (command job-17)" in shown and "1 interrupted" in shown
+    assert "running: 1 (command job-17)" in shown and "2 interrupted" in shown
 
 
 def test_a_read_only_session_takes_over_once_the_holder_lets_go(campaign: Path) -> None:
