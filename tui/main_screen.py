@@ -275,7 +275,7 @@ class MainScreen(Screen[None]):
             # The library's check of the note, asked before the dialog closes: a refusal
             # shows in it, and the operator types again.
             check = partial(check_manual_note, campaign.config, name)
-            self.app.push_screen(PromptModal(prompt.question, placeholder=prompt.placeholder, check=check, needed=prompt.placeholder or "a note"), noted)
+            self.app.push_screen(PromptModal(prompt.question, placeholder=prompt.placeholder, check=check, needed=f"an answer ({prompt.placeholder})"), noted)
             return
 
         def work() -> str:

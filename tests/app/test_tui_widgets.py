@@ -384,3 +384,24 @@ async def test_the_help_wraps_to_80_columns_under_each_description(copied: Path)
         assert max(len(line) for line in lines) <= width, "Static wraps what is wider, back to the left edge"
         notes = lines[lines.index("Notifications") + 1 :]
         assert len(notes) > 2 and all(line.startswith("  ") for line in notes if line), notes
+
+
+async def test_a_manual_steps_prompt_refuses_a_bad_note_inline_with_the_librarys_check(copied: Path) -> None:
+    app = LogcacheApp(copied, glyphs=UNICODE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        for step, bad in ((StepName.BUILD_IMAGE, "quay a8334c1"), (StepName.MERGE_PR, "not a url")):
+            app.main.run_step_named(step)
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, PromptModal)
+            await pilot.press("enter")
+            assert app.screen is dialog and dialog.refusal.startswith("type an answer (")
+            await pilot.press(*bad, "enter")
+            await pilot.pause()
+            assert app.screen is dialog, "a bad note closed the dialog"
+            assert repr(bad) in dialog.refusal, dialog.refusal
+            await pilot.press("escape")
+            await pilot.pause()
+        assert app.campaign.state.step(StepName.BUILD_IMAGE).status is StepStatus.PENDING
+        assert app.campaign.state.step(StepName.MERGE_PR).status is StepStatus.PENDING
