@@ -128,7 +128,7 @@ async def drive(campaign):
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         started = time.monotonic()
-        app.run_step_named(StepName.COPY)
+        app.main.run_step_named(StepName.COPY)
         keys = (("validators", "2"), ("copy", "1"), ("failed", "3"), ("copy", "1"), ("results", "5"), ("log", "6"), ("copy", "1"))
         turn = 0
         while app.busy or time.monotonic() - started < 0.5:
