@@ -359,11 +359,13 @@ class LogcacheApp(App[None]):
         for notice in poll.notices:
             self.log_line(notice)
         self.notify(text, title="took over", timeout=10)
-        main = MainScreen(self.glyphs)
-        while len(self.screen_stack) > 1:
+        while self._main is not None and self.screen is not self._main:
             self.pop_screen()  # the help or a detail: none of them holds work
-        self._main = main
-        self.switch_screen(main)
+        # The read-only screen stays at the bottom of the stack (Textual switches only
+        # pushed screens), drawn over and no longer refreshed.
+        self.main.retire()
+        self._main = MainScreen(self.glyphs)
+        self.push_screen(self._main)
 
     def _poll_machines(self) -> None:
         """The machines an asynchronous submitter's parcels hold, for the Validators pane."""
