@@ -1,8 +1,9 @@
 """What a read-only session follows of the campaign another session drives, polled
 cheaply on a timer: the lock (who drives, and whether they are gone), the event journal
 (new lines only, from a byte offset), and the state file (read again only when its stamp
-changed, and at most once every `RELOAD_EVERY_S`, since a 20,000-dataset state takes a
-few hundred milliseconds to parse). An idle poll is two stats and one small read.
+changed, at most once every `RELOAD_EVERY_S`, and never more than a quarter of the time:
+a 20,000-dataset state takes a few hundred milliseconds to parse). An idle poll is two
+stats, one small read and a signal-0 probe.
 
 When the driver is gone (it released the lock, or its pid is gone on this host) the
 session takes the lock over (`Campaign.try_take_over`); a lock held from another host is
@@ -54,6 +55,7 @@ class Watcher:
         # Lines written before this session opened come from `journal.recent`.
         self.offset = journal.journal_size(campaign.config.work_dir)
         self._reloaded_at = time.monotonic()
+        self._reload_every_s = RELOAD_EVERY_S
 
     def poll(self, now: float | None = None) -> Poll:
         campaign = self.campaign
@@ -66,7 +68,12 @@ class Watcher:
                 news.reloaded = True  # the take-over read the state afresh
                 return news
             news.held_by = campaign.lock_status()
-        if now - self._reloaded_at >= RELOAD_EVERY_S and campaign.reload_state_if_changed():
-            self._reloaded_at = now
-            news.reloaded = True
+        if now - self._reloaded_at >= self._reload_every_s:
+            started = time.monotonic()
+            if campaign.reload_state_if_changed():
+                self._reloaded_at = now
+                # A parse that takes long (a large state) is paid at most a quarter of
+                # the time, whatever the driver's save rate.
+                self._reload_every_s = max(RELOAD_EVERY_S, 4 * (time.monotonic() - started))
+                news.reloaded = True
         return news

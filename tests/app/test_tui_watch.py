@@ -3,6 +3,7 @@ takes it over when that process is gone, without a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -72,7 +73,7 @@ async def test_a_read_only_app_follows_the_driver_live_and_takes_over_when_it_ex
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and ((h := read_holder(lock)) is None or h.pid != driver.pid):
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
         app = LogcacheApp(campaign)
         seen: set[str] = set()
         async with app.run_test(size=SIZE) as pilot:
@@ -106,8 +107,9 @@ async def test_a_read_only_app_follows_the_driver_live_and_takes_over_when_it_ex
             assert app.campaign.state.step(StepName.VALIDATE).status is StepStatus.DONE
             assert read_holder(lock) is not None and read_holder(lock).pid == os.getpid()  # type: ignore[union-attr]
 
-            third = subprocess.run([sys.executable, "-m", "logcache", "run", str(campaign)], capture_output=True, text=True, timeout=120)
-            assert third.returncode == 2 and f"pid {os.getpid()}" in third.stderr, third.stdout + third.stderr
+            third = logcache_run(campaign)
+            out, err = await asyncio.to_thread(third.communicate, timeout=120)
+            assert third.returncode == 2 and f"pid {os.getpid()}" in err, out + err
             await pilot.press("q")
     finally:
         if driver.poll() is None:
