@@ -14,7 +14,6 @@ from textual.widgets import Footer, RichLog, Static
 from logcache.campaign import Campaign
 from logcache.errors import LogcacheError, describe
 from logcache.runbook import queries
-from logcache.validation.detail import render_detail
 
 DetailLoader = Callable[[str], list[str]]
 
@@ -23,7 +22,7 @@ def campaign_detail_loader(campaign: Campaign) -> DetailLoader:
     """The runbook's detail of a pair (as `logcache show` gives it), as plain lines."""
 
     def load(pair: str) -> list[str]:
-        return render_detail(queries.pair_detail(campaign, pair))
+        return queries.detail_lines(campaign, pair)
 
     return load
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import ClassVar, cast
@@ -24,8 +23,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from logcache.registry import default_patch_path
-from logcache.runbook import SPECS
+from logcache.runbook import SPECS, queries
 from logcache.runbook.driver import confirm_manual, run_campaign, run_step
 from logcache.runbook.steps import recopy_failed, registry_export, validate
 from state.model import StepName
@@ -314,7 +312,7 @@ class MainScreen(Screen[None]):
     def export_patch_to(self) -> None:
         if not self.host.allowed("export the PR patch"):
             return
-        default = str(default_patch_path(self.host.campaign.config, datetime.now().date()))
+        default = str(queries.patch_path(self.host.campaign))
 
         def chosen(path: str | None) -> None:
             if path:

@@ -5,6 +5,7 @@ module changes the state or writes to a store, so each works on a read-only camp
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from logcache.campaign import Campaign
@@ -12,12 +13,12 @@ from logcache.catalog import Transaction, open_catalog, pick_transaction
 from logcache.copy import connections_needed, copy_entries
 from logcache.copy.events import CopyReport
 from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries
-from logcache.registry import RegistryPatch, plan_registry
+from logcache.registry import RegistryPatch, default_patch_path, plan_registry
 from logcache.runbook.events import EventSink, ignore
 from logcache.runbook.next_actions import Action, ActionKind, actions_for, next_actions
 from logcache.stores import open_destination, open_results, open_source
-from logcache.validation.aggregate import aggregate_rows
-from logcache.validation.detail import PairDetail
+from logcache.validation.aggregate import aggregate_rows, pair_dataset
+from logcache.validation.detail import PairDetail, render_detail
 from logcache.validation.detail import pair_detail as detail_of
 from logcache.validation.jobs import MachineUsage, default_book, held_machines
 from logcache.validation.result import ResultRow
@@ -58,6 +59,21 @@ def verified_entries(campaign: Campaign) -> list[CacheEntry]:
     excluded = campaign.state.excluded()
     verified = {d.name for d in campaign.state.datasets if d.copy_status is CopyStatus.VERIFIED and d.name not in excluded}
     return [e for e in entries(campaign) if e.name in verified]
+
+
+def apply_risks(campaign: Campaign) -> list[str]:
+    """What applying the registry patch now would put in the registry unchecked: pairs
+    invalid or not yet validated, datasets not verified at the destination; excluded
+    datasets are accounted for. Empty when applying is safe; the CLI refuses `--apply`
+    without `--yes` otherwise, and the app shows them before it asks."""
+    excluded = campaign.state.excluded()
+    rows = [r for r in current_results(campaign) if pair_dataset(r) not in excluded]
+    not_run = sum(r.error_kind == "not-run" for r in rows)
+    invalid = sum(not r.is_valid for r in rows) - not_run
+    cached = [e for e in entries(campaign) if e.name not in excluded]
+    unverified = len(cached) - len(verified_entries(campaign))
+    counted = ((invalid, "rows invalid"), (not_run, "pairs not yet validated"), (unverified, "datasets not verified at the destination"))
+    return [f"{n} {what}" for n, what in counted if n]
 
 
 def actions(campaign: Campaign, campaign_arg: str) -> list[Action]:
@@ -108,6 +124,16 @@ def pair_detail(campaign: Campaign, pair: str) -> PairDetail:
     """One `<dataset>/<validation>` result in full, as `logcache show` and the app's detail
     screen give it."""
     return detail_of(campaign.config, entries(campaign), pair)
+
+
+def detail_lines(campaign: Campaign, pair: str) -> list[str]:
+    """`pair_detail` as the lines `logcache show` prints."""
+    return render_detail(pair_detail(campaign, pair))
+
+
+def patch_path(campaign: Campaign) -> Path:
+    """Where today's registry patch is exported unless the operator says otherwise."""
+    return default_patch_path(campaign.config, date.today())
 
 
 def machine_usage(campaign: Campaign) -> MachineUsage | None:
