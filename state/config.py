@@ -19,6 +19,8 @@ from typing import Any
 from state.errors import ConfigFileError
 
 RETRY_MODES = ("standard", "adaptive", "legacy")
+# The validation backends by name: those of logcache/validation/backends/registry.py (state
+# imports nothing of logcache; tests/unit/test_validation_backends.py holds them equal).
 BACKENDS = ("local", "dask", "command")
 BALANCES = ("size", "alphabetical")
 REGISTRY_FORMATS = ("scala",)
@@ -28,7 +30,7 @@ CATALOG_KINDS = ("files", "http", "command")
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "catalog.command": ("campaign",),
     "image.command": ("campaign", "patch", "branch"),
-    "registry.pr_command": ("campaign", "patch", "branch"),
+    "registry.pr_command": ("campaign", "patch", "branch", "report"),
     "notify.command": ("campaign", "event", "message"),
     "validation.submit": ("campaign", "parcel_id", "parcel_count", "label", "args", "image"),
     "validation.status": ("campaign", "parcel_id", "label", "job_id"),
@@ -151,6 +153,8 @@ class CampaignConfig:
     pr: PrHook = field(default_factory=PrHook)
     notify: NotifyHook = field(default_factory=NotifyHook)
     submitter: SubmitterSettings = field(default_factory=SubmitterSettings)
+    # `[run] confirm`: whether a run asks before its first hook that costs or publishes.
+    confirm_run: bool = True
 
     @property
     def state_path(self) -> Path:
@@ -382,6 +386,7 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
         pr=PrHook(registry.template("pr_command"), registry.pattern("pr_url_pattern") or PrHook.url_pattern, registry.float("pr_timeout_s", 300.0)),
         notify=NotifyHook(notify.template("command"), notify.float("timeout_s", 30.0)),
         submitter=_submitter(val),
+        confirm_run=top.sub("run").bool("confirm", True),
     )
     top.refuse_unknown()
     if _within(config.destination, config.source):

@@ -109,6 +109,10 @@ class MainScreen(Screen[None]):
         self.refresh_panes()
         self.set_interval(REFRESH_S, self.refresh_panes)
 
+    def retire(self) -> None:
+        """Another main screen took this one's place (a take-over): no more refreshes."""
+        self._ready = False
+
     # --- what the screen shows ----------------------------------------------------------
 
     @property

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from logcache import __version__
-from logcache.cli.common import Exit, add_verbosity, claim_campaign
+from logcache.cli.common import Exit, Parser, add_verbosity, claim_campaign
 from logcache.errors import LogcacheError, describe
 
 COMMANDS_GROUP = "logcache.commands"
@@ -50,7 +50,8 @@ exit codes:
   0    all done
   1    findings: datasets not copied, rows invalid, a step whose goal was not reached
   2    refused: bad input or environment; nothing was written
-  3    `run` stopped at a manual step: do it, `logcache step done`, run again
+  3    `run` stopped at a manual step: do it, `logcache step done`, run again;
+       or the operator said no to the run's question: nothing ran from there on
   70   internal error: a bug in logcache (LOGCACHE_DEBUG=1 prints its traceback)
   130  interrupted (Ctrl-C, SIGTERM, SIGHUP); the state is saved, run again to resume
 
@@ -71,7 +72,7 @@ def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None
     """The parser of `commands` (each `register`ed by its module); with `only`, just the
     module of that command is imported, so `logcache status` does not pay for importing
     the data stack that other commands need."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="logcache",
         description="Refresh the log cache of a Datomic-on-object-store ETL, safely and resumably.",
         epilog=EPILOG,

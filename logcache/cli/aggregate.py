@@ -14,6 +14,7 @@ from logcache.runbook.next_actions import next_actions
 from logcache.runbook.status import action_lines
 from logcache.runbook.steps import aggregate
 from logcache.validation.aggregate import pair_dataset
+from logcache.validation.report import HTML_NAME, JUNIT_NAME
 from logcache.validation.result import ResultRow
 
 
@@ -36,14 +37,16 @@ def run(args: argparse.Namespace) -> int:
             if failed.result is None:
                 raise
             result = failed.result
+        reports = {"html": str(campaign.config.work_dir / HTML_NAME), "junit": str(campaign.config.work_dir / JUNIT_NAME)}
     s = result.summary
     if args.json:
-        print_json({"summary": asdict(s), "invalid": [row_json(r) for r in result.invalid]})
+        print_json({"summary": asdict(s), "invalid": [row_json(r) for r in result.invalid], "reports": reports})
         return Exit.DONE if s.all_valid else Exit.FINDINGS
     for row in result.invalid:
         print(row_line(row))
     kinds = "".join(f", {k.kind}: {k.count}" for k in s.by_error_kind)
     print(f"{s.rows} rows: {s.valid} valid, {s.invalid} invalid{kinds} -> {s.path}")
+    print(f"report: {reports['html']} (JUnit XML: {reports['junit']})")
     print("all valid: the registry PR can be merged" if s.all_valid else "not all valid: see `logcache failures`")
     return 0 if s.all_valid else 1
 

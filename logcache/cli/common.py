@@ -7,8 +7,10 @@ S3 overrides) are declared here once, so their spelling and help never drift apa
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -18,7 +20,7 @@ from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from logcache.campaign import Campaign, open_campaign
 from logcache.progress_render import StatusLine
@@ -37,6 +39,45 @@ class Exit(IntEnum):
 
 
 SubParsers = argparse._SubParsersAction  # type: ignore[type-arg]
+
+_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
+_UNKNOWN = re.compile(r"unrecognized arguments: (.*)$")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line on stderr (exit 2) that names the closest
+    command or option to a typo, instead of the usage and the list of every name."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = self._hint(message)
+        if m := _CHOICE.search(message):
+            message = f"{message[: m.start()]}invalid choice: {m.group(1)!r}"
+        self.exit(Exit.REFUSED, f"{self.prog}: {message}; {hint or f'see `{self.prog} --help`'}\n")
+
+    def _hint(self, message: str) -> str:
+        if m := _CHOICE.search(message):
+            return _closest(m.group(1), re.findall(r"'([^']*)'", m.group(2)))
+        if m := _UNKNOWN.search(message):
+            # The top-level parser reports a subcommand's unknown option too: any parser's
+            # option may be the one meant.
+            options = sorted({o for p in _parsers(self) for o in p._option_string_actions if o.startswith("--")})
+            for word in m.group(1).split():
+                if word.startswith("--") and (hint := _closest(word.split("=")[0], options)):
+                    return hint
+        return ""
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
+
+
+def _closest(word: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ""
 
 
 def add_campaign(p: argparse.ArgumentParser) -> None:
@@ -71,6 +112,11 @@ def claim_campaign(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     """The campaign of a command whose repeatable option took it as one more name."""
     if getattr(args, "campaign", False) is not None:
         return
+    after = getattr(args, "_after_campaign", None)
+    if after is not None and getattr(args, after[0], None) is not None:
+        # The one word given went to the positional after the campaign.
+        dest, metavar, example = after
+        parser.error(f"give the {metavar} after the campaign: {parser.prog} {getattr(args, dest)} {metavar}, {example}")
     for dest in getattr(args, "_names", ()):
         values = getattr(args, dest)
         if values:
@@ -156,8 +202,15 @@ def status_line(args: argparse.Namespace) -> StatusLine:
     return StatusLine(stream, quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
 
 
-def print_json(body: Any) -> None:
-    json.dump(body, sys.stdout, indent=2, default=str)
+# The version of every `--json` document's layout (README, "The CLI"); raised when a
+# field changes meaning or goes away, not when one is added.
+JSON_SCHEMA = 1
+
+
+def print_json(body: dict[str, Any], *, indent: int | None = 2) -> None:
+    """A command's JSON report on stdout, with its `schema` version first; `indent=None`
+    for one document a line (`log --json`)."""
+    json.dump({"schema": JSON_SCHEMA, **body}, sys.stdout, indent=indent, default=str)
     sys.stdout.write("\n")
     sys.stdout.flush()
 
@@ -165,7 +218,7 @@ def print_json(body: Any) -> None:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _leave_the_terminal() -> None:
+def leave_the_terminal() -> None:
     """After a hangup the terminal is gone and every write to it fails (EIO), which would
     turn a clean stop into an error; output meant for it goes nowhere instead. Output to
     a pipe or a file still goes there."""
@@ -188,7 +241,7 @@ def graceful_stop(say: Callable[[str], None]) -> Iterator[threading.Event]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            _leave_the_terminal()
+            leave_the_terminal()
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()

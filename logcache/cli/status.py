@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 
 from logcache.campaign import lock_path, runs_detached
-from logcache.cli.common import SubParsers, campaign_command
+from logcache.cli.common import SubParsers, campaign_command, print_json
 from logcache.runbook.status import parcel_forecasts, render_forecasts, render_status, status_report
 from state.config import load_config
 from state.lock import lock_status
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         body["parcel_forecasts"] = [asdict(f) | {"error": f.error} for f in forecasts]
         body["driven_by"] = lock.holder.describe() if lock.driving and lock.holder else None
         body["lock"] = {"state": lock.state.value, "holder": lock.holder.describe() if lock.holder else None, "host": lock.holder.host if lock.holder else None}
-        print(json.dumps(body, indent=1))
+        print_json(body)
     else:
         print(render_status(report))
         if forecasts:

@@ -45,11 +45,6 @@ def content_digest(store: Store, key: str) -> str:
     return digest.hexdigest()
 
 
-def _full_checksum(store: Store, key: str) -> str | None:
-    checksum = getattr(store, "full_checksum", None)  # only stores with additional checksums
-    return checksum(key) if checksum is not None else None
-
-
 def content_equal(source: Store, a: ObjectInfo, destination: Store, b: ObjectInfo) -> bool:
     """True only when `b` is shown to hold `a`'s bytes: the same file (a hard link), equal
     single-part ETags (MD5s), equal full-object checksums of one algorithm, or else equal
@@ -61,7 +56,7 @@ def content_equal(source: Store, a: ObjectInfo, destination: Store, b: ObjectInf
     if comparable_etag(a.etag) and comparable_etag(b.etag):
         return a.etag == b.etag
     if a.etag or b.etag:  # an S3 side: a checksum the server keeps saves reading the bytes
-        ours, theirs = _full_checksum(source, a.key), _full_checksum(destination, b.key)
+        ours, theirs = source.full_checksum(a.key), destination.full_checksum(b.key)
         if ours and theirs and ours.split(":", 1)[0] == theirs.split(":", 1)[0]:
             return ours == theirs
     return content_digest(source, a.key) == content_digest(destination, b.key)

@@ -145,6 +145,9 @@ class ExpiringStore:
     def copy_from(self, source: Store, source_key: str, key: str, size: int | None = None) -> None:
         self.inner.copy_from(source, source_key, key, size)
 
+    def full_checksum(self, key: str) -> str | None:
+        return self.inner.full_checksum(key)
+
 
 def _under(key: str, prefix: str) -> bool:
     return not prefix or key == prefix or key.startswith(prefix + "/")

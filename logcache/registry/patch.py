@@ -130,6 +130,19 @@ def export_patch(patch: RegistryPatch, out: Path) -> Path:
     return out
 
 
+def require_work_tree(patch: RegistryPatch, campaign: Path | str = "CAMPAIGN") -> None:
+    """Refuse to apply outside a git work tree: the registry would be edited in place,
+    with no branch to review and nothing to go back to. The patch file is the way there.
+    Inside one, refuse what `apply_patch` would (untracked, uncommitted changes) before
+    the operator is asked anything else."""
+    if patch.repo is None:
+        raise RegistryError(
+            f"{patch.path} is not in a git work tree, so applying would edit it in place with no branch or backup;"
+            f" write the patch with `logcache registry export {campaign} --out FILE` and apply it where the registry is versioned"
+        )
+    git.ensure_committable(patch.repo, patch.rel)
+
+
 def apply_patch(patch: RegistryPatch, today: date) -> ApplyResult:
     """Edit the registry in place; inside a git work tree, commit it alone on a new branch
     `log-cache-<date>`. Refuses a registry with uncommitted changes or changed since planning."""

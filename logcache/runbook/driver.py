@@ -16,6 +16,7 @@ from logcache.hooks import notify as events
 from logcache.hooks.notify import notify
 from logcache.hooks.runner import HookFailed
 from logcache.runbook.checks import check_locations
+from logcache.runbook.confirm import Confirm, costly_steps, question
 from logcache.runbook.events import EventSink, Notice, ParcelUpdate, RunbookEvent, StepEnded, ignore
 from logcache.runbook.journaling import JournalSink, journaled
 from logcache.runbook.lifecycle import StepFailed
@@ -31,6 +32,7 @@ class Stop(StrEnum):
     FINISHED = "finished"  # every step done or skipped
     MANUAL = "manual"  # waiting for the operator at a manual step
     FAILED = "failed"  # a step ran but did not reach its goal
+    DECLINED = "declined"  # the operator said no to the run's question before a hook that costs or publishes
 
 
 @dataclass(frozen=True)
@@ -49,16 +51,22 @@ def run_campaign(
     campaign_arg: str,
     on_event: EventSink = ignore,
     cancel: threading.Event | None = None,
+    confirm: Confirm | None = None,
 ) -> DriverOutcome:
     """Run the open steps in order. Errors an operator can fix (a bad endpoint, a bad
     argument) propagate as raised, after the step recorded them; a cancel raises
     KeyboardInterrupt once the step in flight has saved its progress. A failed hook ends
     the run like a step whose goal was not reached (the next run retries it). The
     `[notify]` hook hears whenever a human is needed: a manual step, a failure, a stuck
-    parcel, every row valid."""
+    parcel, every row valid.
+
+    With `confirm`, the run asks it once (`runbook.confirm.question`: the PR's branch,
+    the parcels, nodes and predicted cost) before the first step whose hook costs or
+    publishes; a "no" ends the run there (DECLINED), that step untouched."""
     check_locations(campaign)
     tell = Notifier(campaign, on_event)
     _release_machines(campaign, tell.journal)
+    asked = confirm is None
     for step in campaign.state.steps:
         if cancel is not None and cancel.is_set():
             raise KeyboardInterrupt
@@ -72,6 +80,13 @@ def run_campaign(
             pr = f" (PR: {campaign.state.pr_url})" if step.name is StepName.MERGE_PR and campaign.state.pr_url else ""
             tell(events.MANUAL_STEP, f"waiting at {step.name.value}: {outcome.message}", f"waiting at {step.name.value}, a manual step: {spec.title}{pr}")
             return outcome
+        if not asked and step.name in costly_steps(campaign):
+            asked = True
+            said = question(campaign)
+            assert confirm is not None
+            if not confirm(said):
+                tell.journal(Notice(f"not confirmed: {said}"))
+                return DriverOutcome(Stop.DECLINED, step.name, f"not confirmed; nothing ran from {step.name.value} on: run again to be asked again")
         try:
             run_step(campaign, step.name, journaled(campaign, tell.relay), cancel)
         except (StepFailed, HookFailed) as failed:

@@ -17,7 +17,7 @@ from logcache.registry import RegistryPatch, default_patch_path, plan_registry
 from logcache.runbook.events import EventSink, ignore
 from logcache.runbook.next_actions import Action, ActionKind, actions_for, next_actions
 from logcache.stores import open_destination, open_results, open_source
-from logcache.validation.aggregate import aggregate_rows
+from logcache.validation.aggregate import aggregate_rows, pair_dataset
 from logcache.validation.detail import PairDetail, render_detail
 from logcache.validation.detail import pair_detail as detail_of
 from logcache.validation.heartbeat import read_heartbeats
@@ -61,6 +61,21 @@ def verified_entries(campaign: Campaign) -> list[CacheEntry]:
     excluded = campaign.state.excluded()
     verified = {d.name for d in campaign.state.datasets if d.copy_status is CopyStatus.VERIFIED and d.name not in excluded}
     return [e for e in entries(campaign) if e.name in verified]
+
+
+def apply_risks(campaign: Campaign) -> list[str]:
+    """What applying the registry patch now would put in the registry unchecked: pairs
+    invalid or not yet validated, datasets not verified at the destination; excluded
+    datasets are accounted for. Empty when applying is safe; the CLI refuses `--apply`
+    without `--yes` otherwise, and the app shows them before it asks."""
+    excluded = campaign.state.excluded()
+    rows = [r for r in current_results(campaign) if pair_dataset(r) not in excluded]
+    not_run = sum(r.error_kind == "not-run" for r in rows)
+    invalid = sum(not r.is_valid for r in rows) - not_run
+    cached = [e for e in entries(campaign) if e.name not in excluded]
+    unverified = len(cached) - len(verified_entries(campaign))
+    counted = ((invalid, "rows invalid"), (not_run, "pairs not yet validated"), (unverified, "datasets not verified at the destination"))
+    return [f"{n} {what}" for n, what in counted if n]
 
 
 def actions(campaign: Campaign, campaign_arg: str) -> list[Action]:

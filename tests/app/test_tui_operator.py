@@ -354,7 +354,7 @@ async def test_the_detail_screen_shows_the_library_detail(validated: Path) -> No
 
 
 async def test_stop_and_quit_mid_validation_is_quick_and_the_reopened_panes_agree(copied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from logcache.validation import backends
+    from logcache.validation.backends import local as backends
     from tui.modals import ConfirmModal
 
     # Validation of this small world can end before the quit is asked: each unit takes

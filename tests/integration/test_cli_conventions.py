@@ -52,14 +52,14 @@ def test_version_and_help_name_the_environment_and_exit_codes() -> None:
 def test_json_shapes_of_the_reporting_commands(world: Path) -> None:
     campaign = world / "campaign.toml"
     tx = json.loads(logcache("transactions", campaign, "--json").stdout)
-    assert set(tx) == {"transactions", "default", "picked"} and tx["default"] and len(tx["transactions"]) == 4
+    assert set(tx) == {"schema", "transactions", "default", "picked"} and tx["default"] and len(tx["transactions"]) == 4
     found = logcache("discover", campaign, "--json")
     body = json.loads(found.stdout)
     assert body["transaction"] == tx["default"] and body["datasets"] == 36 and body["entries_csv"].endswith("cache-entries.csv")
     run = logcache("run", campaign, "--json")
     assert run.returncode == 3, run.stderr
     outcome = json.loads(run.stdout)
-    assert outcome == {"stop": "manual", "step": "build-image", "message": outcome["message"], "exit_code": 3}
+    assert outcome == {"schema": 1, "stop": "manual", "step": "build-image", "message": outcome["message"], "exit_code": 3}
     assert outcome["message"].startswith("build and push the ETL image")
     assert "-> copy" in run.stderr  # progress goes to stderr
     status = json.loads(logcache("status", campaign, "--json").stdout)

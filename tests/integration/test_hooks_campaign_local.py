@@ -106,7 +106,10 @@ def test_a_pr_hook_using_branch_is_refused_before_it_runs_when_the_registry_is_n
     campaign = world / "campaign.toml"
     registry = world / "registry" / "LogCacheEntries.scala"
     before = registry.read_bytes()
-    campaign.write_text(campaign.read_text().replace('format = "scala"\n', 'format = "scala"\npr_command = "echo https://example.com/pr/1 {branch}"\n'))
+    campaign.write_text(
+        campaign.read_text().replace('format = "scala"\n', 'format = "scala"\npr_command = "echo https://example.com/pr/1 {branch}"\n')
+        + "[run]\nconfirm = false\n"  # headless on purpose: the refusal under test comes from the step
+    )
 
     result = logcache("run", campaign)
 

@@ -1,5 +1,6 @@
-"""Runbook step 6: `cache-validations.parquet` and its summary; the step is done only
-when every row is valid."""
+"""Runbook step 6: `cache-validations.parquet`, its summary, and the reports to attach
+(`cache-validations.html`, `cache-validations.junit.xml`); the step is done only when
+every row is valid."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from logcache.runbook.events import EventSink, ignore
 from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, run_step, stop_if_cancelled
 from logcache.runbook.next_actions import next_actions
-from logcache.runbook.queries import entries
+from logcache.runbook.queries import entries, exclusions
 from logcache.stores import open_results
 from logcache.validation.aggregate import Aggregate, aggregate
+from logcache.validation.report import write_reports
 from state.model import StepName
 
 
@@ -20,7 +22,9 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
     on_event = journaled(campaign, on_event)
     def work() -> Done[Aggregate]:
         stop_if_cancelled(cancel)
-        result = aggregate(entries(campaign), open_results(campaign.config), campaign.config.work_dir, campaign.state.excluded())
+        config = campaign.config
+        result = aggregate(entries(campaign), open_results(config), config.work_dir, campaign.state.excluded())
+        write_reports(config.work_dir, config.name, result, exclusions(campaign.state))
         campaign.state.aggregate = result.summary
         s = result.summary
         if not s.all_valid:

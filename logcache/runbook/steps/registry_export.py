@@ -11,11 +11,12 @@ from logcache.campaign import Campaign
 from logcache.errors import UsageError
 from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
-from logcache.registry import apply_patch, default_patch_path, export_patch, plan_registry
+from logcache.registry import apply_patch, default_patch_path, export_patch, plan_registry, require_work_tree
 from logcache.runbook.events import EventSink, ignore
 from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, hook_lines, run_step, stop_if_cancelled
 from logcache.runbook.queries import entries, exclusions, verified_entries
+from logcache.validation.report import HTML_NAME
 from state.model import StepName
 
 
@@ -53,7 +54,14 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
                 result = apply_patch(patch, date.today())
                 state.registry_branch = result.branch or ""
                 campaign.save()  # the branch exists now, whatever the hook does
-            pr = open_pr(campaign.config, patch=path, branch=state.registry_branch or "", on_line=hook_lines("pr", on_event), cancel=cancel)
+            pr = open_pr(
+                campaign.config,
+                patch=path,
+                branch=state.registry_branch or "",
+                report=campaign.config.work_dir / HTML_NAME,
+                on_line=hook_lines("pr", on_event),
+                cancel=cancel,
+            )
             assert pr is not None
             state.pr_url = pr.url
             note += f"; PR {pr.url}"
@@ -63,6 +71,11 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
 
 
 def apply_registry(campaign: Campaign) -> str:
-    """Apply the patch to the registry's work tree on a new branch (where it is in git)."""
-    result = apply_patch(plan_registry(campaign.config, verified_entries(campaign)), date.today())
-    return f"branch {result.branch}, commit {result.commit}" if result.branch else f"edited {result.path}"
+    """Apply the patch of the verified, not excluded datasets on a new branch of the
+    registry's git work tree, its commit message listing the exclusions. Outside git it
+    refuses and writes nothing (no in-place edit without a way back). The caller asks
+    the operator first about `queries.apply_risks`."""
+    patch = plan_registry(campaign.config, verified_entries(campaign), exclusions(campaign.state))
+    require_work_tree(patch, campaign.config.path)
+    result = apply_patch(patch, date.today())
+    return f"branch {result.branch}, commit {result.commit}"
