@@ -199,11 +199,13 @@ async def test_a_failed_path_is_whole_at_200_columns_opens_in_a_detail_screen_an
     app = LogcacheApp(copied, glyphs=UNICODE)
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.press("3")
-        await pilot.pause(0.5)
+        table = app.screen.query_one("#failed-table", KeyedTable)
+        deadline = time.monotonic() + 20  # a loaded machine: the pane fills at its refresh
+        while (table.row_count < 2 or urls[1] not in "\n".join(screen_lines(app))) and time.monotonic() < deadline:
+            await pilot.pause(0.1)
         shown = "\n".join(screen_lines(app))
         for url in urls:
             assert url in shown, f"the path column is cut: {url}"
-        table = app.screen.query_one("#failed-table", KeyedTable)
         assert table.has_focus and table.selected_key() == urls[0]
         said = told(app)
         await pilot.press("y")
