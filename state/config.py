@@ -233,7 +233,7 @@ class _Reader:
         where = f"{self.name}.{key}" if self.name else key
         return ConfigFileError(f"{self.path}: `{where}` must be {want}; fix the campaign file and retry")
 
-    def str(self, key: str, default: str | None = None, choices: tuple[str, ...] = ()) -> str:
+    def text(self, key: str, default: str | None = None, choices: tuple[str, ...] = ()) -> str:
         value = self.table.get(key, default)
         if value is None:
             raise self._fail(key, "set (a string)")
@@ -251,14 +251,14 @@ class _Reader:
             raise self._fail(key, "a string")
         return value
 
-    def int(self, key: str, default: int, low: int = 1) -> int:
+    def integer(self, key: str, default: int, low: int = 1) -> int:
         value = self.table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise self._fail(key, f"an integer >= {low}")
         return value
 
     def opt_int(self, key: str) -> int | None:
-        return None if self.table.get(key) is None else self.int(key, 1)
+        return None if self.table.get(key) is None else self.integer(key, 1)
 
     def opt_size(self, key: str) -> int | None:
         value = self.table.get(key)
@@ -269,20 +269,20 @@ class _Reader:
         except ValueError:
             raise self._fail(key, 'a size such as "4GiB", "512MiB" or a number of bytes') from None
 
-    def float(self, key: str, default: float) -> float:
+    def number(self, key: str, default: float) -> float:
         value = self.table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise self._fail(key, "a positive number")
         return float(value)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         value = self.table.get(key, default)
         if not isinstance(value, bool):
             raise self._fail(key, "true or false")
         return value
 
     def opt_float(self, key: str) -> float | None:
-        return None if self.table.get(key) is None else self.float(key, 1.0)
+        return None if self.table.get(key) is None else self.number(key, 1.0)
 
     def template(self, key: str) -> str | None:
         """An operator command template whose placeholders are all known."""
@@ -335,58 +335,58 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
     val = top.sub("validation")
     image = top.sub("image")
     notify = top.sub("notify")
-    catalog_kind = catalog.str("kind", "files", CATALOG_KINDS)
-    work_dir = Path(resolve_location(base, campaign.str("work_dir", ".")))
+    catalog_kind = catalog.text("kind", "files", CATALOG_KINDS)
+    work_dir = Path(resolve_location(base, campaign.text("work_dir", ".")))
     if "://" in str(campaign.table.get("work_dir", "")):
         raise ConfigFileError(f"{path}: `campaign.work_dir` must be a local folder")
     if work_dir.exists() and not work_dir.is_dir():
         raise ConfigFileError(f"{path}: `campaign.work_dir` {work_dir} is a file; it must be a folder")
-    registry_path = registry.str("path")
+    registry_path = registry.text("path")
     if "://" in registry_path:
         raise ConfigFileError(f"{path}: `registry.path` must be a local file (the registry's repository checkout)")
     config = CampaignConfig(
         path=path,
-        name=campaign.str("name", path.parent.name or "campaign"),
-        source=resolve_location(base, top.sub("source").str("url")),
-        destination=resolve_location(base, top.sub("destination").str("url")),
-        logs=resolve_location(base, top.sub("logs").str("url")),
+        name=campaign.text("name", path.parent.name or "campaign"),
+        source=resolve_location(base, top.sub("source").text("url")),
+        destination=resolve_location(base, top.sub("destination").text("url")),
+        logs=resolve_location(base, top.sub("logs").text("url")),
         catalog_kind=catalog_kind,
         catalog=_catalog_url(catalog, base, catalog_kind),
         registry=Path(resolve_location(base, registry_path)),
-        registry_format=registry.str("format", "scala", REGISTRY_FORMATS),
+        registry_format=registry.text("format", "scala", REGISTRY_FORMATS),
         work_dir=work_dir,
         results=resolve_location(base, val.opt_str("results") or str(work_dir / "results")),
         s3=S3Settings(
             endpoint_url=s3.opt_str("endpoint_url"),
             region=s3.opt_str("region"),
             profile=s3.opt_str("profile"),
-            retry_mode=s3.str("retry_mode", "standard", RETRY_MODES),
-            max_attempts=s3.int("max_attempts", 10),
-            direct_requests=s3.bool("direct_requests", True),
-            connect_timeout_s=s3.float("connect_timeout_s", 5.0),
-            read_timeout_s=s3.float("read_timeout_s", 60.0),
+            retry_mode=s3.text("retry_mode", "standard", RETRY_MODES),
+            max_attempts=s3.integer("max_attempts", 10),
+            direct_requests=s3.flag("direct_requests", True),
+            connect_timeout_s=s3.number("connect_timeout_s", 5.0),
+            read_timeout_s=s3.number("read_timeout_s", 60.0),
         ),
-        copy=CopySettings(concurrency=copy.int("concurrency", 64), overwrite=copy.bool("overwrite", False)),
+        copy=CopySettings(concurrency=copy.integer("concurrency", 64), overwrite=copy.flag("overwrite", False)),
         validation=ValidationSettings(
-            parcel_count=val.int("parcel_count", 4),
-            backend=val.str("backend", "local", BACKENDS),
-            balance=val.str("balance", "size", BALANCES),
+            parcel_count=val.integer("parcel_count", 4),
+            backend=val.text("backend", "local", BACKENDS),
+            balance=val.text("balance", "size", BALANCES),
             scheduler=val.opt_str("scheduler"),
             template=val.opt_str("template"),
-            heartbeat_stale_s=val.float("heartbeat_stale_s", 120.0),
+            heartbeat_stale_s=val.number("heartbeat_stale_s", 120.0),
             workers=val.opt_int("workers"),
             worker_memory=val.opt_size("worker_memory"),
         ),
         catalog_source=CatalogSource(
             token_env=catalog.opt_str("token_env"),
             command=catalog.template("command") if catalog_kind == "command" else None,
-            timeout_s=catalog.float("timeout_s", 30.0),
+            timeout_s=catalog.number("timeout_s", 30.0),
         ),
         image=_image(image),
-        pr=PrHook(registry.template("pr_command"), registry.pattern("pr_url_pattern") or PrHook.url_pattern, registry.float("pr_timeout_s", 300.0)),
-        notify=NotifyHook(notify.template("command"), notify.float("timeout_s", 30.0)),
+        pr=PrHook(registry.template("pr_command"), registry.pattern("pr_url_pattern") or PrHook.url_pattern, registry.number("pr_timeout_s", 300.0)),
+        notify=NotifyHook(notify.template("command"), notify.number("timeout_s", 30.0)),
         submitter=_submitter(val),
-        confirm_run=top.sub("run").bool("confirm", True),
+        confirm_run=top.sub("run").flag("confirm", True),
     )
     top.refuse_unknown()
     if _within(config.destination, config.source):
@@ -402,14 +402,14 @@ def _catalog_url(catalog: _Reader, base: Path, kind: str) -> str:
         if catalog.opt_str("command") is None:
             raise catalog._fail("command", "set when `catalog.kind` is \"command\" (the command that prints the transactions as JSON)")
         return ""
-    url = catalog.str("url")
+    url = catalog.text("url")
     if kind == "http" and not url.startswith(("http://", "https://")):
         raise catalog._fail("url", "an http:// or https:// URL when `catalog.kind` is \"http\"")
     return resolve_location(base, url)
 
 
 def _image(image: _Reader) -> ImageHook:
-    hook = ImageHook(image.template("command"), image.pattern("tag_pattern"), image.float("timeout_s", 3600.0))
+    hook = ImageHook(image.template("command"), image.pattern("tag_pattern"), image.number("timeout_s", 3600.0))
     if hook.command and not hook.tag_pattern:
         raise image._fail("tag_pattern", "set with `image.command` (a regular expression whose first group is the pushed image's tag)")
     return hook
@@ -427,8 +427,8 @@ def _submitter(val: _Reader) -> SubmitterSettings:
         scale_down=val.template("scale_down"),
         nodes=val.opt_int("nodes"),
         hourly_cost=val.opt_float("hourly_cost"),
-        hook_timeout_s=val.float("hook_timeout_s", 600.0),
-        status_every_s=val.float("status_every_s", 15.0),
+        hook_timeout_s=val.number("hook_timeout_s", 600.0),
+        status_every_s=val.number("status_every_s", 15.0),
     )
     unused = [k for k in ("status", "logs", "cancel", "scale_up", "scale_down") if getattr(settings, k)] if not submit else []
     if unused:

@@ -68,7 +68,7 @@ def _decoder(tp: Any) -> Decoder:
             return out
 
         return as_list
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _table_decoder(tp)
     if isinstance(tp, type) and issubclass(tp, Enum):
         members = {m.value: m for m in tp}

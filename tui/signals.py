@@ -47,4 +47,4 @@ def install(post: Callable[[Message], object]) -> Previous:
 
 def restore(previous: Previous) -> None:
     for signum, handler in previous.items():
-        signal.signal(signum, handler)  # type: ignore[arg-type]
+        signal.signal(signum, handler)

@@ -27,7 +27,7 @@ def default_demo_dir() -> Path:
     return base / "logcache" / "demo"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("tui", help="open a campaign in the terminal app")
     p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
     p.add_argument("--break-lock", action="store_true", help="take the campaign over from a session that is gone")

@@ -96,7 +96,7 @@ def parse_listing(listed: list[Listed]) -> list[Transaction]:
     for item in listed:
         if not isinstance(item.body, dict):
             raise CatalogSourceError(f"{item.origin} lists a transaction that is not a JSON object; see README, Catalog sources")
-    transactions = FileCatalog(_Listing(listed)).transactions()  # type: ignore[arg-type]
+    transactions = FileCatalog(_Listing(listed)).transactions()
     seen: set[str] = set()
     for tx in transactions:
         if tx.id in seen:

@@ -55,10 +55,12 @@ def parse_transaction(data: bytes, origin: str) -> Transaction:
         raise ConfigError(f"catalog {origin} is not valid JSON ({str(exc).splitlines()[0]}); fix or remove it") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"catalog {origin} is not a JSON object; fix or remove it")
-    fields = {key: raw.get(key) for key in ("id", "status", "finished_at")}
-    for key, value in fields.items():
+    fields: dict[str, str] = {}
+    for key in ("id", "status", "finished_at"):
+        value = raw.get(key)
         if not isinstance(value, str) or not value or any(ord(c) < 32 for c in value):
             raise ConfigError(f"catalog {origin}: `{key}` must be a non-empty string of printable characters; fix or remove it")
+        fields[key] = value
     tx_id = fields["id"]
     listed = raw.get("datasets")
     if not isinstance(listed, list):

@@ -89,7 +89,7 @@ def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None
     parser.add_argument("--version", action=_Version, nargs=0, help="show program's version number and exit")
     add_verbosity(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    modules = [commands[only]] if only in commands else list(commands.values())
+    modules = [commands[only]] if only is not None and only in commands else list(commands.values())
     for module in dict.fromkeys(modules):
         importlib.import_module(module).register(sub)
     return parser

@@ -20,7 +20,7 @@ from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeAlias
 
 from logcache.campaign import Campaign, open_campaign
 from logcache.progress_render import StatusLine
@@ -38,7 +38,7 @@ class Exit(IntEnum):
     INTERRUPTED = 130  # stopped by Ctrl-C, SIGTERM or SIGHUP; the state is saved
 
 
-SubParsers = argparse._SubParsersAction  # type: ignore[type-arg]
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 _CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
 _UNKNOWN = re.compile(r"unrecognized arguments: (.*)$")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from logcache.cli.common import SubParsers
 from logcache.demo import FAULT_KINDS, SCALES, WorldSummary, build_world, parse_faults
 from logcache.errors import UsageError
 from logcache.storage import split_url
 from state.config import S3Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: SubParsers) -> None:
     p = subparsers.add_parser(
         "demo-data",
         help="build a synthetic campaign world (logs, catalog, caches, registry, campaign.toml)",

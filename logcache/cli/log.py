@@ -6,13 +6,13 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from logcache.cli.common import print_json
+from logcache.cli.common import SubParsers, print_json
 from logcache.errors import UsageError
 from logcache.runbook.journal import journal_path, recent
 from state.config import load_config
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: SubParsers) -> None:
     p = sub.add_parser("log", help="print the campaign's event log (the app's Log pane, kept across sessions)")
     p.add_argument("campaign", type=Path, help="the campaign file (campaign.toml)")
     p.add_argument("-n", "--lines", type=int, default=200, help="how many recent events (default 200; 0 for all)")

@@ -222,8 +222,8 @@ class _Run:
         """The plans of the entries that could be listed, and why the others could not;
         after a cancel, only those listed so far (the rest stay pending)."""
         todo: queue.SimpleQueue[tuple[int, CacheEntry]] = queue.SimpleQueue()
-        for item in enumerate(entries):
-            todo.put(item)
+        for numbered in enumerate(entries):
+            todo.put(numbered)
         listed: queue.SimpleQueue[_Listed] = queue.SimpleQueue()
 
         def lister() -> None:

@@ -253,4 +253,4 @@ def scan_log(
             if left is not None and left <= 0:
                 return
 
-    return register_io_source(source, schema=pl.Schema(pl.from_arrow(DATOM_SCHEMA.empty_table()).schema), explain_name="logcache LogOp")
+    return register_io_source(source, schema=pl.DataFrame(DATOM_SCHEMA.empty_table()).schema, explain_name="logcache LogOp")

@@ -13,6 +13,7 @@ wins, so the result never depends on row order.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeAlias
 
 import polars as pl
 import pyarrow as pa
@@ -20,7 +21,7 @@ import pyarrow as pa
 from logcache.datomic.schema import DATOM_SCHEMA, ENTITY_SCHEMA
 
 FACT = ["e", "a", "v"]
-Datoms = pl.LazyFrame | pl.DataFrame | pa.Table | Iterable[pl.DataFrame | pa.Table]
+Datoms: TypeAlias = pl.LazyFrame | pl.DataFrame | pa.Table | Iterable[pl.DataFrame | pa.Table]
 
 # The fold keeps at most this many pending datoms beyond its state before compacting.
 _COMPACT_ROWS = 1 << 21
@@ -47,7 +48,7 @@ class LatestDatoms:
     the number of distinct facts (plus one compaction window), not by the log's length."""
 
     def __init__(self, compact_rows: int = _COMPACT_ROWS) -> None:
-        self._state = pl.DataFrame(schema=pl.from_arrow(DATOM_SCHEMA.empty_table()).schema)
+        self._state = pl.DataFrame(schema=pl.DataFrame(DATOM_SCHEMA.empty_table()).schema)
         self._pending: list[pl.DataFrame] = []
         self._pending_rows = 0
         self._compact_rows = compact_rows

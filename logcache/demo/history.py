@@ -127,7 +127,7 @@ class _Datoms:
     def add(self, e: np.ndarray, a: int | np.ndarray, vidx: np.ndarray, tx: np.ndarray, added: bool) -> None:
         n = len(e)
         if n:
-            self.parts.append((e, np.broadcast_to(np.int64(a), (n,)) if np.isscalar(a) else a, vidx, tx, np.full(n, added)))
+            self.parts.append((e, a if isinstance(a, np.ndarray) else np.broadcast_to(np.int64(a), (n,)), vidx, tx, np.full(n, added)))
 
     def columns(self) -> list[np.ndarray]:
         return [np.concatenate([p[i] for p in self.parts]).astype(np.int64 if i < 4 else bool) for i in range(5)]

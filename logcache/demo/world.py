@@ -113,12 +113,12 @@ class _Writer:
 
     store: Store
     objects: int = 0
-    bytes: int = 0
+    bytes_written: int = 0
 
     def put(self, key: str, data: bytes) -> None:
         self.store.write_bytes(key, data)
         self.objects += 1
-        self.bytes += len(data)
+        self.bytes_written += len(data)
 
 
 @dataclass
@@ -337,6 +337,7 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
         # The fault happens outside logcache: rehearse it in this process and its children.
         lifecycle.rehearse()
     chosen = transactions[CHOSEN_RUN]
+    recorded = sorted(fault_records, key=lambda f: (str(f["kind"]), str(f["entry"])))
     truth = {
         "format": 1,
         "seed": plan.seed,
@@ -346,7 +347,7 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
         "shards": shard_info,
         "entries": dict(sorted(entries.items())),
         "registry_before": {e.name: {"t": e.t, "path": e.path} for e in sorted(registry, key=lambda e: e.name)},
-        "faults": sorted(fault_records, key=lambda f: (str(f["kind"]), str(f["entry"]))),
+        "faults": recorded,
     }
     meta.put("truth.json", (json.dumps(truth, indent=1, ensure_ascii=False) + "\n").encode())
 
@@ -366,8 +367,8 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
         datasets=sum(len(tx.datasets) for tx in transactions),
         chosen_datasets=len(chosen.datasets),
         objects=data.objects + meta.objects,
-        bytes=data.bytes + meta.bytes,
-        faults=tuple(truth["faults"]),
+        bytes=data.bytes_written + meta.bytes_written,
+        faults=tuple(recorded),
         seconds=time.monotonic() - started,
     )
 

@@ -121,10 +121,9 @@ class ParquetParts:
 
     def add(self, table: pa.Table) -> None:
         while table.num_rows:
-            if self._writer is None:
-                self._open()
+            writer = self._writer if self._writer is not None else self._open()
             take = min(table.num_rows, self.part_rows - self._held)
-            self._writer.write_table(table.slice(0, take), row_group_size=self.group_rows)
+            writer.write_table(table.slice(0, take), row_group_size=self.group_rows)
             self._held += take
             self.rows += take
             table = table.slice(take)
@@ -139,9 +138,10 @@ class ParquetParts:
             self._flush()
         return self.files
 
-    def _open(self) -> None:
+    def _open(self) -> pq.ParquetWriter:
         self._buf = io.BytesIO()
         self._writer = pq.ParquetWriter(self._buf, self.schema, **_PARQUET_OPTIONS)
+        return self._writer
 
     def _flush(self) -> None:
         assert self._writer is not None and self._buf is not None

@@ -26,6 +26,33 @@ from logcache.validation.orchestrate import ParcelUpdate
 from logcache.validation.result import ResultRow
 from state.model import CampaignState, CopyStatus, ParcelStatus, Resolution, StepName, StepStatus
 
+# What the front ends may use; MachineUsage and ResultRow are the rows some views return,
+# re-exported so the app needs nothing below the runbook.
+__all__ = [
+    "MachineUsage",
+    "ResultRow",
+    "actions",
+    "apply_risks",
+    "current_results",
+    "default_transaction",
+    "detail_lines",
+    "entries",
+    "entries_path",
+    "exclusions",
+    "failed_datasets",
+    "finished_parcels",
+    "image_tag",
+    "machine_usage",
+    "pair_detail",
+    "pairs_of",
+    "patch_path",
+    "plan_copy",
+    "recopy_candidates",
+    "registry_patch",
+    "transactions",
+    "verified_entries",
+]
+
 
 def transactions(campaign: Campaign) -> list[Transaction]:
     return open_catalog(campaign.config).transactions()

@@ -188,7 +188,7 @@ class S3Store:
 
     def open_read(self, key: str) -> BinaryIO:
         size = self.stat(key).size
-        return io.BufferedReader(_RangeReader(self, key, size), READ_BUFFER)  # type: ignore[return-value]
+        return io.BufferedReader(_RangeReader(self, key, size), READ_BUFFER)
 
     def read_bytes(self, key: str) -> bytes:
         with self._errors(key):

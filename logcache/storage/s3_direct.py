@@ -189,20 +189,23 @@ class DirectS3:
                 conn = http.client.HTTPConnection(self.host, timeout=self.connect_timeout_s)
             self._local.conn = conn
         if conn.sock is None:
-            # Connected here, not lazily by `request`, so the connect has its own timeout
-            # and the reads then wait at most `read_timeout_s` each.
-            try:
-                conn.connect()
-            except ssl.SSLError:
-                self._drop()
-                raise
-            except OSError as exc:
-                self._drop()
-                raise EndpointUnreachable(
-                    f"no S3 server answered at {self.server} ({exc.strerror or type(exc).__name__}); check [s3].endpoint_url"
-                ) from None
-            conn.sock.settimeout(self.read_timeout_s)
+            self._connect(conn)
         return conn
+
+    def _connect(self, conn: http.client.HTTPConnection) -> None:
+        # Connected here, not lazily by `request`, so the connect has its own timeout
+        # and the reads then wait at most `read_timeout_s` each.
+        try:
+            conn.connect()
+        except ssl.SSLError:
+            self._drop()
+            raise
+        except OSError as exc:
+            self._drop()
+            raise EndpointUnreachable(
+                f"no S3 server answered at {self.server} ({exc.strerror or type(exc).__name__}); check [s3].endpoint_url"
+            ) from None
+        conn.sock.settimeout(self.read_timeout_s)
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -64,6 +64,10 @@ class Diff:
         self.duplicates += other.duplicates
         self.sample = _first_of_each_kind(self.sample + other.sample)
 
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.extra or self.duplicates)
+
 
 def _first_of_each_kind(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     """The rows `multiset_diff` would sample from all of them (two of each kind, ordered
@@ -72,14 +76,10 @@ def _first_of_each_kind(rows: list[dict[str, object]]) -> list[dict[str, object]
         return (row["kind"], *(row[k] for k in row if k not in ("kind", "count")))
 
     out: list[dict[str, object]] = []
-    for row in sorted(rows, key=order):  # type: ignore[arg-type]
+    for row in sorted(rows, key=order):
         if sum(1 for kept in out if kept["kind"] == row["kind"]) < 2:
             out.append(row)
     return out[:SAMPLE_SIZE]
-
-    @property
-    def clean(self) -> bool:
-        return not (self.missing or self.extra or self.duplicates)
 
 
 def multiset_diff(expected: pl.DataFrame, actual: pl.DataFrame, columns: Sequence[str]) -> Diff:

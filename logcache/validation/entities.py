@@ -234,7 +234,7 @@ class EntitiesCheck:
         differing = expected.sums.differing(actual.sums)
         if len(differing) and self.diff_rows is None:
             self._diff(measure, differing, pool)
-        elif len(differing):
+        elif len(differing) and self.diff_rows is not None:
             # A bucket's rows to diff: its datoms up to T (about datoms per current fact
             # times its current facts) and its cached rows; groups of buckets that fit.
             per_fact = datoms / max(1, expected.rows)

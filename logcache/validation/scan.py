@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +30,8 @@ from logcache.datomic.logop import Segment, read_segment
 from logcache.datomic.rowhash import fact_states
 from logcache.storage import Store
 from logcache.validation.checksum import Measure
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Check(Protocol):
 
     def digest(self, decoded: Decoded) -> object: ...
 
-    def cache_tasks(self) -> list[Callable[[], object]]: ...
+    def cache_tasks(self) -> Sequence[Callable[[], object]]: ...
 
     def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure: ...
 
@@ -79,6 +81,7 @@ def run_checks(logs: Store, checks: Sequence[Check | Exception], pool: ThreadPoo
     (its inputs could not even be listed) is passed through. The reads run on `pool`,
     which units running side by side may share (see `check.run_shard`)."""
     live = [(i, c) for i, c in enumerate(checks) if not isinstance(c, Exception)]
+    live_checks = dict(live)
     by_key: dict[str, list[int]] = {}
     segments: dict[str, Segment] = {}
     for i, check in live:
@@ -88,14 +91,15 @@ def run_checks(logs: Store, checks: Sequence[Check | Exception], pool: ThreadPoo
 
     def digest(segment: Segment) -> dict[int, object]:
         decoded = decode(logs, segment)
-        return {i: checks[i].digest(decoded) for i in by_key[segment.key]}  # type: ignore[union-attr]
+        return {i: live_checks[i].digest(decoded) for i in by_key[segment.key]}
 
     out: list[Measure | Exception] = [c if isinstance(c, Exception) else Measure() for c in checks]
-    submitted: list[Future[object]] = []
+    submitted: list[Future[Any]] = []
 
-    def submit(task: Callable[[], object]) -> Future[object]:
-        submitted.append(pool.submit(task))
-        return submitted[-1]
+    def submit(task: Callable[[], _T]) -> Future[_T]:
+        future = pool.submit(task)
+        submitted.append(future)
+        return future
 
     try:
         # Cache tasks first (the Parquet files are the biggest single tasks), then the

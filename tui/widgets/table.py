@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
 from state.model import ParcelStatus, Resolution
@@ -185,7 +186,7 @@ class KeyedTable(DataTable[object]):
 
     def action_filter(self) -> None:
         bar = self._filter_bar()
-        if bar is None and self.parent is not None:
+        if bar is None and isinstance(self.parent, Widget):
             bar = TableFilter(self)
             self.parent.mount(bar, after=self)
         if bar is not None:

@@ -16,6 +16,7 @@ from logcache.runbook.next_actions import ActionKind
 from logcache.runbook.queries import actions, pairs_of, recopy_candidates
 from logcache.runbook.steps import copy, validate
 from logcache.validation import KIND_OF
+from logcache.validation.orchestrate import ValidationRun
 from state.model import CopyStatus, Resolution, StepName
 
 
@@ -28,8 +29,9 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
         try:
             return copy.run(campaign, on_event, cancel, only=only, overwrite=True, step=None)
         except StepFailed as failed:
-            report: CopyReport = failed.result
-            return report
+            if not isinstance(failed.result, CopyReport):
+                raise
+            return failed.result
 
     def work() -> Done[str]:
         stop_if_cancelled(cancel)
@@ -46,6 +48,8 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
             try:
                 checked = validate.run(campaign, on_event, cancel, names=pairs, force=True, count=count, prefix="recopy-", step=None)
             except StepFailed as failed:
+                if not isinstance(failed.result, ValidationRun):
+                    raise
                 checked = failed.result
             valid = {f"{r.dataset}/{KIND_OF[r.validation]}" for r in checked.rows if r.is_valid}
             for fp in campaign.state.failed_paths:
