@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import psutil
 
@@ -91,7 +92,7 @@ class Meter:
     def __init__(self, server: psutil.Process) -> None:
         self.server = server
 
-    def __enter__(self) -> Meter:
+    def __enter__(self) -> Self:
         self.t0 = time.perf_counter()
         self.c0 = _cpu(psutil.Process(), children=True)
         self.s0 = _cpu(self.server)
@@ -149,7 +150,7 @@ def main() -> int:
     ids = make_world(root, args.objects, args.prefixes)
     proc, endpoint = start_rclone(root)
     server = psutil.Process(proc.pid)
-    print(f"server: rclone serve s3 ({subprocess.run(['rclone', 'version'], capture_output=True, text=True).stdout.splitlines()[0]}) "
+    print(f"server: rclone serve s3 ({subprocess.run(['rclone', 'version'], capture_output=True, text=True, check=True).stdout.splitlines()[0]}) "
           f"at {endpoint}, backed by {root}")
     print(f"world: {args.objects:,} objects in {args.prefixes} prefixes; {os.cpu_count()} CPUs shared by server and copier\n")
     results: dict[str, float] = {}

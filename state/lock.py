@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 from state.errors import StateError
 from state.model import operator, utc_now
@@ -226,7 +226,7 @@ class CampaignLock:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> CampaignLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

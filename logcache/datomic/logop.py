@@ -125,7 +125,7 @@ def read_segment(logs: Store, key: str) -> pa.Table:
             frame = pl.read_avro(f)
     except PathNotFound:
         raise
-    except Exception as exc:  # Polars raises ComputeError, OSError, ValueError... for bad bytes
+    except Exception as exc:  # noqa: BLE001 - Polars raises ComputeError, OSError, ValueError... for bad bytes
         raise CorruptData(f"{url} is not a readable Avro file ({first_line(exc)})") from None
     table = frame.to_arrow()
     check_schema(table.schema, DATOM_SCHEMA, url)

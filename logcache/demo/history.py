@@ -15,7 +15,7 @@ sorting and materialising 20M+ datoms stays in integer numpy arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -65,7 +65,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
 # The static part of every shard's value table: all attributes' values, back to back.
 _OFFSETS = np.cumsum([0] + [len(a.values) for a in ATTRIBUTES])
 _STATIC_VALUES = [v for a in ATTRIBUTES for v in a.values]
-_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -225,7 +225,7 @@ def _card_many(
     # at some t in [birth, end) and maybe retracted later, alone or with the whole entity.
     count = np.minimum(1 + rng.poisson(attr.changes, len(ents)), n_values - 1)
     owner = np.repeat(np.arange(len(ents)), count)
-    first, start = _runs(owner)
+    _, start = _runs(owner)
     j = np.arange(len(owner)) - start
     vidx = offset + (np.repeat(rng.integers(0, n_values, len(ents)), count) + j) % n_values
     b, en = birth[ents][owner], end[ents][owner]

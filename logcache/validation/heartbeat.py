@@ -15,6 +15,7 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Self
 
 from logcache.errors import LogcacheError
 from logcache.storage import Store
@@ -48,7 +49,7 @@ class Heartbeat:
         object.__setattr__(self, "state", HeartbeatState(self.state))
 
     def age_s(self, now: datetime | None = None) -> float:
-        then = datetime.fromisoformat(self.updated_at.replace("Z", "+00:00"))
+        then = datetime.fromisoformat(self.updated_at)
         return ((now or datetime.now(UTC)) - then).total_seconds()
 
 
@@ -88,7 +89,7 @@ class HeartbeatWriter:
         self._every_s = every_s
         self._thread = threading.Thread(target=self._tick, name=f"heartbeat-{parcel}", daemon=True)
 
-    def __enter__(self) -> HeartbeatWriter:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

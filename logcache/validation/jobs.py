@@ -235,7 +235,9 @@ class Submitter:
         command = render(name, template, self._values(record, **more))
         sink = self.on_line
         if on_line is None and sink is not None:
-            on_line = lambda line: sink(f"[{record.label} {name}] {line}")
+
+            def on_line(line: str) -> None:
+                sink(f"[{record.label} {name}] {line}")
         run = run_hook(
             name, command, log_path=jobs_dir(self.config) / log, on_line=on_line, pattern=pattern,
             timeout_s=self.settings.hook_timeout_s, cancel=self.cancel, append=append, cwd=hook_cwd(self.config),

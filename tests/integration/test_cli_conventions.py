@@ -72,7 +72,7 @@ def test_json_shapes_of_the_validation_commands(tmp_path: Path) -> None:
     assert logcache("discover", campaign).returncode == 0 and logcache("copy", campaign).returncode == 0
     plan = json.loads(logcache("plan", campaign, "--parcel-count", "2", "--json").stdout)
     assert plan["balance"] == "size" and len(plan["parcels"]) == 2
-    assert sorted(t for p in plan["parcels"] for t in p["tasks"]) == sorted(set(t for p in plan["parcels"] for t in p["tasks"]))
+    assert sorted(t for p in plan["parcels"] for t in p["tasks"]) == sorted({t for p in plan["parcels"] for t in p["tasks"]})
     validated = logcache("validate", campaign, "--json")
     assert validated.returncode == 1, validated.stderr  # the corrupt cache is a finding
     body = json.loads(validated.stdout)

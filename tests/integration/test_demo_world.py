@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -125,7 +126,7 @@ def test_logs_follow_datomic_rules(world: Path) -> None:
     for shard_dir in sorted((world / "logs").iterdir()):
         ranges = [parse_segment_key(p.name) for p in sorted(shard_dir.iterdir())]
         assert len(ranges) >= 3
-        for prev, nxt in zip(ranges, ranges[1:]):
+        for prev, nxt in itertools.pairwise(ranges):
             assert prev.last_t < nxt.first_t
         rows = _read_log(world, shard_dir.name)
         ts = [r["t"] for r in rows]

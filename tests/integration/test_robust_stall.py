@@ -102,7 +102,7 @@ def test_ctrl_c_ends_a_copy_within_seconds_while_the_endpoint_is_stalled(rclone:
     time.sleep(0.3)
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     took = time.monotonic() - started
     assert proc.returncode == 130, err
     assert took < 3.0, f"cancel took {took:.1f} s"

@@ -31,7 +31,7 @@ def test_local_same_size_other_bytes_is_a_conflict_not_verified(tmp_path: Path) 
     entry = next(e for e in read_entries(root / CSV_NAME) if e.objects)
     source = Path(entry.source.removeprefix("file://"))
     destination = Path(entry.destination.removeprefix("file://"))
-    first = sorted(p for p in source.rglob("*") if p.is_file())[0]
+    first = min(p for p in source.rglob("*") if p.is_file())
     forged = destination / first.relative_to(source)
     forged.parent.mkdir(parents=True, exist_ok=True)
     forged.write_bytes(os.urandom(first.stat().st_size))

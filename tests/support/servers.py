@@ -138,7 +138,7 @@ def rclone_server(root: Path, extra: Sequence[str] = ()) -> Iterator[tuple[subpr
         [binary, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", ",".join(RCLONE_KEYS), "--etag-hash", "MD5",
          "--log-level", "ERROR", *extra, str(root)],
         stdout=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - one prctl before exec, no lock taken; the server must die with the tests
     )
     deadline = time.monotonic() + 20
     while socket.socket().connect_ex(("127.0.0.1", port)) != 0:

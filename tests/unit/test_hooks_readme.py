@@ -24,7 +24,7 @@ def _examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
     start = text.index("## Catalog sources")
     end = text.find("\n## ", text.index("## Hooks") + 1)
-    return re.findall(r"```toml\n(.*?)```", text[start : end if end != -1 else None], re.S)
+    return re.findall(r"```toml\n(.*?)```", text[start : end if end != -1 else None], re.DOTALL)
 
 
 def test_readme_has_the_examples() -> None:
