@@ -17,6 +17,7 @@ __all__ = [
     "EndpointUnreachable",
     "LogcacheError",
     "PathNotFound",
+    "ReadInterrupted",
     "StorageError",
     "UnknownDataset",
     "UsageError",
@@ -88,6 +89,11 @@ class BucketNotFound(StorageError):
 
 class EndpointUnreachable(StorageError):
     """No S3 server answered at the configured endpoint."""
+
+
+class ReadInterrupted(StorageError):
+    """A body kept arriving cut short (a dropped connection, a reset, a read timeout) on
+    every attempt: the bytes were never all seen, so nothing can be said about them."""
 
 
 class CorruptData(LogcacheError):

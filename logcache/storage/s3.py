@@ -9,9 +9,12 @@ boto3 sends whatever those decline.
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,8 +24,9 @@ import boto3
 import botocore.exceptions as bce
 from botocore.config import Config
 from botocore.utils import parse_timestamp as default_timestamp_parser
+from urllib3.exceptions import HTTPError as Urllib3Error
 
-from logcache.errors import AccessDenied, BucketNotFound, EndpointUnreachable, PathNotFound, StorageError
+from logcache.errors import AccessDenied, BucketNotFound, EndpointUnreachable, PathNotFound, ReadInterrupted, StorageError
 from logcache.storage.base import ObjectInfo, Store
 from logcache.storage.s3_direct import DirectS3, Page
 from state.config import S3Settings
@@ -32,6 +36,26 @@ SINGLE_COPY_LIMIT = 5 * 1024**3
 READ_BUFFER = 4 << 20
 _DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AllAccessDisabled"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+# How a body read after botocore's retries (it retries the request, not a body read
+# later) fails when the transfer is cut: each is worth another GET of the same range.
+_BODY_FAULTS = (
+    bce.ResponseStreamingError,
+    bce.IncompleteReadError,
+    bce.ReadTimeoutError,
+    bce.ConnectionClosedError,
+    Urllib3Error,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+)
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 2.0
+
+
+def backoff_s(attempt: int) -> float:
+    """The wait before retry `attempt` (1, 2, ...): exponential with full jitter, capped
+    short so a stop asked for meanwhile is not held up."""
+    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
 
 
 class _Client:
@@ -52,13 +76,16 @@ class _Client:
 
 
 class S3Store:
-    def __init__(self, client: _Client, bucket: str, prefix: str, endpoint: str, page_size: int = 1000, direct: DirectS3 | None = None) -> None:
+    def __init__(
+        self, client: _Client, bucket: str, prefix: str, endpoint: str, page_size: int = 1000, direct: DirectS3 | None = None, max_attempts: int = 3
+    ) -> None:
         self._client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.endpoint = endpoint
         self.page_size = page_size
         self.direct = direct
+        self.max_attempts = max(1, max_attempts)
 
     @classmethod
     def open(cls, rest: str, settings: S3Settings, concurrency: int = 16, page_size: int = 1000) -> S3Store:
@@ -95,7 +122,7 @@ class S3Store:
             direct = DirectS3.for_bucket(
                 endpoint, bucket, region, session.get_credentials(), ca_bundle, settings.connect_timeout_s, settings.read_timeout_s
             )
-        return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size, direct)
+        return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size, direct, settings.max_attempts)
 
     @property
     def client(self) -> Any:
@@ -113,7 +140,7 @@ class S3Store:
         return f"s3://{self.bucket}/{self._key(key)}".rstrip("/")
 
     def child(self, prefix: str) -> S3Store:
-        return S3Store(self._client, self.bucket, self._key(prefix), self.endpoint, self.page_size, self.direct)
+        return S3Store(self._client, self.bucket, self._key(prefix), self.endpoint, self.page_size, self.direct, self.max_attempts)
 
     @contextmanager
     def _errors(self, key: str) -> Iterator[None]:
@@ -191,8 +218,30 @@ class S3Store:
         return io.BufferedReader(_RangeReader(self, key, size), READ_BUFFER)  # type: ignore[return-value]
 
     def read_bytes(self, key: str) -> bytes:
-        with self._errors(key):
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        return self.get(key)
+
+    def get(self, key: str, first: int | None = None, last: int | None = None) -> bytes:
+        """The object's bytes (`first`..`last` inclusive, when given), whole: a body cut
+        short is asked for again, within `max_attempts`, then ReadInterrupted."""
+        extra = {"Range": f"bytes={first}-{last}"} if first is not None else {}
+        fault = ""
+        for attempt in range(self.max_attempts):
+            if attempt:
+                time.sleep(backoff_s(attempt))
+            with self._errors(key):
+                reply = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
+            try:
+                body: bytes = reply["Body"].read()
+            except _BODY_FAULTS as exc:
+                fault = type(exc).__name__
+                continue
+            expected = reply.get("ContentLength")
+            if expected is None or len(body) == expected:
+                return body
+            fault = f"{len(body)} of {expected} bytes"
+        raise ReadInterrupted(
+            f"reading {self.url_of(key)} was cut short on all {self.max_attempts} attempts ({fault}); check the network to {self.endpoint}, then run again"
+        )
 
     def write_bytes(self, key: str, data: bytes) -> None:
         # A PUT is atomic on S3: readers see the old object or the new one.
@@ -238,10 +287,7 @@ class _RangeReader(io.RawIOBase):
         if self.pos >= self.size:
             return 0
         end = min(self.size, self.pos + len(buffer)) - 1
-        with self.store._errors(self.key):
-            body = self.store.client.get_object(
-                Bucket=self.store.bucket, Key=self.store._key(self.key), Range=f"bytes={self.pos}-{end}"
-            )["Body"].read()
+        body = self.store.get(self.key, self.pos, end)
         n = len(body)
         buffer[:n] = body
         self.pos += n
