@@ -150,10 +150,13 @@ class AggregateSummary:
     by_error_kind: list[ErrorKindCount]
     path: str
     at: str
+    # Rows that could not be checked (no result, or the store stopped the check): neither
+    # valid nor invalid. `invalid` counts only what the data shows.
+    not_checked: int = 0
 
     @property
     def all_valid(self) -> bool:
-        return self.rows > 0 and self.invalid == 0
+        return self.rows > 0 and self.invalid == 0 and self.not_checked == 0
 
 
 @dataclass

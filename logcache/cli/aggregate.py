@@ -9,8 +9,8 @@ from logcache.cli.common import Exit, SubParsers, campaign_command, open_for, pr
 from logcache.cli.validate import row_line
 from logcache.runbook import steps
 from logcache.stores import open_results
-from logcache.validation.aggregate import aggregate_rows
-from logcache.validation.result import ResultRow
+from logcache.validation.aggregate import aggregate_rows, unchecked
+from logcache.validation.result import NOT_CHECKED, ResultRow
 
 
 def register(sub: SubParsers) -> None:
@@ -34,25 +34,29 @@ def run(args: argparse.Namespace) -> int:
             result = failed.result
     s = result.summary
     if args.json:
-        print_json({"summary": asdict(s), "invalid": [asdict(r) for r in result.invalid]})
+        print_json({"summary": asdict(s), "invalid": [asdict(r) for r in result.invalid], "not_checked": [asdict(r) for r in result.not_checked]})
         return Exit.DONE if s.all_valid else Exit.FINDINGS
-    for row in result.invalid:
+    for row in [*result.invalid, *result.not_checked]:
         print(row_line(row))
     kinds = "".join(f", {k.kind}: {k.count}" for k in s.by_error_kind)
-    print(f"{s.rows} rows: {s.valid} valid, {s.invalid} invalid{kinds} -> {s.path}")
+    print(f"{s.rows} rows: {s.valid} valid, {s.invalid} invalid, {s.not_checked} not checked{kinds} -> {s.path}")
     print("all valid: the registry PR can be merged" if s.all_valid else "not all valid: see `logcache failures`")
     return 0 if s.all_valid else 1
 
 
 def run_failures(args: argparse.Namespace) -> int:
     with open_for(args, None, write=False) as campaign:
-        invalid = [r for r in aggregate_rows(steps.entries(campaign), open_results(campaign.config)) if not r.is_valid and r.error_kind != "not-run"]
+        rows = aggregate_rows(steps.entries(campaign), open_results(campaign.config))
+        invalid = [r for r in rows if not r.is_valid and not unchecked(r)]
+        not_checked = [r for r in rows if r.error_kind == NOT_CHECKED]
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
         if args.json:
-            print_json({"invalid": [asdict(r) for r in invalid], "failed_paths": [asdict(fp) for fp in paths]})
+            print_json({"invalid": [asdict(r) for r in invalid], "not_checked": [asdict(r) for r in not_checked], "failed_paths": [asdict(fp) for fp in paths]})
             return Exit.DONE
         for row in invalid:
             print(failure_line(row))
+        for row in not_checked:
+            print(f"not checked {row.dataset}/{row.validation}: {row.error}; run validate again")
         if invalid:
             print(f"details: logcache show {args.campaign} DATASET/VALIDATION")
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()

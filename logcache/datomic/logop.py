@@ -11,6 +11,7 @@ datoms/s against ~0.35M/s for fastavro's per-record dicts (measured on this proj
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from polars.io.plugins import register_io_source
 
 from logcache.datomic.schema import DATOM_SCHEMA, parse_segment_key
 from logcache.entries import CacheEntry
-from logcache.errors import CorruptData, LogcacheError, PathNotFound, first_line
+from logcache.errors import CorruptData, LogcacheError, PathNotFound, StorageError, first_line
 from logcache.storage import ObjectInfo, Store
 
 BATCH_ROWS = 1 << 17
@@ -120,11 +121,11 @@ def list_segments(logs: Store, shard: str) -> list[Segment]:
 def read_segment(logs: Store, key: str) -> pa.Table:
     """One Avro segment as an Arrow table in DATOM_SCHEMA; CorruptData naming the file."""
     url = logs.url_of(key)
+    # Read whole through the store first (Polars reads a file object whole too): a read
+    # that fails is then a storage error, which Polars would have wrapped as its own.
+    data = logs.read_bytes(key)
     try:
-        with logs.open_read(key) as f:
-            frame = pl.read_avro(f)
-    except PathNotFound:
-        raise
+        frame = pl.read_avro(io.BytesIO(data))
     except Exception as exc:  # Polars raises ComputeError, OSError, ValueError... for bad bytes
         raise CorruptData(f"{url} is not a readable Avro file ({first_line(exc)})") from None
     table = frame.to_arrow()
@@ -189,7 +190,7 @@ def parquet_tables(
                     table = _filter(_conform(batch, expected), t_range)
                     if table.num_rows:
                         yield table
-        except (PathNotFound, SchemaMismatch):
+        except (StorageError, SchemaMismatch):
             raise
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise CorruptData(f"{url} is not a readable Parquet file ({first_line(exc)})") from None

@@ -464,7 +464,11 @@ def run_validate(
             raise StepFailed(f"{len(failed_jobs)} parcels failed (parcel {first.label}: {first.error}); run validate again to finish them", run)
         kinds = Counter(r.error_kind for r in run.invalid)
         detail = f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""
-        return Done(run, f"{run.pairs} checked: {run.pairs - len(run.invalid)} valid, {len(run.invalid)} invalid{detail}")
+        note = f"{run.pairs} pairs: {run.valid} valid, {len(run.invalid)} invalid{detail}, {run.unchecked} not checked"
+        if run.unchecked:
+            cause = f" ({run.not_checked[0].dataset}/{run.not_checked[0].validation}: {run.not_checked[0].error})" if run.not_checked else ""
+            raise StepFailed(f"{note}{cause}; run validate again to check them", run)
+        return Done(run, note)
 
     return _run_as(campaign, step, bool(names), work, on_event)
 
@@ -605,7 +609,7 @@ def run_aggregate(campaign: Campaign, on_event: EventSink = ignore) -> Aggregate
         s = result.summary
         if not s.all_valid:
             kinds = ", ".join(f"{k.kind}: {k.count}" for k in s.by_error_kind)
-            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); see `logcache failures`", result)
+            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid, {s.not_checked} not checked ({kinds}); see `logcache failures`", result)
         return Done(result, f"all {s.rows} rows valid -> {s.path}")
 
     return _run(campaign, StepName.AGGREGATE, work, on_event)

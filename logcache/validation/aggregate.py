@@ -2,7 +2,9 @@
 
 The latest attempt wins per (dataset, validation). Every expected pair is present: one
 without a result (or with a result for another T, left from an earlier transaction) is a
-row with is_valid false and error_kind `not-run`, so "all valid" means all checked.
+row with is_valid false and error_kind `not-run`, so "all valid" means all checked. The
+summary counts three outcomes apart: valid, invalid (what the data shows) and not checked
+(`not-run`, and `not-checked` rows whose check the storage stopped).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from logcache.datomic.schema import VALIDATIONS
 from logcache.entries import CacheEntry
 from logcache.storage import Store
 from logcache.validation import ResultRow, latest_results, read_results
-from logcache.validation.result import rows_to_table
+from logcache.validation.result import NOT_CHECKED, rows_to_table
 from state.model import AggregateSummary, ErrorKindCount, utc_now
 from state.persist_text import write_bytes_atomic
 
 OUTPUT_NAME = "cache-validations.parquet"
+NOT_RUN = "not-run"
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,17 @@ class Aggregate:
 
     @property
     def invalid(self) -> list[ResultRow]:
-        return [r for r in self.rows if not r.is_valid]
+        """The rows the data shows wrong."""
+        return [r for r in self.rows if not r.is_valid and not unchecked(r)]
+
+    @property
+    def not_checked(self) -> list[ResultRow]:
+        return [r for r in self.rows if unchecked(r)]
+
+
+def unchecked(row: ResultRow) -> bool:
+    """Whether the row says nothing about the data: never run, or its check stopped."""
+    return row.error_kind in (NOT_RUN, NOT_CHECKED)
 
 
 def not_run(entry: CacheEntry, why: str) -> ResultRow:
@@ -48,7 +61,7 @@ def not_run(entry: CacheEntry, why: str) -> ResultRow:
         extra=0,
         duplicates=0,
         is_valid=False,
-        error_kind="not-run",
+        error_kind=NOT_RUN,
         error=f"{why}; run `logcache validate CAMPAIGN --filter-by-name {entry.pair}`",
         sample="[]",
         started_at="",
@@ -73,13 +86,15 @@ def aggregate_rows(entries: list[CacheEntry], results: Store) -> list[ResultRow]
 def summarize(rows: list[ResultRow], path: Path) -> AggregateSummary:
     kinds = Counter(r.error_kind for r in rows if not r.is_valid)
     valid = sum(r.is_valid for r in rows)
+    not_checked = sum(unchecked(r) for r in rows)
     return AggregateSummary(
         rows=len(rows),
         valid=valid,
-        invalid=len(rows) - valid,
+        invalid=len(rows) - valid - not_checked,
         by_error_kind=[ErrorKindCount(k, n) for k, n in sorted(kinds.items())],
         path=str(path),
         at=utc_now(),
+        not_checked=not_checked,
     )
 
 

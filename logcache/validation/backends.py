@@ -30,6 +30,7 @@ from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import EndpointUnreachable, UsageError, describe
 from logcache.stores import open_results
 from logcache.hooks.template import uses
+from logcache.validation.check import STOPS_THE_RUN
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
 from logcache.validation.parcel import MISSING_PATH_PREFIX, Stores, run_unit, run_unit_here, unit_entries
@@ -186,6 +187,10 @@ def _follow(
                 raise KeyboardInterrupt
             # A stop is honoured within CANCEL_S; heartbeats and `watch` run every POLL_S.
             wait_all(futures, CANCEL_S)
+            stop = next((f.exception() for f in futures if f.done() and not f.cancelled() and isinstance(f.exception(), STOPS_THE_RUN)), None)
+            if stop is not None:
+                on_cancel()
+                raise stop
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_S
                 for p in progress.values():

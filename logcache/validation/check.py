@@ -3,7 +3,10 @@
 The checks of one shard run together, so its log segments are decoded once for both
 (`scan.run_checks`). Data problems never raise: a missing prefix, an unreadable file, a
 wrong schema, a wrong T or different rows each become the row's error_kind with a
-one-line error.
+one-line error. A check the storage stopped (unreachable, a body cut short on every
+attempt, a full disk) says nothing about the data: its row is `not-checked`, naming the
+cause. Denied or expired credentials would stop every check the same way, so they stop
+the run instead (`STOPS_THE_RUN`).
 """
 
 from __future__ import annotations
@@ -14,15 +17,20 @@ from dataclasses import dataclass
 
 from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, Segment, TRange, list_segments
 from logcache.entries import CacheEntry
-from logcache.errors import CorruptData, PathNotFound, describe, missing_path
+from logcache.errors import AccessDenied, CorruptData, PathNotFound, StorageError, describe, missing_path
 from logcache.storage import Store
+from logcache.storage.base import StoreUnwritable
 from logcache.validation.checksum import Measure, sample_json
 from logcache.validation.entities import WHOLE, EntitiesCheck, EntityPartition
 from logcache.validation.log import LogCheck
-from logcache.validation.result import KIND_OF, ResultRow, classify, utc_now
+from logcache.validation.result import KIND_OF, NOT_CHECKED, ResultRow, classify, utc_now
 from logcache.validation.scan import Check, reader_threads, run_checks
 
 Subtask = TRange | EntityPartition
+# Causes that would leave every other check of the run not checked too (credentials
+# denied or expired; a results store that takes no writes): the run stops at the first,
+# with its one line, and what was saved stays.
+STOPS_THE_RUN = (AccessDenied, StoreUnwritable)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ def run_shard(
             measures = run_checks(logs, checks, own)
     else:
         measures = run_checks(logs, checks, readers)
+    stop = next((m for m in measures if isinstance(m, STOPS_THE_RUN)), None)
+    if stop is not None:
+        raise stop
     duration = round(time.perf_counter() - clock, 6)
     return [_row(job, m, parcel, started, duration / len(jobs)) for job, m in zip(jobs, measures)]
 
@@ -107,6 +118,8 @@ def _row(job: Job, outcome: Measure | Exception, parcel: str, started: str, dura
         error_kind, error = "corrupt-file", str(outcome)
     elif isinstance(outcome, SchemaMismatch):
         error_kind, error = "schema", str(outcome)
+    elif isinstance(outcome, (StorageError, OSError)):
+        error_kind, error = NOT_CHECKED, outcome.one_line() if isinstance(outcome, StorageError) else describe(outcome)
     else:  # neither an unexpected error nor a bug may stop the parcel's other validations
         error_kind, error = "internal", describe(outcome)
     row = ResultRow(

@@ -5,17 +5,19 @@ rerun, never saved as invalid."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.servers import S3Proxy, proxy_server
+from test_robust_input import logcache as run_logcache
+from test_robust_input import one_line_exit_2
 
 from logcache.demo import build_world
+from logcache.stores import open_results
+from logcache.validation import ResultRow, read_results
 from state.config import S3Settings, load_config
 from state.model import StepName, StepStatus
 from state.persist import load_state
@@ -24,7 +26,7 @@ SEED = 5
 
 
 def logcache(*args: Any, **kw: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], capture_output=True, text=True, timeout=300, **kw)
+    return run_logcache(*map(str, args), **kw)
 
 
 @pytest.fixture
@@ -41,10 +43,16 @@ def s3_world(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> Iterator[tuple
         yield world, proxy
 
 
-def _validations(world: Path) -> dict[str, Any]:
-    run = logcache("validate", world / "campaign.toml", "--json")
-    assert run.returncode in (0, 1), run.stderr
-    return json.loads(run.stdout)
+def saved(world: Path) -> list[ResultRow]:
+    return read_results(open_results(load_config(world / "campaign.toml")))
+
+
+def discovered_and_copied(world: Path) -> Path:
+    campaign = world / "campaign.toml"
+    for command in ("discover", "copy"):
+        done = logcache(command, campaign)
+        assert done.returncode == 0, done.stderr
+    return campaign
 
 
 def test_cut_bodies_are_read_again_and_every_pair_is_valid(s3_world: tuple[Path, S3Proxy]) -> None:
@@ -74,3 +82,42 @@ def test_a_body_cut_on_every_attempt_ends_discover_in_one_line_and_the_step_is_n
     assert load_state(load_config(campaign).state_path).step(StepName.DISCOVER).status is not StepStatus.RUNNING
     proxy.cut_every = 0
     assert logcache("discover", campaign).returncode == 0
+
+
+def test_expired_credentials_stop_validation_in_one_line_and_a_plain_rerun_checks_every_pair(s3_world: tuple[Path, S3Proxy]) -> None:
+    world, proxy = s3_world
+    campaign = discovered_and_copied(world)
+    proxy.expire_after = proxy.counts["all"] + 60  # the token expires part-way through validation
+    stopped = logcache("validate", campaign)
+    one_line_exit_2(stopped, "access denied", "ExpiredToken")
+    assert proxy.counts["expired"] > 0
+    state = load_state(load_config(campaign).state_path)
+    assert state.step(StepName.VALIDATE).status is StepStatus.FAILED
+    assert "ExpiredToken" in state.step(StepName.VALIDATE).note
+    # Nothing the expired token stopped is saved as a finding.
+    assert [r for r in saved(world) if not r.is_valid] == []
+
+    proxy.expire_after = None  # fresh credentials
+    again = logcache("validate", campaign)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "36 pairs: 36 valid, 0 invalid, 0 not checked" in again.stdout, again.stdout
+
+
+def test_a_pair_whose_body_stays_cut_is_not_checked_and_a_plain_rerun_checks_it(s3_world: tuple[Path, S3Proxy]) -> None:
+    world, proxy = s3_world
+    campaign = discovered_and_copied(world)
+    proxy.cut_every = 1  # every object GET cut: nothing can be read whole
+    cut = logcache("validate", campaign, "--json")
+    assert cut.returncode == 1, cut.stdout + cut.stderr
+    assert all(r.error_kind == "not-checked" and "cut short" in r.error for r in saved(world)), {(r.error_kind, r.error[:150]) for r in saved(world)}
+    aggregate = logcache("aggregate", campaign)
+    assert aggregate.returncode == 1 and "36 rows: 0 valid, 0 invalid, 36 not checked" in aggregate.stdout, aggregate.stdout
+    failures = logcache("failures", campaign)
+    assert failures.stdout.count("not checked ") == 36 and "invalid " not in failures.stdout, failures.stdout
+
+    proxy.cut_every = 0
+    assert logcache("step", "done", campaign, "build-image", "--note", "t").returncode == 0
+    run = logcache("run", campaign)
+    assert run.returncode == 3 and "stopped at merge-pr" in run.stdout, run.stdout + run.stderr
+    status = logcache("status", campaign)
+    assert "36/36 valid" in status.stdout, status.stdout
