@@ -11,6 +11,7 @@ from state.errors import LogcacheError
 __all__ = [
     "MISSING_PATH_PREFIX",
     "AccessDenied",
+    "CannotCheckHere",
     "BucketNotFound",
     "ConfigError",
     "CorruptData",
@@ -98,6 +99,11 @@ class ReadInterrupted(StorageError):
 
 class CorruptData(LogcacheError):
     """A Parquet or Avro file could not be read as such."""
+
+
+class CannotCheckHere(LogcacheError):
+    """The bytes were read but this installation cannot decode them (an Avro codec whose
+    library is missing): nothing is known about the data, which may well be fine."""
 
 
 class UnknownDataset(LogcacheError):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from logcache.copy.events import Conflict, DatasetPlan
 from logcache.entries import CacheEntry, last_part, normal_url
 from logcache.storage import ObjectInfo, Store
+from logcache.storage.spark import is_temporary
 
 READ_CHUNK = 1 << 20
 
@@ -28,6 +29,12 @@ def under(objects: Iterable[ObjectInfo], prefix: str) -> dict[str, ObjectInfo]:
     """Objects below `prefix` (as a folder: `id` must not match `id2/...`), by relative key."""
     start = prefix + "/"
     return {o.key[len(start):]: o for o in objects if o.key.startswith(start)}
+
+
+def to_copy(source: Store, prefix: str) -> dict[str, ObjectInfo]:
+    """The source objects a copy of `prefix` carries, by relative key: Spark's markers
+    (`_SUCCESS`, `.crc`) too, an unfinished task's `_temporary/` output never."""
+    return {rel: o for rel, o in under(source.list(prefix), prefix).items() if not is_temporary(rel)}
 
 
 def comparable_etag(etag: str) -> bool:
@@ -102,7 +109,7 @@ def plan_entry(entry: CacheEntry, source: Store, destination: Store, overwrite: 
     """List both sides of one entry and decide each object's fate."""
     src_prefix = prefix_in(source, entry.source)
     dst_prefix = prefix_in(destination, entry.destination)
-    src = under(source.list(src_prefix), src_prefix)
+    src = to_copy(source, src_prefix)
     plan = EntryPlan(entry, src_prefix, dst_prefix, src)
     if not src:
         return plan

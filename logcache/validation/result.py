@@ -32,10 +32,12 @@ from logcache.validation.checksum import SAMPLE_SIZE, sample_json
 _PARALLEL_READS = 64
 KIND_OF = {validation: kind for kind, validation in VALIDATIONS.items()}
 NOT_CHECKED = "not-checked"
-ERROR_KINDS = ("none", "missing-path", "corrupt-file", "schema", "t-mismatch", "mismatch", "internal", NOT_CHECKED)
+# Findings about the shard's log, not the cache: its segments leave a gap or overlap.
+LOG_GAP, LOG_OVERLAP = "log-gap", "log-overlap"
+ERROR_KINDS = ("none", "missing-path", "corrupt-file", "schema", "t-mismatch", "mismatch", "internal", NOT_CHECKED, LOG_GAP, LOG_OVERLAP)
 # Errors that stop a validation before any count is trustworthy, most telling first: a
 # part not checked leaves the whole pair not checked, whatever its siblings found.
-_FATAL = (NOT_CHECKED, "missing-path", "corrupt-file", "schema", "internal")
+_FATAL = (NOT_CHECKED, "missing-path", "corrupt-file", "schema", LOG_OVERLAP, LOG_GAP, "internal")
 _NOT_CHECKED_SUFFIX = ".not-checked"
 
 
@@ -205,10 +207,12 @@ def classify(row: ResultRow, validation_kind: str) -> ResultRow:
     if row.rows_past_t:
         problems.append(f"{row.rows_past_t} cached rows have t > T = {row.cache_t}")
     if whole and not row.rows_past_t:
-        if validation_kind == "log" and row.cache_max_t != row.cache_t:
-            problems.append(f"the registry's T is {row.cache_t} but the cache's max t is {row.cache_max_t}")
+        # An empty cache agrees with an empty log up to T (both checks say so alike).
+        if validation_kind == "log" and row.cache_max_t != row.cache_t and not (row.cache_max_t is None and row.expected_max_t is None):
+            problems.append(f"the registry's T is {row.cache_t} but {_max_t(row.cache_max_t, 'the cache', 'datoms')}")
         if validation_kind == "materialized-entities" and row.cache_max_t != row.expected_max_t:
-            problems.append(f"the cache's max t is {row.cache_max_t} but the log materialised to T = {row.cache_t} gives {row.expected_max_t}")
+            log_side = "no facts" if row.expected_max_t is None else str(row.expected_max_t)
+            problems.append(f"{_max_t(row.cache_max_t, 'the cache', 'facts')} but the log materialised to T = {row.cache_t} gives {log_side}")
     if problems:
         kind = "t-mismatch"
     counts = [(row.missing, "missing"), (row.extra, "extra"), (row.duplicates, "duplicated")]
@@ -220,6 +224,10 @@ def classify(row: ResultRow, validation_kind: str) -> ResultRow:
         problems.append(f"advancing the cached snapshot with the newer log differs from materialising the whole log in {row.advance_mismatches} facts")
         kind = "mismatch" if kind == "none" else kind
     return replace(row, error_kind=kind, error="; ".join(problems), is_valid=kind == "none")
+
+
+def _max_t(value: int | None, whose: str, noun: str) -> str:
+    return f"{whose} holds no {noun}" if value is None else f"{whose}'s max t is {value}"
 
 
 def merge_partials(parts: list[ResultRow]) -> ResultRow:
