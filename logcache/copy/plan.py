@@ -43,6 +43,13 @@ def comparable_etag(etag: str) -> bool:
     return bool(etag) and "-" not in etag
 
 
+def _etag_is_md5(store: Store, key: str) -> bool:
+    # A single-part ETag is an MD5 unless the object is encrypted with KMS or a customer
+    # key (only S3 stores can tell; they ask the object itself).
+    check = getattr(store, "etag_is_md5", None)
+    return check is None or bool(check(key))
+
+
 def content_digest(store: Store, key: str) -> str:
     """SHA-256 of the object's bytes, read from the store."""
     digest = hashlib.sha256()
@@ -59,14 +66,18 @@ def _full_checksum(store: Store, key: str) -> str | None:
 
 def content_equal(source: Store, a: ObjectInfo, destination: Store, b: ObjectInfo) -> bool:
     """True only when `b` is shown to hold `a`'s bytes: the same file (a hard link), equal
-    single-part ETags (MD5s), equal full-object checksums of one algorithm, or else equal
-    SHA-256s of both sides' bytes as read. Equal sizes alone prove nothing."""
+    single-part ETags (MD5s, or the same opaque ETag), equal full-object checksums of one
+    algorithm, or else equal SHA-256s of both sides' bytes as read. Equal sizes alone
+    prove nothing, and neither do unequal ETags that are not both MD5s (SSE-KMS, SSE-C)."""
     if a.size != b.size:
         return False
     if a.file_id and a.file_id == b.file_id:
         return True
     if comparable_etag(a.etag) and comparable_etag(b.etag):
-        return a.etag == b.etag
+        # Equal opaque ETags (SSE-KMS, SSE-C) still name one object's bytes; unequal ones
+        # prove a difference only when both are MD5s.
+        if a.etag == b.etag or (_etag_is_md5(source, a.key) and _etag_is_md5(destination, b.key)):
+            return a.etag == b.etag
     if a.etag or b.etag:  # an S3 side: a checksum the server keeps saves reading the bytes
         ours, theirs = _full_checksum(source, a.key), _full_checksum(destination, b.key)
         if ours and theirs and ours.split(":", 1)[0] == theirs.split(":", 1)[0]:

@@ -206,6 +206,13 @@ class S3Store:
                 return f"{algorithm}:{value}"
         return None
 
+    def etag_is_md5(self, key: str) -> bool:
+        """Whether the object's ETag is the MD5 of its bytes: not under SSE-KMS (or DSSE-KMS)
+        nor SSE-C, whose ETags are opaque and differ between a copy and its source."""
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return not (str(head.get("ServerSideEncryption", "")).startswith("aws:kms") or head.get("SSECustomerAlgorithm"))
+
     def exists(self, key: str) -> bool:
         try:
             self.stat(key)
