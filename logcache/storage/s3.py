@@ -28,7 +28,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from logcache.errors import AccessDenied, BucketNotFound, EndpointUnreachable, PathNotFound, ReadInterrupted, StorageError
 from logcache.storage.base import ObjectInfo, Store
-from logcache.storage.s3_direct import DirectS3, Page
+from logcache.storage.s3_direct import DirectS3, Page, shared_limiter
 from state.config import S3Settings
 
 # CopyObject copies up to 5 GiB in one request; above that, multipart UploadPartCopy.
@@ -56,6 +56,21 @@ def backoff_s(attempt: int) -> float:
     """The wait before retry `attempt` (1, 2, ...): exponential with full jitter, capped
     short so a stop asked for meanwhile is not held up."""
     return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+
+
+def retries(settings: S3Settings, profile: dict[str, Any]) -> tuple[str, int]:
+    """The retry mode and attempts: the campaign file's, else AWS_RETRY_MODE and
+    AWS_MAX_ATTEMPTS, else the profile's, else standard and 10 (botocore's own default,
+    legacy, is weaker)."""
+    mode = settings.retry_mode or os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode") or "standard"
+    if mode not in ("standard", "adaptive", "legacy"):
+        raise StorageError(f"retry mode {mode!r} (from AWS_RETRY_MODE or the profile) is not standard, adaptive or legacy; fix it")
+    found = settings.max_attempts or os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts") or 10
+    try:
+        attempts = int(found)
+    except ValueError:
+        raise StorageError(f"max attempts {found!r} (from AWS_MAX_ATTEMPTS or the profile) is not a number; fix it") from None
+    return mode, max(1, attempts)
 
 
 class _Client:
@@ -105,14 +120,26 @@ class S3Store:
         session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
         # Timeouts on every request and a bounded number of attempts: a stalled or
         # unreachable server ends in EndpointUnreachable instead of a wait without end.
+        mode, attempts = retries(settings, session._session.get_scoped_config())
+        # Adaptive is standard retries plus a client-side rate limiter; the limiter is made
+        # here, so the direct requests take their turn from it and tell it of a 503 too.
+        limiter = shared_limiter() if mode == "adaptive" else None
         config = Config(
-            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            retries={"mode": "standard" if limiter else mode, "max_attempts": attempts},
             max_pool_connections=max(10, concurrency + 4),
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
         )
         region = settings.region or session.region_name or "us-east-1"
-        client = _Client(lambda: session.client("s3", endpoint_url=settings.endpoint_url, region_name=region, config=config))
+
+        def make() -> Any:
+            made = session.client("s3", endpoint_url=settings.endpoint_url, region_name=region, config=config)
+            if limiter is not None:
+                made.meta.events.register("before-send", limiter.on_sending_request)
+                made.meta.events.register("needs-retry", limiter.on_receiving_response)
+            return made
+
+        client = _Client(make)
         direct = None
         if settings.direct_requests:
             # Without an endpoint in the settings, only the client knows AWS's for the region.
@@ -120,9 +147,9 @@ class S3Store:
             # AWS_CA_BUNDLE or the profile's ca_bundle, as boto3 reads them.
             ca_bundle = session._session.get_config_variable("ca_bundle")
             direct = DirectS3.for_bucket(
-                endpoint, bucket, region, session.get_credentials(), ca_bundle, settings.connect_timeout_s, settings.read_timeout_s
+                endpoint, bucket, region, session.get_credentials(), ca_bundle, settings.connect_timeout_s, settings.read_timeout_s, limiter
             )
-        return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size, direct, settings.max_attempts)
+        return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size, direct, attempts)
 
     @property
     def client(self) -> Any:

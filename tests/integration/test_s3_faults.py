@@ -121,3 +121,40 @@ def test_a_pair_whose_body_stays_cut_is_not_checked_and_a_plain_rerun_checks_it(
     assert run.returncode == 3 and "stopped at merge-pr" in run.stdout, run.stdout + run.stderr
     status = logcache("status", campaign)
     assert "36/36 valid" in status.stdout, status.stdout
+
+
+def test_retry_settings_come_from_the_environment_when_the_campaign_sets_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from support.campaigns import write_campaign
+
+    from logcache.storage.s3 import retries
+
+    config = load_config(write_campaign(tmp_path, "[s3]\nregion = \"us-east-1\"\n"))
+    assert (config.s3.retry_mode, config.s3.max_attempts) == (None, None)
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
+    assert retries(config.s3, {}) == ("adaptive", 4)
+    on_file = load_config(write_campaign(tmp_path, "[s3]\nretry_mode = \"standard\"\nmax_attempts = 7\n"))
+    assert retries(on_file.s3, {}) == ("standard", 7)
+    monkeypatch.delenv("AWS_RETRY_MODE")
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS")
+    assert retries(config.s3, {"max_attempts": "6"}) == ("standard", 6)
+    assert retries(config.s3, {}) == ("standard", 10)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_fifth_of_requests_throttled_under_adaptive_retries_still_copies_everything(s3_proxy: tuple[str, S3Proxy], s3_bucket: str, direct: bool) -> None:
+    from test_copy import build_sides
+
+    from logcache.copy import copy_entries
+    from logcache.storage import open_store
+
+    endpoint, proxy = s3_proxy
+    settings = S3Settings(endpoint_url=endpoint, region="us-east-1", retry_mode="adaptive", max_attempts=10, direct_requests=direct)
+    sides = build_sides(open_store(f"s3://{s3_bucket}/a/src", settings, 8), open_store(f"s3://{s3_bucket}/a/dst", settings, 8))
+    proxy.slowdown_every = 5
+    report = copy_entries(sides.entries, sides.source, sides.destination, concurrency=4)
+    assert report.ok, report.failures
+    assert report.objects_copied == 10 and proxy.counts["503"] > 0
+    # Each object copied once, plus one more request per 503 at most: no request is sent twice unthrottled.
+    assert proxy.counts["COPY"] <= 10 + proxy.counts["503"], proxy.counts
+    print(f"direct={direct}: {dict(proxy.counts)}")
