@@ -114,6 +114,8 @@ def test_a_pair_whose_body_stays_cut_is_not_checked_and_a_plain_rerun_checks_it(
     assert aggregate.returncode == 1 and "36 rows: 0 valid, 0 invalid, 36 not checked" in aggregate.stdout, aggregate.stdout
     failures = logcache("failures", campaign)
     assert failures.stdout.count("not checked ") == 36 and "invalid " not in failures.stdout, failures.stdout
+    show = logcache("show", campaign, f"{saved(world)[0].dataset}/{saved(world)[0].validation}")
+    assert "NOT CHECKED" in show.stdout and "INVALID" not in show.stdout, show.stdout
 
     proxy.cut_every = 0
     assert logcache("step", "done", campaign, "build-image", "--note", "t").returncode == 0

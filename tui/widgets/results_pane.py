@@ -14,10 +14,16 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from logcache.validation import ResultRow
+from logcache.validation.aggregate import NOT_RUN
 from state.model import CampaignState
 from tui.widgets.table import KeyedTable, styled
 
 MAX_KIND_LINES = 4
+
+
+def outcome(row: ResultRow) -> str:
+    """The pair's outcome: valid, invalid (what the data shows) or not checked."""
+    return "valid" if row.is_valid else "invalid" if row.checked and row.error_kind != NOT_RUN else "not checked"
 
 
 def kind_lines(rows: Sequence[ResultRow]) -> list[str]:
@@ -65,16 +71,19 @@ class ResultsPane(Vertical):
         self._state, self._rows = state, rows
         shown = [r for r in rows if not (self.invalid_only and r.is_valid)]
         self.query_one(KeyedTable).sync(
-            (f"{r.dataset}/{r.validation}", (r.dataset, styled("valid" if r.is_valid else "invalid"), r.validation, r.error_kind if not r.is_valid else ""))
+            (f"{r.dataset}/{r.validation}", (r.dataset, styled(outcome(r)), r.validation, r.error_kind if not r.is_valid else ""))
             for r in shown
         )
         flag = "  (invalid only)" if self.invalid_only else ""
         a = state.aggregate
         if a is not None:
-            head = f"{a.valid}/{a.rows} valid: " + ("all valid" if a.all_valid else f"{a.invalid} invalid") + flag
+            unchecked = f", {a.not_checked} not checked" if a.not_checked else ""
+            head = f"{a.valid}/{a.rows} valid: " + ("all valid" if a.all_valid else f"{a.invalid} invalid{unchecked}") + flag
         elif rows:
-            invalid = sum(not r.is_valid for r in rows)
-            head = f"{len(rows) - invalid}/{len(rows)} valid so far (not aggregated yet)" + flag
+            valid = sum(r.is_valid for r in rows)
+            not_checked = sum(not r.checked for r in rows)
+            unchecked = f", {not_checked} not checked" if not_checked else ""
+            head = f"{valid}/{len(rows)} valid so far{unchecked} (not aggregated yet)" + flag
         else:
             head = "no results yet"
         lines = kind_lines(rows)
