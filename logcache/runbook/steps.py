@@ -26,7 +26,7 @@ from logcache.copy.events import CopyReport, DatasetFailed, DatasetStatus, Datas
 from logcache.discover.footers import Discovery, discover
 from logcache.discover.import_csv import read_entries_csv
 from logcache.entries import CSV_NAME, CacheEntry, owner_of, read_entries, select_entries, write_entries
-from logcache.errors import LogcacheError, UsageError, missing_path_url
+from logcache.errors import LogcacheError, UsageError, describe, missing_path_url
 from logcache.hooks.image import build_image
 from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
@@ -97,6 +97,10 @@ def _run(campaign: Campaign, name: StepName, work: Callable[[], Done[T]], on_eve
         raise
     except KeyboardInterrupt:
         end(StepStatus.PENDING, "interrupted; run it again to resume")
+        raise
+    except Exception as exc:
+        # A bug still ends the step: never left "running" for the next session to trust.
+        end(StepStatus.FAILED, f"internal error: {describe(exc)}")
         raise
     end(StepStatus.DONE, done.note)
     return done.result
