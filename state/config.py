@@ -28,7 +28,7 @@ CATALOG_KINDS = ("files", "http", "command")
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "catalog.command": ("campaign",),
     "image.command": ("campaign", "patch", "branch"),
-    "registry.pr_command": ("campaign", "patch", "branch"),
+    "registry.pr_command": ("campaign", "patch", "branch", "report"),
     "notify.command": ("campaign", "event", "message"),
     "validation.submit": ("campaign", "parcel_id", "parcel_count", "label", "args", "image"),
     "validation.status": ("campaign", "parcel_id", "label", "job_id"),
@@ -73,6 +73,9 @@ class ValidationSettings:
     template: str | None = None
     heartbeat_stale_s: float = 120.0
     workers: int | None = None
+    # Bytes one validation worker may hold beyond its fixed cost; None: derived from the
+    # machine when the work runs (`logcache.validation.budget.worker_budget`).
+    worker_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ class CampaignConfig:
     pr: PrHook = field(default_factory=PrHook)
     notify: NotifyHook = field(default_factory=NotifyHook)
     submitter: SubmitterSettings = field(default_factory=SubmitterSettings)
+    # `[run] confirm`: whether a run asks before its first hook that costs or publishes.
+    confirm_run: bool = True
 
     @property
     def state_path(self) -> Path:
@@ -186,6 +191,26 @@ class _Seen(dict[str, Any]):
     def __getitem__(self, key: str) -> Any:
         self.seen.add(key)
         return super().__getitem__(key)
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*", re.IGNORECASE)
+
+
+def parse_size(value: object) -> int:
+    """Bytes of "4GiB", "512MiB", "2GB", "1.5G" or an integer (bytes); ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(value)
+        return value
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(value)
+    number, unit, binary = match.groups()
+    base = 1024 if binary or not unit else 1000
+    size = int(float(number) * base ** " KMGT".index(unit.upper() or " "))
+    if size < 1:
+        raise ValueError(value)
+    return size
 
 
 class _Reader:
@@ -234,6 +259,15 @@ class _Reader:
 
     def opt_int(self, key: str) -> int | None:
         return None if self.table.get(key) is None else self.int(key, 1)
+
+    def opt_size(self, key: str) -> int | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        try:
+            return parse_size(value)
+        except ValueError:
+            raise self._fail(key, 'a size such as "4GiB", "512MiB" or a number of bytes') from None
 
     def float(self, key: str, default: float) -> float:
         value = self.table.get(key, default)
@@ -341,6 +375,7 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
             template=val.opt_str("template"),
             heartbeat_stale_s=val.float("heartbeat_stale_s", 120.0),
             workers=val.opt_int("workers"),
+            worker_memory=val.opt_size("worker_memory"),
         ),
         catalog_source=CatalogSource(
             token_env=catalog.opt_str("token_env"),
@@ -351,6 +386,7 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
         pr=PrHook(registry.template("pr_command"), registry.pattern("pr_url_pattern") or PrHook.url_pattern, registry.float("pr_timeout_s", 300.0)),
         notify=NotifyHook(notify.template("command"), notify.float("timeout_s", 30.0)),
         submitter=_submitter(val),
+        confirm_run=top.sub("run").bool("confirm", True),
     )
     top.refuse_unknown()
     if _within(config.destination, config.source):

@@ -1,7 +1,9 @@
 """One operator per campaign: a lock file naming the holder, plus an OS lock on it.
 
 The OS lock (flock) is released by the kernel when the holder dies, even by kill -9, so
-a lock file whose flock is free is stale and is taken over with a notice.
+a lock file whose flock is free is stale and is taken over with a notice. A lock file
+naming another host is never taken over by guessing (a shared folder's flock may not
+reach across hosts): only `--break-lock` takes it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +29,8 @@ class LockHeld(StateError):
     def __init__(self, holder: Holder | None) -> None:
         self.holder = holder
         who = holder.describe() if holder else "another process"
+        if holder is not None and not holder.here:
+            who += f" on host {holder.host}"
         super().__init__(f"campaign is being driven by {who}; use --break-lock if that session is gone")
 
 
@@ -46,6 +51,52 @@ class Holder:
         except ValueError:
             since = self.started_at
         return f"{self.operator} (pid {self.pid}) since {since}"
+
+    @property
+    def here(self) -> bool:
+        """Whether the holder ran on this host (only then can its pid be checked)."""
+        return self.host == socket.gethostname()
+
+
+class LockState(StrEnum):
+    FREE = "free"  # nobody holds it (released, or never taken)
+    LIVE = "live"  # held by a process running on this host
+    DEAD = "dead"  # names a process of this host that is gone (killed, crashed)
+    ELSEWHERE = "elsewhere"  # held from another host: nothing here can tell if it runs
+
+
+@dataclass(frozen=True)
+class LockStatus:
+    state: LockState
+    holder: Holder | None
+
+    @property
+    def driving(self) -> bool:
+        """Whether someone may be driving the campaign now (never a dead process of ours)."""
+        return self.state in (LockState.LIVE, LockState.ELSEWHERE)
+
+    def describe(self) -> str:
+        """One line for a front end: who drives, or who last drove and is gone."""
+        h = self.holder
+        if h is None:
+            return "nobody drives this campaign"
+        if self.state is LockState.DEAD:
+            return f"last driven by {h.describe()} (not running)"
+        if self.state is LockState.ELSEWHERE:
+            return f"driven by {h.describe()} on host {h.host}; if that session is gone, take over with --break-lock"
+        return f"driven by {h.describe()}"
+
+
+def lock_status(lock_path: Path) -> LockStatus:
+    """Who holds the lock, from the lock file alone: cheap enough to poll (one small read
+    and, on this host, one signal-0 probe). The OS lock is not probed: taking it even for
+    an instant could refuse a driver starting at that moment."""
+    holder = read_holder(lock_path)
+    if holder is None:
+        return LockStatus(LockState.FREE, None)
+    if not holder.here:
+        return LockStatus(LockState.ELSEWHERE, holder)
+    return LockStatus(LockState.LIVE if pid_alive(holder.pid) else LockState.DEAD, holder)
 
 
 def read_holder(lock_path: Path) -> Holder | None:
@@ -126,9 +177,15 @@ class CampaignLock:
                 # flock: the lock is on a file nobody else can see. Lock the path anew.
                 f.close()
                 return self.acquire(break_lock)
-            if previous is not None:
-                same_host = previous.host == socket.gethostname()
-                state = "no longer running" if same_host and not pid_alive(previous.pid) else "its lock was released"
+            if previous is not None and not previous.here and not break_lock:
+                # Free here, but a flock on a shared folder may not reach the other host.
+                fcntl.flock(f, fcntl.LOCK_UN)
+                f.close()
+                raise LockHeld(previous) from None
+            if previous is not None and not previous.here:
+                notice = f"broke the lock of {previous.describe()} on host {previous.host}"
+            elif previous is not None:
+                state = "no longer running" if not pid_alive(previous.pid) else "its lock was released"
                 notice = f"took over a stale lock from {previous.operator} (pid {previous.pid}, {state})"
         me = Holder(operator(), socket.gethostname(), os.getpid(), utc_now())
         try:

@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 SCHEMA_VERSION = 1
+# The note of a step stopped before its end, left pending to resume.
+INTERRUPTED_NOTE = "interrupted; run it again to resume"
 
 T = TypeVar("T")
 
@@ -55,6 +57,9 @@ class ParcelStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     STUCK = "stuck"
+    # Its driver stopped (a signal, a quit, a kill) while it ran on this machine: nothing
+    # runs it any more; the next validation runs it again.
+    INTERRUPTED = "interrupted"
 
 
 class FailedPathOrigin(StrEnum):
@@ -109,6 +114,7 @@ class DatasetState:
     bytes: int
     copy_status: CopyStatus = CopyStatus.PENDING
     reason: str = ""
+    recopies: int = 0  # re-copies with overwrite after an invalid validation row
 
     @property
     def name(self) -> str:
@@ -137,6 +143,16 @@ class FailedPath:
 
 
 @dataclass
+class Exclusion:
+    """A dataset left out of the registry patch: it keeps its previous cache entry."""
+
+    name: str  # `<shard>/<kind>`
+    reason: str
+    at: str
+    operator: str
+
+
+@dataclass
 class ErrorKindCount:
     kind: str
     count: int
@@ -150,12 +166,14 @@ class AggregateSummary:
     by_error_kind: list[ErrorKindCount]
     path: str
     at: str
+    excluded: int = 0  # invalid rows of excluded datasets: accounted for, not counted in `invalid`
     # Rows that could not be checked (no result, or the store stopped the check): neither
     # valid nor invalid. `invalid` counts only what the data shows.
     not_checked: int = 0
 
     @property
     def all_valid(self) -> bool:
+        """Every row valid, or left out of the patch on purpose; none left unchecked."""
         return self.rows > 0 and self.invalid == 0 and self.not_checked == 0
 
 
@@ -173,6 +191,7 @@ class CampaignState:
     pr_url: str | None = None  # what the PR hook opened; shown on the merge-PR step
     image_tag: str | None = None  # what the image hook pushed; `{image}` of the validation jobs
     aggregate: AggregateSummary | None = None
+    exclusions: list[Exclusion] = field(default_factory=list)
     updated_at: str = field(default_factory=utc_now)
 
     def __post_init__(self) -> None:
@@ -231,6 +250,39 @@ class CampaignState:
 
     def open_failed_paths(self) -> list[FailedPath]:
         return [fp for fp in self.failed_paths if fp.resolution == Resolution.OPEN]
+
+    def interrupt_parcels(self, detached: Callable[[ParcelState], bool]) -> bool:
+        """Parcels marked running (or stuck) that nothing runs any more become interrupted;
+        `detached` ones (jobs of an asynchronous submitter, which outlive their driver) stay
+        as they are. True if any changed."""
+        changed = False
+        for parcel in self.parcels:
+            if parcel.status in (ParcelStatus.RUNNING, ParcelStatus.STUCK) and not detached(parcel):
+                parcel.status, changed = ParcelStatus.INTERRUPTED, True
+        return changed
+
+    def settle(self, detached: Callable[[ParcelState], bool]) -> bool:
+        """What the state says once no driver runs: no step is running (it is pending again,
+        to resume) and no parcel of this machine is (`interrupt_parcels`). True if any
+        changed."""
+        changed = self.interrupt_parcels(detached)
+        for step in self.steps:
+            if step.status is StepStatus.RUNNING:
+                step.status, step.finished_at, step.note, changed = StepStatus.PENDING, None, INTERRUPTED_NOTE, True
+        return changed
+
+    def excluded(self) -> set[str]:
+        """The names of the datasets left out of the registry patch."""
+        return {x.name for x in self.exclusions}
+
+    def exclude(self, name: str, reason: str, who: str | None = None) -> None:
+        """Leave `name` out of the patch (again: the latest reason wins); its open failed
+        paths are no longer something to fix."""
+        self.exclusions = [x for x in self.exclusions if x.name != name]
+        self.exclusions.append(Exclusion(name, reason, utc_now(), who or operator()))
+        for fp in self.failed_paths:
+            if fp.dataset_name == name and fp.resolution in (Resolution.OPEN, Resolution.RECOPIED):
+                fp.resolution, fp.note = Resolution.IGNORED, f"excluded: {reason}"
 
 
 

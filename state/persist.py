@@ -229,6 +229,20 @@ def _parsed_copy(path: Path, data: bytes) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) else None
 
 
+Stamp = tuple[int, int, int]
+
+
+def state_stamp(path: Path) -> Stamp | None:
+    """(inode, mtime_ns, size) of the state file, None if there is none: one stat, so a
+    watcher can poll it many times a second. Every save replaces the file (a new inode),
+    so a save is seen even within the file system's mtime granularity."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def load_or_new(path: Path, campaign_name: str) -> CampaignState:
     return load_state(path) if path.exists() else CampaignState(campaign_name)
 

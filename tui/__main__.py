@@ -1,3 +1,3 @@
-from tui.entry import main
+from logcache.cli import main
 
 raise SystemExit(main())

@@ -1,18 +1,20 @@
 """The runbook as a live checklist, with copy, validator, failed-path, PR-diff, results
 and log panes.
 
-The app holds no runbook logic: every piece of work calls a `logcache.runbook` function
-in a thread worker, started through one gate (`start_work`) that refuses it in a
-read-only session or while other work runs. Workers report library events as typed
-messages; the app folds them into `Live` and a timer redraws the pane on screen a few
-times a second, touching only what is visible.
+The app holds the campaign, the live view, the work gate and the workers; the main
+screen (tui/main_screen.py) owns the panes and the operator's actions, and reaches the
+app only through `tui.host.Host`. The app holds no runbook logic: every piece of work
+calls a `logcache.runbook` function in a thread worker, started through one gate
+(`start_work`) that refuses it in a read-only session or while other work runs. Workers
+report runbook events as typed messages; the app folds them into `Live`, and the screen
+redraws the pane on screen from it a few times a second, touching only what is visible.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
@@ -20,7 +22,6 @@ from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -28,42 +29,24 @@ from textual.screen import Screen
 
 from logcache.campaign import Campaign, open_campaign
 from logcache.errors import LogcacheError, describe
-from logcache.registry import default_patch_path
-from logcache.runbook import SPECS, journal, steps
-from logcache.runbook.driver import confirm_manual, run_campaign, run_step
-from logcache.stores import open_results
-from logcache.validation import read_results
-from logcache.validation.aggregate import read_aggregate
-from logcache.validation.result import latest_results
+from logcache.runbook import SPECS, journal, queries
+from logcache.runbook.events import RunbookEvent
+from logcache.runbook.steps import validate
 from state.lock import LockHeld
-from state.model import ParcelStatus, StepName, StepStatus, operator, utc_now
+from state.model import ParcelStatus, StepName, operator, utc_now
 from tui import alerts
-from tui.detail_screen import DetailLoader, DetailScreen, campaign_detail_loader
 from tui.glyphs import Glyphs, ascii_scrollbars, terminal_glyphs
-from tui.help_screen import HelpScreen
-from tui.live import Live
+from tui.host import Work
+from tui.live import Live, RegistryDiff
 from tui.main_screen import MainScreen, ReadOnlyMainScreen
-from tui.messages import LibraryEvent, LogLine, WorkEnded, message_for
-from tui.modals import ConfirmModal, PromptModal
+from tui.messages import LogLine, RunbookMessage, WorkEnded, replace_key
+from tui.modals import ConfirmModal
 from tui.settings import load_settings, save_setting
-from tui.widgets.checklist import Checklist
-from tui.widgets.copy_pane import CopyPane
-from tui.widgets.diff_pane import DiffPane
-from tui.widgets.failed_pane import FailedPane
-from tui.widgets.results_pane import ResultsPane
-from tui.widgets.table import KeyedTable
-from tui.widgets.validators_pane import ValidatorsPane
+from tui.toasts import step_toast
 
-REFRESH_S = 0.25
 HEARTBEAT_POLL_S = 2.0
 UNFINISHED = {ParcelStatus.PENDING, ParcelStatus.RUNNING, ParcelStatus.STUCK}
 JOURNAL_RELOAD = 200
-# Work whose end is worth a bell and a desktop notification.
-LONG_WORK = {StepName.COPY.value, StepName.VALIDATE.value, StepName.RECOPY_FAILED.value, "run all"}
-MANUAL_PROMPTS = {
-    StepName.BUILD_IMAGE: ("Build image: the tag of the image built and pushed with the registry patch", "e.g. quay-a8334c1"),
-    StepName.MERGE_PR: ("Merge PR: the URL of the merged registry PR", "https://..."),
-}
 
 
 class LogcacheApp(App[None]):
@@ -89,13 +72,8 @@ class LogcacheApp(App[None]):
         self.holder = ""
         self._notices: list[str] = []
         self._stack = ExitStack()
-        self._offered = 0
-        self._continue_run_all = False
-        self._manual_next: StepName | None = None
         self._journal_broken = False
-        self._panes_ready = False  # the main screen's widgets are all mounted
-        self._queued: set[type[LibraryEvent]] = set()  # kinds with a message in the queue
-        self._seen_steps: dict[StepName, StepStatus] = {}
+        self._queued: set[object] = set()  # `replace_key`s of wake-ups waiting in the queue
         self._theme_ready = False
         self._main: MainScreen | None = None
         self.campaign = self._open(break_lock)
@@ -120,22 +98,16 @@ class LogcacheApp(App[None]):
         self._main = ReadOnlyMainScreen(self.glyphs) if self.campaign.read_only else MainScreen(self.glyphs)
         return self._main
 
-    def screen_ready(self) -> None:
-        """The main screen is composed: fill it and start the refresh timers."""
-        screen = self.main
-        self._panes_ready = True
+    def on_mount(self) -> None:
+        """Fill the live view (the Log's history, what the readers load) and start the
+        pollers; the screen shows it from its first refresh."""
         try:
             for entry in journal.recent(self.campaign.config.work_dir, JOURNAL_RELOAD):
-                screen.log_pane.add_past(entry)
+                self.live.add_log(entry)
         except OSError as exc:
             self._notices.append(f"the event log cannot be read: {describe(exc)}")
         for notice in self._notices:
             self.log_line(notice, "warning")
-        self._offered = len(self.campaign.state.open_failed_paths())
-        self._seen_steps = {s.name: s.status for s in self.campaign.state.steps}
-        screen.checklist.select(self._current_step())
-        self.refresh_views()
-        self.set_interval(REFRESH_S, self.refresh_views)
         self.set_interval(HEARTBEAT_POLL_S, self._poll_parcels)
         self.set_interval(HEARTBEAT_POLL_S, self._poll_machines)
         self._poll_machines()
@@ -156,64 +128,19 @@ class LogcacheApp(App[None]):
         if self._theme_ready:
             save_setting("theme", theme)
 
-    # --- what the screen shows ----------------------------------------------------------
-
     def refresh_views(self) -> None:
-        # The main screen, even under a dialog or the help: its panes keep up. Not once the
-        # app is shutting down: the timer still ticks while the screens' widgets go.
-        if self._main is not None and self._panes_ready and self.is_running:
-            self._watch_steps()
-            with self.live.lock:
-                self._main.refresh_panes()
-
-    def header_markup(self) -> str:
-        state = self.campaign.state
-        sep = f" {self.glyphs.separator} "
-        nxt = state.next_step()
-        if self.holder:
-            overall = f"[b red]read-only: driven by {escape(self.holder)}[/]"
-        elif self.stopping:
-            overall = f"[yellow]stopping {escape(self.busy)}{self.glyphs.ellipsis}[/]"
-        elif self.busy:
-            overall = f"[cyan]{escape(self.busy)}{self.glyphs.ellipsis}[/]"
-        elif state.aggregate and state.aggregate.all_valid:
-            overall = "[green]all valid[/]"
-        else:
-            overall = f"next: {SPECS[nxt.name].title}" if nxt else "[green]done[/]"
-        tx = f"tx {state.transaction_id[:8]}" if state.transaction_id else "no transaction"
-        # What matters first: at 80 columns the end is cut, never the next step.
-        return sep.join([f"[b]logcache[/b] {escape(state.campaign_name)}", overall, tx, escape(self.operator)])
-
-    def _watch_steps(self) -> None:
-        """Say in a toast what the run-all driver starts on its own: the re-copy."""
-        for step in self.campaign.state.steps:
-            before = self._seen_steps.get(step.name)
-            if before is step.status:
-                continue
-            self._seen_steps[step.name] = step.status
-            if step.name is not StepName.RECOPY_FAILED or step.status is StepStatus.PENDING:
-                continue
-            # Seen running, or already ended when a fast re-copy fell between refreshes.
-            paths = [fp for fp in self.campaign.state.failed_paths if fp.resolution.value in ("open", "recopied")] if step.status is StepStatus.RUNNING else []
-            names = ", ".join(dict.fromkeys(fp.dataset_name for fp in paths if fp.dataset_name))
-            text = (
-                f"re-copying {len(paths)} failed paths ({names}), then re-validating those datasets; see 3 Failed"
-                if step.status is StepStatus.RUNNING
-                else f"re-copy of failed paths {step.status.value}: {step.note}; see 3 Failed"
-            )
-            self.log_line(text)
-            self.notify(text, title="re-copy", timeout=10, severity="error" if step.status is StepStatus.FAILED else "information")
-
-    def _current_step(self) -> StepName:
-        nxt = self.campaign.state.next_step()
-        return nxt.name if nxt else list(StepName)[-1]
-
-    def log_line(self, text: str, level: str = "info") -> None:
-        """A line in the Log pane and, in a session that drives the campaign, in the
-        campaign's event log."""
+        """Redraw the main screen now rather than at its next tick."""
         if self._main is not None:
-            self._main.log_pane.add(datetime.now(), text)
-        if not self.campaign.read_only and not self._journal_broken:
+            self._main.refresh_panes()
+
+    # --- the Log and the runbook's events -----------------------------------------------
+
+    def log_line(self, text: str, level: str = "info", journal_it: bool = True) -> None:
+        """A line in the Log pane and, in a session that drives the campaign, in the
+        campaign's event log; the runbook journals the library's events itself
+        (`journal_it=False`), so only the app's own lines are written here."""
+        self.live.add_log((datetime.now(), text))
+        if journal_it and not self.campaign.read_only and not self._journal_broken:
             try:
                 journal.append(self.campaign.config.work_dir, journal.JournalEntry(utc_now(), self.operator, text, level))
             except OSError as exc:
@@ -225,24 +152,29 @@ class LogcacheApp(App[None]):
             self.notify(message.text)
         self.log_line(message.text, "info" if message.level == "toast" else message.level)
 
-    @on(LibraryEvent)  # every kind: `on` matches subclasses, the naming convention does not
-    def library_event(self, message: LibraryEvent) -> None:
+    @on(RunbookMessage)
+    def runbook_event(self, message: RunbookMessage) -> None:
         with self.live.lock:
-            self._queued.discard(type(message))
+            self._queued.discard(replace_key(message.event))
         if message.line:
-            self.log_line(message.line)
+            self.log_line(message.line, journal_it=False)
+        if message.toast is not None:
+            toast = message.toast
+            self.log_line(toast.text)
+            self.notify(toast.text, title=toast.title, timeout=10, severity=toast.severity)
 
-    def emit(self, event: Any) -> None:
-        """The library's callback, called in a worker thread: the event is folded here,
+    def emit(self, event: RunbookEvent) -> None:
+        """The runbook's event sink, called in a worker thread: the event is folded here,
         before any widget sees it, and the app is told. A message with nothing for the
         Log is posted only when none of its kind waits in the queue: each post wakes the
         app's thread through a socket, 1.2 s of a 5,000-dataset copy's 13 s."""
+        toast = step_toast(event, self.campaign)  # may read the entries: not under the lock
         with self.live.lock:
-            line = self.live.fold(event)
-            message = message_for(event, line)
-            if line is None and type(message) in self._queued:
+            message = RunbookMessage(event, self.live.fold(event), toast)
+            key = replace_key(event)
+            if message.droppable and key in self._queued:
                 return
-            self._queued.add(type(message))
+            self._queued.add(key)
         self.post_message(message)
 
     @property
@@ -273,20 +205,20 @@ class LogcacheApp(App[None]):
             self.notify(reason, title="not started", severity="warning")
         return reason is None
 
-    def start_work(self, what: str, work: Callable[[], str | None]) -> bool:
+    def start_work(self, what: str, work: Work, notify: bool = False) -> bool:
         """The one way work starts: refused (with the reason in a toast) in a read-only
         session or while other work runs; otherwise run in a thread worker. `work`
-        returns a line worth a toast, or None."""
+        returns a line worth a toast, or None; `notify` rings at its end."""
         if not self.allowed(what):
             return False
         self.busy = what
         self.cancel.clear()
         self.log_line(f"{what}: started")
-        self.run_worker(partial(self._in_thread, what, work), thread=True, group="work", name=what, exit_on_error=False)
+        self.run_worker(partial(self._in_thread, what, work, notify), thread=True, group="work", name=what, exit_on_error=False)
         self.refresh_views()
         return True
 
-    def _in_thread(self, what: str, work: Callable[[], str | None]) -> None:
+    def _in_thread(self, what: str, work: Work, notify: bool) -> None:
         started = time.monotonic()
         error = ""
         try:
@@ -297,34 +229,22 @@ class LogcacheApp(App[None]):
             error = exc.one_line()
         except KeyboardInterrupt:
             error = "stopped; run it again to resume"
-        except Exception as exc:  # never a dead app: the step shows the failure
+        except Exception as exc:  # noqa: BLE001 - never a dead app: the step shows the failure
             error = f"internal error: {describe(exc)}"
-        self.post_message(WorkEnded(what, error, what in LONG_WORK, time.monotonic() - started))
+        self.post_message(WorkEnded(what, error, notify, time.monotonic() - started))
 
     def on_work_ended(self, message: WorkEnded) -> None:
         self.busy = ""
         self.log_line(f"{message.what}: " + (message.error or "finished") + f" ({message.elapsed_s:.1f} s)", "error" if message.error else "info")
         if message.error:
             self.notify(message.error, title=message.what, severity="error")
-        if message.long and not self.stopping:
+        if message.notify and not self.stopping:
             self.alert(message.what, message.error or "finished")
         if self.stopping:
             return
-        self.main.checklist.select(self._current_step())
         self._load_diff()
         self._load_results()
-        with self.live.lock:
-            self.main.refresh_panes(force=True)
-        if self._continue_run_all and not message.error and message.what.startswith("confirm"):
-            self._continue_run_all = False
-            self.run_all()
-            return
-        self._continue_run_all = False
-        manual, self._manual_next = self._manual_next, None
-        if manual is not None:
-            self.run_step_named(manual, continue_run_all=True)
-            return
-        self._offer_recopy()
+        self.main.after_work(message)
 
     def alert(self, title: str, body: str) -> None:
         """The bell and a desktop notification, for the end of long work."""
@@ -336,7 +256,7 @@ class LogcacheApp(App[None]):
         if driver is not None and not self.is_headless:
             driver.write(sequence)
 
-    # --- work ---------------------------------------------------------------------------
+    # --- readers: what the panes show beside the state, loaded in threads ---------------
 
     def _poll_parcels(self) -> None:
         """Follow parcels this session is not running (started before a reopen, or by a
@@ -346,7 +266,7 @@ class LogcacheApp(App[None]):
             return
 
         def work() -> None:
-            for update in steps.refresh_parcels(campaign):
+            for update in validate.refresh_parcels(campaign):
                 self.emit(update)
 
         self.run_worker(work, thread=True, group="heartbeats", exclusive=True, exit_on_error=False)
@@ -358,171 +278,43 @@ class LogcacheApp(App[None]):
             return
 
         def work() -> None:
-            usage = steps.machine_usage(campaign)
+            usage = queries.machine_usage(campaign)
             with self.live.lock:
                 self.live.machines = usage
 
         self.run_worker(work, thread=True, group="machines", exclusive=True, exit_on_error=False)
 
-    def _offer_recopy(self) -> None:
-        open_paths = self.campaign.state.open_failed_paths()
-        if len(open_paths) <= self._offered or self.busy or self.campaign.read_only:
-            self._offered = min(self._offered, len(open_paths))
-            return
-        self._offered = len(open_paths)
-        question = f"{len(open_paths)} failed paths, e.g. {open_paths[-1].url}.\nRe-copy them and re-validate just those datasets?"
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.recopy()
-
-        self.push_screen(ConfirmModal(question, yes="Re-copy", no="Later"), answer)
-
     def _load_diff(self) -> None:
         campaign = self.campaign
-        if not steps.entries_path(campaign).exists():
+        if not queries.entries_path(campaign).exists():
             return
 
         def work() -> None:
             try:
-                patch = steps.registry_patch(campaign)
+                patch = queries.registry_patch(campaign)
             except LogcacheError as exc:
                 self.say(f"registry diff: {exc.one_line()}")
                 return
-            self.call_from_thread(self.main.show_diff, patch.update.summary(), patch.diff)
+            diff = RegistryDiff(patch.update.summary(), patch.diff)
+            with self.live.lock:
+                self.live.diff = diff
 
         self.run_worker(work, thread=True, group="diff", exclusive=True, exit_on_error=False)
 
     def _load_results(self) -> None:
-        """The aggregate's rows, or before it the latest result of each pair."""
+        """Every pair's current row, once validation has begun."""
         campaign = self.campaign
 
         def work() -> None:
             try:
-                rows = read_aggregate(campaign.config.work_dir)
-                if not rows and campaign.state.parcels:
-                    rows = sorted(latest_results(read_results(open_results(campaign.config))).values(), key=lambda r: (r.dataset, r.validation))
+                rows = queries.current_results(campaign) if campaign.state.parcels else []
             except (LogcacheError, OSError) as exc:
                 self.say(f"results: {exc.one_line() if isinstance(exc, LogcacheError) else describe(exc)}")
                 return
-            self.call_from_thread(self.main.show_results, rows)
+            with self.live.lock:
+                self.live.results = rows
 
         self.run_worker(work, thread=True, group="results", exclusive=True, exit_on_error=False)
-
-    def run_step_named(self, name: StepName, continue_run_all: bool = False) -> None:
-        campaign = self.campaign
-        if name in self.manual_steps:
-            if not self.allowed(f"confirm {name.value}"):
-                return
-            question, placeholder = MANUAL_PROMPTS[name]
-
-            def noted(note: str | None) -> None:
-                if note:
-                    self._continue_run_all = continue_run_all
-                    self.start_work(f"confirm {name.value}", lambda: confirm_manual(campaign, name, note) or f"{SPECS[name].title}: done ({note})")
-                elif continue_run_all:
-                    self.log_line(f"run all: waiting at {SPECS[name].title}; Enter on it when it is done")
-
-            self.push_screen(PromptModal(question, placeholder=placeholder), noted)
-            return
-        def work() -> str:
-            run_step(campaign, name, self.emit, self.cancel)
-            return f"{SPECS[name].title}: {campaign.state.step(name).note}"
-
-        self.start_work(name.value, work)
-
-    def run_all(self) -> None:
-        campaign = self.campaign
-
-        def work() -> str:
-            outcome = run_campaign(campaign, str(self.campaign_path), self.emit, self.cancel)
-            if outcome.stopped_at in self.manual_steps:
-                # Its prompt opens when this work has ended; never a CLI command, since
-                # Enter on the step does the same.
-                self._manual_next = outcome.stopped_at
-                return f"run all: stopped at {SPECS[outcome.stopped_at].title}, a manual step"
-            return f"run all: {outcome.message}"
-
-        self.start_work("run all", work)
-
-    def recopy(self) -> None:
-        campaign = self.campaign
-        self.start_work(StepName.RECOPY_FAILED.value, lambda: steps.run_recopy_failed(campaign, self.emit, self.cancel))
-
-    def export_patch(self, path: Path | None = None) -> None:
-        """Export at once (no prompt for keys typed after `e` to land in) to the default
-        path; the palette offers a chosen path."""
-        campaign = self.campaign
-        self.start_work("export the PR patch", lambda: f"exported the PR patch to {steps.run_registry_export(campaign, path)}")
-
-    def export_patch_to(self) -> None:
-        if not self.allowed("export the PR patch"):
-            return
-        default = str(default_patch_path(self.campaign.config, datetime.now().date()))
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.export_patch(Path(path).expanduser())
-
-        self.push_screen(PromptModal("Export the registry patch to", value=default), chosen)
-
-    def apply_patch(self) -> None:
-        campaign = self.campaign
-        if not self.allowed("apply the PR patch"):
-            return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.start_work("apply the PR patch", lambda: f"applied the PR patch: {steps.apply_registry(campaign)}")
-
-        self.push_screen(ConfirmModal("Apply the registry patch on a new branch of the registry's work tree?", yes="Apply"), confirmed)
-
-    def split_stuck(self, label: str | None) -> None:
-        campaign = self.campaign
-        if not self.allowed("split a stuck parcel"):
-            return
-        if label is None:
-            self.notify("select a parcel in the Validators pane (2) first", severity="warning")
-            return
-
-        def split() -> str:
-            run = steps.split_stuck(campaign, label, 2, self.emit, self.cancel)
-            return f"split parcel {label}: {run.pairs} pairs checked again"
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.start_work(f"split parcel {label}", split)
-
-        self.push_screen(ConfirmModal(f"Split what parcel {label} has not finished into 2 new parcels?", yes="Split"), confirmed)
-
-    def open_detail(self, pair: str, load: DetailLoader | None = None) -> None:
-        self.push_screen(DetailScreen(pair, load or campaign_detail_loader(self.campaign)))
-
-    def show_help(self) -> None:
-        groups: list[tuple[str, list[BindingType]]] = [
-            ("Everywhere", [b for b in MainScreen.BINDINGS if not (self.campaign.read_only and isinstance(b, Binding) and b.key == "r")]),
-            ("Checklist", list(Checklist.BINDINGS)),
-            ("1 Copy", list(CopyPane.BINDINGS)),
-            ("2 Validators", list(ValidatorsPane.BINDINGS)),
-            ("3 Failed", list(FailedPane.BINDINGS)),
-            ("4 PR diff", list(DiffPane.BINDINGS)),
-            ("5 Results", list(ResultsPane.BINDINGS)),
-            ("In tables", list(KeyedTable.BINDINGS) + [Binding("up,down,pageup,pagedown", "", "Move"), Binding("enter", "", "Open the row")]),
-        ]
-        notes = [
-            "[b]Also[/b]",
-            "  ctrl+p         command palette (themes, every step, export to a chosen path)",
-            "  tab            next pane or widget",
-            "",
-            "[b]Notifications[/b]",
-            "  When a copy, a validation, a re-copy or run all ends, the terminal bell rings",
-            "  and a desktop notification is sent (OSC 9 and OSC 777; in tmux, set",
-            "  allow-passthrough on). Every event is kept in the work dir's events.jsonl:",
-            "  `logcache log CAMPAIGN` prints it.",
-        ]
-        if self.campaign.read_only:
-            notes.insert(0, f"[b]Read-only[/b]: {escape(self.holder)} drives this campaign; no key starts work.\n")
-        self.push_screen(HelpScreen(groups, notes))
 
     # --- quitting -----------------------------------------------------------------------
 
@@ -548,16 +340,8 @@ class LogcacheApp(App[None]):
         if not any(w.group == "work" and not w.is_finished for w in self.workers):
             self.exit()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):
             if command.title != "Keys":  # Textual's narrow keys panel: our help replaces it
                 yield command
-        yield SystemCommand("Help: every key", "keys by pane, notifications (also ? and F1)", self.show_help)
-        yield SystemCommand("Run all", "every automatable step in order, up to the next manual one (r)", self.run_all)
-        yield SystemCommand("Re-copy failed", "re-copy the failed paths and re-validate those datasets (c)", self.recopy)
-        yield SystemCommand("Export PR patch", "write the registry patch to its default path (e)", self.export_patch)
-        yield SystemCommand("Export PR patch to...", "write the registry patch to a path you choose", self.export_patch_to)
-        yield SystemCommand("Apply PR patch", "apply the patch on a new branch of the registry (a)", self.apply_patch)
-        yield SystemCommand("Split stuck parcel", "the parcel selected in Validators, in 2 (x)", lambda: self.split_stuck(self.main.selected_parcel()))
-        for name in StepName:
-            yield SystemCommand(f"Step: {SPECS[name].title}", "run or confirm this runbook step", partial(self.run_step_named, name))
+        yield from self.main.commands()

@@ -13,19 +13,16 @@ from textual.widgets import Footer, RichLog, Static
 
 from logcache.campaign import Campaign
 from logcache.errors import LogcacheError, describe
+from logcache.runbook import queries
 
 DetailLoader = Callable[[str], list[str]]
 
 
 def campaign_detail_loader(campaign: Campaign) -> DetailLoader:
-    """The library's detail of a pair, as plain lines."""
+    """The runbook's detail of a pair (as `logcache show` gives it), as plain lines."""
 
     def load(pair: str) -> list[str]:
-        # Imported here: the app opens even where this part of the library is missing.
-        from logcache.runbook import steps
-        from logcache.validation.detail import pair_detail, render_detail
-
-        return render_detail(pair_detail(campaign.config, steps.entries(campaign), pair))
+        return queries.detail_lines(campaign, pair)
 
     return load
 
@@ -53,11 +50,9 @@ class DetailScreen(Screen[None]):
     def _load(self) -> None:
         try:
             lines = self.load(self.pair)
-        except ImportError as exc:
-            lines = [f"the detail of a pair is not available in this build ({describe(exc)})"]
         except LogcacheError as exc:
             lines = [exc.one_line()]
-        except Exception as exc:  # a bug in the detail must not kill the session
+        except Exception as exc:  # noqa: BLE001 - a bug in the detail must not kill the session
             lines = [f"internal error: {describe(exc)}"]
         self.app.call_from_thread(self._show, lines)
 

@@ -4,8 +4,10 @@ them (`LC_ALL=C` over SSH), in plain ASCII, so the screen never fills with escap
 from __future__ import annotations
 
 import codecs
+import locale
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -52,9 +54,28 @@ def glyphs_for(encoding: str | None) -> Glyphs:
     return UNICODE if name.startswith("utf") else ASCII
 
 
+def locale_encoding(environ: Mapping[str, str] = os.environ) -> str:
+    """The terminal's encoding as its locale says (`LC_ALL`, then `LC_CTYPE`, then
+    `LANG`, as the C library reads them), not `sys.stdout.encoding`: Python's UTF-8 mode
+    makes that say utf-8 under `LC_ALL=C`, where the terminal shows only ASCII."""
+    for var in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = environ.get(var)
+        if not value:
+            continue
+        if value in ("C", "POSIX"):
+            return "ascii"
+        codeset = value.partition(".")[2].partition("@")[0]
+        if codeset:
+            return codeset
+        break  # a locale without a codeset: its codeset is the C library's to say
+    try:
+        return locale.nl_langinfo(locale.CODESET) or "ascii"
+    except (AttributeError, ValueError):  # no nl_langinfo (Windows)
+        return getattr(sys.__stdout__, "encoding", None) or "ascii"
+
+
 def terminal_glyphs() -> Glyphs:
-    stream = sys.__stdout__
-    return glyphs_for(getattr(stream, "encoding", None))
+    return glyphs_for(locale_encoding())
 
 
 def bar(done: float, total: float, width: int, g: Glyphs) -> str:

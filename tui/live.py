@@ -1,6 +1,7 @@
 """What the app shows that is not in the campaign state: the latest progress of the work
-in flight, folded from the library's events before any widget sees them. Plain data;
-panes read it when they refresh.
+in flight, folded from the runbook's events before any widget sees them, what the app's
+readers loaded (the registry diff, the validation results, the machines parcels hold)
+and the lines for the Log. Plain data; panes read it when they refresh.
 
 Folding is cheap per event, and it records which datasets changed, so a pane redraws
 only what changed and what is on screen, whatever the size of the campaign."""
@@ -10,15 +11,20 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
 
-from logcache.copy.events import CopyPlanned, CopyProgress, DatasetConflict, DatasetFailed, DatasetVerified
-from logcache.discover.footers import DiscoverProgress
-from logcache.runbook.events import FailedPathFound, HookOutput, Notice, StepEnded, StepStarted
-from logcache.validation.jobs import MachineUsage
-from logcache.validation.orchestrate import ParcelUpdate
+from logcache.runbook import events as ev
+from logcache.runbook.journal import JournalEntry
+from logcache.runbook.queries import MachineUsage, ResultRow
+from tui.statuses import RowStatus
 
 RATE_SAMPLES = 240  # the Copy pane's sparkline: about a minute at four refreshes a second
+LOG_LINES = 5000  # what the Log pane keeps
+# A dataset's row keeps these once reached: later progress ticks say less.
+SETTLED = frozenset({RowStatus.VERIFIED, RowStatus.FAILED, RowStatus.CONFLICT})
+
+# A line of this session (when, text) or an entry of the campaign's event log.
+Logged = tuple[datetime, str] | JournalEntry
 
 
 @dataclass
@@ -27,22 +33,33 @@ class DatasetRow:
     objects_done: int = 0
     objects_total: int = 0
     bytes_total: int = 0
-    status: str = "pending"
+    status: RowStatus = RowStatus.PENDING
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class RegistryDiff:
+    summary: str
+    diff: str
 
 
 @dataclass
 class Live:
-    copy: CopyProgress | None = None
+    copy: ev.CopyProgress | None = None
     datasets: dict[str, DatasetRow] = field(default_factory=dict)
     # Bumped whenever a dataset row appears, so panes know when their row set (not just
     # cells) must be rebuilt; `failed` does the same for the failures-only view.
     generation: int = 0
-    parcels: dict[str, ParcelUpdate] = field(default_factory=dict)
-    discover: DiscoverProgress | None = None
+    parcels: dict[str, ev.ParcelUpdate] = field(default_factory=dict)
+    discover: ev.DiscoverProgress | None = None
     rates: deque[float] = field(default_factory=lambda: deque(maxlen=RATE_SAMPLES))
     failed: int = 0
     machines: MachineUsage | None = None  # held by parcels of an asynchronous submitter
+    # Replaced (never changed in place) by the app's readers: a pane compares identities.
+    results: list[ResultRow] = field(default_factory=list)  # the aggregate, or the latest result of each pair
+    diff: RegistryDiff | None = None
+    log: deque[Logged] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    logged: int = 0  # lines ever added to `log`, so the Log pane knows which are new
     # Workers fold in their threads; the app reads while holding this.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -53,60 +70,66 @@ class Live:
             self.generation += 1
         return row
 
-    def fold(self, event: Any) -> str | None:
+    def add_log(self, item: Logged) -> None:
+        self.log.append(item)
+        self.logged += 1
+
+    def fold(self, event: ev.RunbookEvent) -> str | None:
         """Take in one event; returns a line for the Log when it is worth one.
         The caller holds `lock`."""
-        if isinstance(event, CopyPlanned):
-            for plan in event.datasets:
-                row = self._row(plan.name)
-                row.objects_total, row.bytes_total = plan.objects, plan.bytes
-                row.objects_done = plan.objects_present
-                row.status = "copying" if plan.objects_to_copy else "present"
-            self.copy = None
-            self.rates.clear()
-            return f"copy: {len(event.datasets):,} datasets, {event.objects_to_copy:,} objects to copy"
-        if isinstance(event, CopyProgress):
-            self.copy = event
-            self.rates.append(event.objects_per_s)
-            for p in event.datasets:
-                row = self.datasets.get(p.name) or self._row(p.name)
-                present = row.objects_total - p.objects_total
-                row.objects_done = present + p.objects_done
-                # "pending" says less than the "copying" or "present" of the plan.
-                if p.status.value != "pending" and row.status not in ("verified", "failed", "conflict"):
-                    row.status = p.status.value
-            return None
-        if isinstance(event, DatasetVerified):
-            row = self._row(event.name)
-            row.objects_done, row.status, row.reason = row.objects_total or event.objects, "verified", ""
-            return None
-        if isinstance(event, DatasetFailed):
-            row = self._row(event.name)
-            row.status, row.reason = "failed", event.reason
-            self.failed += 1
-            return f"copy failed: {event.name}: {event.reason}"
-        if isinstance(event, DatasetConflict):
-            row = self._row(event.name)
-            row.status, row.reason = "conflict", f"{len(event.conflicts)} objects differ at the destination"
-            self.failed += 1
-            return f"copy conflict: {event.name}: {row.reason}"
-        if isinstance(event, ParcelUpdate):
-            before = self.parcels.get(event.label)
-            self.parcels[event.label] = event
-            if before is None or before.status != event.status:
-                return f"parcel {event.label} ({event.backend} {event.job_id}): {event.status}" + (f": {event.error}" if event.error else "")
-            return None
-        if isinstance(event, DiscoverProgress):
-            self.discover = event
-            return None
-        if isinstance(event, StepStarted):
-            return f"{event.step.value}: started"
-        if isinstance(event, StepEnded):
-            return f"{event.step.value}: {event.status.value}" + (f": {event.note}" if event.note else "")
-        if isinstance(event, HookOutput):
-            return f"[{event.hook}] {event.line}"
-        if isinstance(event, Notice):
-            return event.text
-        if isinstance(event, FailedPathFound):
-            return f"failed path ({event.origin.value}, {event.dataset_name or '-'}): {event.url}"
-        return None
+        match event:
+            case ev.CopyPlanned(datasets=plans):
+                for plan in plans:
+                    row = self._row(plan.name)
+                    row.objects_total, row.bytes_total = plan.objects, plan.bytes
+                    row.objects_done = plan.objects_present
+                    row.status = RowStatus.COPYING if plan.objects_to_copy else RowStatus.PRESENT
+                self.copy = None
+                self.rates.clear()
+                return f"copy: {len(plans):,} datasets, {event.objects_to_copy:,} objects to copy"
+            case ev.CopyProgress():
+                self.copy = event
+                self.rates.append(event.objects_per_s)
+                for p in event.datasets:
+                    row = self._row(p.name)
+                    present = row.objects_total - p.objects_total
+                    row.objects_done = present + p.objects_done
+                    # "pending" says less than the "copying" or "present" of the plan.
+                    if p.status.value != RowStatus.PENDING and row.status not in SETTLED:
+                        row.status = RowStatus(p.status.value)
+                return None
+            case ev.DatasetVerified(name=name, objects=objects):
+                row = self._row(name)
+                row.objects_done, row.status, row.reason = row.objects_total or objects, RowStatus.VERIFIED, ""
+                return None
+            case ev.DatasetFailed(name=name, reason=reason):
+                row = self._row(name)
+                row.status, row.reason = RowStatus.FAILED, reason
+                self.failed += 1
+                return f"copy failed: {name}: {reason}"
+            case ev.DatasetConflict(name=name, conflicts=conflicts):
+                row = self._row(name)
+                row.status, row.reason = RowStatus.CONFLICT, f"{len(conflicts)} objects differ at the destination"
+                self.failed += 1
+                return f"copy conflict: {name}: {row.reason}"
+            case ev.ParcelUpdate(label=label):
+                before = self.parcels.get(label)
+                self.parcels[label] = event
+                if before is None or before.status != event.status:
+                    return f"parcel {label} ({event.backend} {event.job_id}): {event.status}" + (f": {event.error}" if event.error else "")
+                return None
+            case ev.DiscoverProgress():
+                self.discover = event
+                return None
+            case ev.StepStarted(step=step):
+                return f"{step.value}: started"
+            case ev.StepEnded(step=step, status=status, note=note):
+                return f"{step.value}: {status.value}" + (f": {note}" if note else "")
+            case ev.HookOutput(hook=hook, line=line):
+                return f"[{hook}] {line}"
+            case ev.Notice(text=text):
+                return text
+            case ev.FailedPathFound(url=url, origin=origin, dataset_name=dataset_name):
+                return f"failed path ({origin.value}, {dataset_name or '-'}): {url}"
+            case ev.CopyFinished():
+                return None  # the copy step's end says it

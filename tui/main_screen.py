@@ -1,36 +1,58 @@
-"""The main screen: a header, the checklist, the tabbed panes and a footer that shows
-the keys of the pane in focus. It routes keys and pane messages to the app's gate and
-hands each pane the state and live progress to show; it never reaches into a pane."""
+"""The main screen: a header, the checklist, one tab per pane and a footer that shows the
+keys of the pane in focus.
+
+It owns its panes, their refresh and the operator's actions: a key or a palette command
+asks a question if it needs to, then starts work through the app's gate (`Host`). Each
+pane satisfies one protocol (`tui.widgets.pane.Pane`); the screen keeps the list of pane
+classes, `PANES`, and knows nothing else of them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, ClassVar
+from functools import partial
+from pathlib import Path
+from typing import ClassVar, cast
 
+from rich.markup import escape
 from textual import events
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from logcache.runbook import SPECS, queries
+from logcache.runbook.driver import confirm_manual, run_campaign, run_step
+from logcache.runbook.steps import recopy_failed, registry_export, validate
+from state.model import StepName
+from tui.detail_screen import DetailLoader, DetailScreen, campaign_detail_loader
 from tui.glyphs import Glyphs
+from tui.help_screen import HelpScreen
+from tui.host import Host
+from tui.messages import WorkEnded
+from tui.modals import ConfirmModal, PromptModal
 from tui.widgets.checklist import Checklist
 from tui.widgets.copy_pane import CopyPane
 from tui.widgets.diff_pane import DiffPane
 from tui.widgets.failed_pane import FailedPane
 from tui.widgets.lines import set_line
 from tui.widgets.log_pane import LogPane
+from tui.widgets.pane import Pane
 from tui.widgets.results_pane import ResultsPane
+from tui.widgets.table import KeyedTable
 from tui.widgets.validators_pane import ValidatorsPane
 
-if TYPE_CHECKING:
-    from tui.app import LogcacheApp
-
+REFRESH_S = 0.25
 # Below this width the checklist shows its icons only, so tables keep their room.
 COLLAPSE_BELOW = 100
-TABS = ("copy", "validators", "failed", "diff", "results", "log")
+# The tabs, in order; the key of each is its position (1, 2, ...).
+PANES: tuple[type[Pane], ...] = (CopyPane, ValidatorsPane, FailedPane, DiffPane, ResultsPane, LogPane)
+
+
+def tab_bindings(panes: Sequence[type[Pane]]) -> list[BindingType]:
+    return [Binding(str(i), f"tab('{pane.TAB}')", pane.TITLE, show=False) for i, pane in enumerate(panes, 1)]
 
 
 class MainScreen(Screen[None]):
@@ -44,12 +66,7 @@ class MainScreen(Screen[None]):
         Binding("a", "apply_patch", "Apply PR", show=False),
         Binding("x", "split_stuck", "Split stuck", show=False),
         Binding("b", "toggle_checklist", "Collapse checklist", show=False),
-        Binding("1", "tab('copy')", "Copy", show=False),
-        Binding("2", "tab('validators')", "Validators", show=False),
-        Binding("3", "tab('failed')", "Failed", show=False),
-        Binding("4", "tab('diff')", "PR diff", show=False),
-        Binding("5", "tab('results')", "Results", show=False),
-        Binding("6", "tab('log')", "Log", show=False),
+        *tab_bindings(PANES),
     ]
     DEFAULT_CSS = """
     MainScreen > #header { height: 1; background: $panel; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -59,87 +76,87 @@ class MainScreen(Screen[None]):
     """
 
     # The pane classes this screen composes; a read-only screen swaps in variants.
-    panes: ClassVar[dict[str, type[Widget]]] = {
-        "copy": CopyPane, "validators": ValidatorsPane, "failed": FailedPane, "diff": DiffPane, "results": ResultsPane,
-    }
+    panes: ClassVar[Sequence[type[Pane]]] = PANES
 
     def __init__(self, glyphs: Glyphs) -> None:
         super().__init__()
         self.glyphs = glyphs
         self._auto_collapsed: bool | None = None
+        self._ready = False  # composed and mounted: the panes exist
+        self._offered = 0  # open failed paths already offered for a re-copy
+        self._continue_run_all = False
+        self._manual_next: StepName | None = None
 
     @property
-    def logcache(self) -> LogcacheApp:
-        from tui.app import LogcacheApp
-
-        assert isinstance(self.app, LogcacheApp)
-        return self.app
+    def host(self) -> Host:
+        return cast(Host, self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="header")
         with Horizontal(id="main"):
             yield Checklist(self.glyphs, id="steps")
-            with TabbedContent(id="tabs", initial="copy"):
-                with TabPane("Copy", id="copy"):
-                    yield self.panes["copy"](self.glyphs)  # type: ignore[call-arg]
-                with TabPane("Validators", id="validators"):
-                    yield self.panes["validators"](self.glyphs)  # type: ignore[call-arg]
-                with TabPane("Failed", id="failed"):
-                    yield self.panes["failed"]()
-                with TabPane("PR diff", id="diff"):
-                    yield self.panes["diff"]()
-                with TabPane("Results", id="results"):
-                    yield self.panes["results"]()
-                with TabPane("Log", id="log"):
-                    yield LogPane(id="log-view")
+            with TabbedContent(id="tabs", initial=self.panes[0].TAB):
+                for pane in self.panes:
+                    with TabPane(pane.TITLE, id=pane.TAB):
+                        yield cast(Widget, pane(self.glyphs))  # every pane is a widget
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.logcache.screen_ready()
+        self._ready = True
+        self._offered = len(self.host.campaign.state.open_failed_paths())
+        self.checklist.select(self._current_step())
+        self.refresh_panes()
+        self.set_interval(REFRESH_S, self.refresh_panes)
 
-    # --- the panes' public API, for the app ---------------------------------------------
+    # --- what the screen shows ----------------------------------------------------------
 
     @property
     def checklist(self) -> Checklist:
         return self.query_one(Checklist)
 
     @property
-    def log_pane(self) -> LogPane:
-        return self.query_one(LogPane)
-
-    @property
     def active_tab(self) -> str:
         return str(self.query_one(TabbedContent).active)
 
-    def set_header(self, markup: str) -> None:
-        set_line(self.query_one("#header", Static), markup)
+    def pane(self, tab: str) -> Pane:
+        return cast(Pane, self.query_one(f"TabPane#{tab}").children[0])
 
     def refresh_panes(self, force: bool = False) -> None:
-        """The header's and checklist's state, and the pane on screen (only that one)."""
-        app = self.logcache
-        campaign = app.campaign
-        state = campaign.state
-        self.set_header(app.header_markup())
-        self.checklist.manual = app.manual_steps
-        self.checklist.refresh_from(state)
-        active = self.active_tab
-        if active == "copy":
-            self.query_one(CopyPane).refresh_from(state, app.live, force=force)
-        elif active == "validators":
-            self.query_one(ValidatorsPane).refresh_from(state, app.live)
-        elif active == "failed":
-            self.query_one(FailedPane).refresh_from(state)
+        """The header's and checklist's state, and the pane on screen (only that one),
+        even under a dialog or the help. Not once the app is shutting down: the timer
+        still ticks while the screens' widgets go."""
+        if not self._ready or not self.app.is_running:
+            return
+        host = self.host
+        with host.live.lock:
+            state = host.campaign.state
+            set_line(self.query_one("#header", Static), self.header_markup())
+            self.checklist.manual = host.manual_steps
+            self.checklist.refresh_from(state)
+            self.pane(self.active_tab).refresh_from(state, host.live, force=force)
 
-    def show_results(self, rows: list) -> None:  # type: ignore[type-arg]
-        state = self.logcache.campaign.state
-        self.query_one(ResultsPane).show(state, rows)
-        self.query_one(FailedPane).show_invalid(rows)
+    def header_markup(self) -> str:
+        host = self.host
+        state = host.campaign.state
+        sep = f" {self.glyphs.separator} "
+        nxt = state.next_step()
+        if host.holder:
+            overall = f"[b red]read-only: driven by {escape(host.holder)}[/]"
+        elif host.stopping:
+            overall = f"[yellow]stopping {escape(host.busy)}{self.glyphs.ellipsis}[/]"
+        elif host.busy:
+            overall = f"[cyan]{escape(host.busy)}{self.glyphs.ellipsis}[/]"
+        elif state.aggregate and state.aggregate.all_valid:
+            overall = "[green]all valid[/]"
+        else:
+            overall = f"next: {SPECS[nxt.name].title}" if nxt else "[green]done[/]"
+        tx = f"tx {state.transaction_id[:8]}" if state.transaction_id else "no transaction"
+        # What matters first: at 80 columns the end is cut, never the next step.
+        return sep.join([f"[b]logcache[/b] {escape(state.campaign_name)}", overall, tx, escape(host.operator)])
 
-    def show_diff(self, summary: str, diff: str) -> None:
-        self.query_one(DiffPane).show(summary, diff)
-
-    def selected_parcel(self) -> str | None:
-        return self.query_one(ValidatorsPane).selected()
+    def _current_step(self) -> StepName:
+        nxt = self.host.campaign.state.next_step()
+        return nxt.name if nxt else list(StepName)[-1]
 
     # --- layout -------------------------------------------------------------------------
 
@@ -152,53 +169,217 @@ class MainScreen(Screen[None]):
         self.query_one(Footer).refresh(recompose=True)
 
     def action_toggle_checklist(self) -> None:
-        self.checklist.action_toggle()
+        self.checklist.action_toggle_collapsed()
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        pane = self.query_one(f"TabPane#{tab}").children[0]
-        focus = getattr(pane, "focus_table", None)
-        if focus is not None:
-            focus()
-        self.logcache.refresh_views()
+        self.pane(tab).focus_target().focus()
+        self.refresh_panes()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.logcache.refresh_views()
+        self.refresh_panes()
 
     def action_help(self) -> None:
-        self.logcache.show_help()
+        self.show_help()
 
-    # --- work: every key below goes through the app's gate ------------------------------
+    def show_help(self) -> None:
+        read_only = self.host.campaign.read_only
+        groups: list[tuple[str, list[BindingType]]] = [
+            ("Everywhere", [b for b in MainScreen.BINDINGS if not (read_only and isinstance(b, Binding) and b.key == "r")]),
+            ("Checklist", list(Checklist.BINDINGS)),
+            *((f"{i} {pane.TITLE}", pane.help_entries()) for i, pane in enumerate(PANES, 1)),
+            ("In tables", list(KeyedTable.BINDINGS) + [Binding("up,down,pageup,pagedown", "", "Move"), Binding("enter", "", "Open the row")]),
+        ]
+        notes = [
+            "[b]Also[/b]",
+            "  ctrl+p         command palette (themes, every step, export to a chosen path)",
+            "  tab            next pane or widget",
+            "",
+            "[b]Notifications[/b]",
+            "  When a copy, a validation, a re-copy or run all ends, the terminal bell rings",
+            "  and a desktop notification is sent (OSC 9 and OSC 777; in tmux, set",
+            "  allow-passthrough on). Every event is kept in the work dir's events.jsonl:",
+            "  `logcache log CAMPAIGN` prints it.",
+        ]
+        if read_only:
+            notes.insert(0, f"[b]Read-only[/b]: {escape(self.host.holder)} drives this campaign; no key starts work.\n")
+        self.app.push_screen(HelpScreen(groups, notes))
+
+    # --- work: every action below starts through the app's gate -------------------------
+
+    def commands(self) -> Iterable[SystemCommand]:
+        """The palette's commands for this screen's work."""
+        yield SystemCommand("Help: every key", "keys by pane, notifications (also ? and F1)", self.show_help)
+        yield SystemCommand("Run all", "every automatable step in order, up to the next manual one (r)", self.run_all)
+        yield SystemCommand("Re-copy failed", "re-copy the failed paths and re-validate those datasets (c)", self.recopy)
+        yield SystemCommand("Export PR patch", "write the registry patch to its default path (e)", self.export_patch)
+        yield SystemCommand("Export PR patch to...", "write the registry patch to a path you choose", self.export_patch_to)
+        yield SystemCommand("Apply PR patch", "apply the patch on a new branch of the registry (a)", self.apply_patch)
+        yield SystemCommand("Split stuck parcel", "the parcel selected in Validators, in 2 (x)", self.action_split_stuck)
+        for name in StepName:
+            yield SystemCommand(f"Step: {SPECS[name].title}", "run or confirm this runbook step", partial(self.run_step_named, name))
 
     def action_run_all(self) -> None:
-        self.logcache.run_all()
+        self.run_all()
 
     def action_recopy(self) -> None:
-        self.logcache.recopy()
+        self.recopy()
 
     def action_export_patch(self) -> None:
-        self.logcache.export_patch()
+        self.export_patch()
 
     def action_apply_patch(self) -> None:
-        self.logcache.apply_patch()
+        self.apply_patch()
 
     def action_split_stuck(self) -> None:
-        self.logcache.split_stuck(self.selected_parcel())
+        self.split_stuck(self.query_one(ValidatorsPane).selected())
 
     def on_checklist_step_chosen(self, message: Checklist.StepChosen) -> None:
-        self.logcache.run_step_named(message.name)
+        self.run_step_named(message.name)
 
     def on_results_pane_pair_chosen(self, message: ResultsPane.PairChosen) -> None:
-        self.logcache.open_detail(message.pair)
+        self.open_detail(message.pair)
 
     def on_failed_pane_pair_chosen(self, message: FailedPane.PairChosen) -> None:
-        self.logcache.open_detail(message.pair)
+        self.open_detail(message.pair)
 
     def on_failed_pane_path_chosen(self, message: FailedPane.PathChosen) -> None:
         self.app.notify(f"{message.url}\n{message.text}", title="failed path", timeout=10)
 
+    def open_detail(self, pair: str, load: DetailLoader | None = None) -> None:
+        self.app.push_screen(DetailScreen(pair, load or campaign_detail_loader(self.host.campaign)))
 
-def without_work_keys(pane: type[Widget]) -> type[Widget]:
+    def run_step_named(self, name: StepName, continue_run_all: bool = False) -> None:
+        host = self.host
+        campaign = host.campaign
+        if name in host.manual_steps:
+            if not host.allowed(f"confirm {name.value}"):
+                return
+            prompt = SPECS[name].prompt
+            assert prompt is not None, f"{name} is manual, so its spec asks for its note"
+
+            def confirm(note: str) -> str:
+                confirm_manual(campaign, name, note)
+                return f"{SPECS[name].title}: done ({note})"
+
+            def noted(note: str | None) -> None:
+                if note:
+                    self._continue_run_all = continue_run_all
+                    host.start_work(f"confirm {name.value}", partial(confirm, note))
+                elif continue_run_all:
+                    host.log_line(f"run all: waiting at {SPECS[name].title}; Enter on it when it is done")
+
+            self.app.push_screen(PromptModal(prompt.question, placeholder=prompt.placeholder), noted)
+            return
+
+        def work() -> str:
+            run_step(campaign, name, host.emit, host.cancel)
+            return f"{SPECS[name].title}: {campaign.state.step(name).note}"
+
+        host.start_work(name.value, work, notify=SPECS[name].notify)
+
+    def run_all(self) -> None:
+        host = self.host
+        campaign = host.campaign
+
+        def work() -> str:
+            outcome = run_campaign(campaign, str(host.campaign_path), host.emit, host.cancel)
+            if outcome.stopped_at in host.manual_steps:
+                # Its prompt opens when this work has ended; never a CLI command, since
+                # Enter on the step does the same.
+                self._manual_next = outcome.stopped_at
+                return f"run all: stopped at {SPECS[outcome.stopped_at].title}, a manual step"
+            return f"run all: {outcome.message}"
+
+        host.start_work("run all", work, notify=True)
+
+    def recopy(self) -> None:
+        host = self.host
+        campaign = host.campaign
+        name = StepName.RECOPY_FAILED
+        host.start_work(name.value, lambda: recopy_failed.run(campaign, host.emit, host.cancel), notify=SPECS[name].notify)
+
+    def export_patch(self, path: Path | None = None) -> None:
+        """Export at once (no prompt for keys typed after `e` to land in) to the default
+        path; the palette offers a chosen path."""
+        campaign = self.host.campaign
+        self.host.start_work("export the PR patch", lambda: f"exported the PR patch to {registry_export.run(campaign, out=path)}")
+
+    def export_patch_to(self) -> None:
+        if not self.host.allowed("export the PR patch"):
+            return
+        default = str(queries.patch_path(self.host.campaign))
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.export_patch(Path(path).expanduser())
+
+        self.app.push_screen(PromptModal("Export the registry patch to", value=default), chosen)
+
+    def apply_patch(self) -> None:
+        host = self.host
+        campaign = host.campaign
+        if not host.allowed("apply the PR patch"):
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                host.start_work("apply the PR patch", lambda: f"applied the PR patch: {registry_export.apply_registry(campaign)}")
+
+        self.app.push_screen(ConfirmModal("Apply the registry patch on a new branch of the registry's work tree?", yes="Apply"), confirmed)
+
+    def split_stuck(self, label: str | None) -> None:
+        host = self.host
+        campaign = host.campaign
+        if not host.allowed("split a stuck parcel"):
+            return
+        if label is None:
+            self.app.notify("select a parcel in the Validators pane (2) first", severity="warning")
+            return
+
+        def split() -> str:
+            run = validate.split_stuck(campaign, label, 2, host.emit, host.cancel)
+            return f"split parcel {label}: {run.pairs} pairs checked again"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                host.start_work(f"split parcel {label}", split)
+
+        self.app.push_screen(ConfirmModal(f"Split what parcel {label} has not finished into 2 new parcels?", yes="Split"), confirmed)
+
+    def after_work(self, message: WorkEnded) -> None:
+        """Work started through the gate ended (the app is idle again): show where the
+        runbook stands, and go on with what the operator asked for."""
+        self.checklist.select(self._current_step())
+        self.refresh_panes(force=True)
+        if self._continue_run_all and not message.error and message.what.startswith("confirm"):
+            self._continue_run_all = False
+            self.run_all()
+            return
+        self._continue_run_all = False
+        manual, self._manual_next = self._manual_next, None
+        if manual is not None:
+            self.run_step_named(manual, continue_run_all=True)
+            return
+        self._offer_recopy()
+
+    def _offer_recopy(self) -> None:
+        host = self.host
+        open_paths = host.campaign.state.open_failed_paths()
+        if len(open_paths) <= self._offered or host.busy or host.campaign.read_only:
+            self._offered = min(self._offered, len(open_paths))
+            return
+        self._offered = len(open_paths)
+        question = f"{len(open_paths)} failed paths, e.g. {open_paths[-1].url}.\nRe-copy them and re-validate just those datasets?"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.recopy()
+
+        self.app.push_screen(ConfirmModal(question, yes="Re-copy", no="Later"), answer)
+
+
+def without_work_keys(pane: type[Pane]) -> type[Pane]:
     """`pane` whose footer shows none of the keys that start work (those run screen
     actions): the keys still answer, through the gate, saying why nothing starts."""
     hidden = [
@@ -211,5 +392,4 @@ class ReadOnlyMainScreen(MainScreen):
     """The same screen for a campaign another operator drives: the footer offers no work."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "run_all", "Run all", show=False)]
-    panes: ClassVar[dict[str, type[Widget]]] = {name: without_work_keys(cls) for name, cls in MainScreen.panes.items()}
-
+    panes: ClassVar[Sequence[type[Pane]]] = tuple(without_work_keys(cls) for cls in PANES)

@@ -1,128 +1,66 @@
-"""Messages from the workers to the app: one class per kind of library event, plus the
-end of a piece of work and a line for the Log.
+"""Messages from the workers to the app: one for every runbook event, plus the end of a
+piece of work and a line for the Log.
 
 The worker folds each event into `Live` before posting its message (`post_message` is
 thread-safe), so a message only says that something changed and, when it is worth one,
-carries the Log's line. A message without a line can be replaced by a newer one of its
-kind (`can_replace`): a copy of 5,000 datasets posts 5,000 "verified" events, and the
-queue, which key presses share, never holds more than a handful.
+carries the Log's line and a toast. A message with neither can be replaced by a newer
+one of its event's type (`can_replace`): a copy of 5,000 datasets posts 5,000
+"verified" events, and the queue, which key presses share, never holds more than a
+handful. A message that carries a line is never dropped.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
 from textual.message import Message
 
-from logcache.copy.events import CopyFinished, CopyPlanned, CopyProgress, DatasetConflict, DatasetFailed, DatasetVerified
-from logcache.discover.footers import DiscoverProgress
-from logcache.runbook.events import FailedPathFound, HookOutput, Notice, StepEnded, StepStarted
-from logcache.validation.orchestrate import ParcelUpdate
+from logcache.runbook.events import ParcelUpdate, RunbookEvent
+
+Severity = Literal["information", "warning", "error"]
 
 
-class LibraryEvent(Message):
-    """Base of the messages that carry one library event, already folded into `Live`;
-    `line` is for the Log, or None."""
+@dataclass(frozen=True)
+class Toast:
+    text: str
+    title: str
+    severity: Severity = "information"
 
-    def __init__(self, event: Any, line: str | None = None) -> None:
+
+def replace_key(event: RunbookEvent) -> object:
+    """What a newer event must share with an older one to supersede it: its type, and
+    for a parcel's update its parcel (another parcel's update says something else)."""
+    if isinstance(event, ParcelUpdate):
+        return (ParcelUpdate, event.label)
+    return type(event)
+
+
+class RunbookMessage(Message):
+    """One runbook event, already folded into `Live`; `line` is for the Log and `toast`
+    for a notification, or None."""
+
+    def __init__(self, event: RunbookEvent, line: str | None = None, toast: Toast | None = None) -> None:
         super().__init__()
-        self.event, self.line = event, line
+        self.event, self.line, self.toast = event, line, toast
+
+    @property
+    def droppable(self) -> bool:
+        """Nothing in it but the wake-up: the event is in `Live` already."""
+        return self.line is None and self.toast is None
 
     def can_replace(self, message: Message) -> bool:
-        return type(message) is type(self) and self.line is None and isinstance(message, LibraryEvent) and message.line is None
-
-
-class CopyPlannedMessage(LibraryEvent):
-    event: CopyPlanned
-
-
-class CopyProgressed(LibraryEvent):
-    event: CopyProgress
-
-
-class DatasetVerifiedMessage(LibraryEvent):
-    event: DatasetVerified
-
-
-class DatasetFailedMessage(LibraryEvent):
-    event: DatasetFailed
-
-
-class DatasetConflictMessage(LibraryEvent):
-    event: DatasetConflict
-
-
-class CopyFinishedMessage(LibraryEvent):
-    event: CopyFinished
-
-
-class DiscoverProgressed(LibraryEvent):
-    event: DiscoverProgress
-
-
-class ParcelUpdated(LibraryEvent):
-    event: ParcelUpdate
-
-    def can_replace(self, message: Message) -> bool:
-        # Only a newer update of the same parcel: a status change carries a line, and
-        # is never dropped.
-        return super().can_replace(message) and isinstance(message, ParcelUpdated) and message.event.label == self.event.label
-
-
-class StepStartedMessage(LibraryEvent):
-    event: StepStarted
-
-
-class StepEndedMessage(LibraryEvent):
-    event: StepEnded
-
-
-class FailedPathFoundMessage(LibraryEvent):
-    event: FailedPathFound
-
-
-class HookOutputMessage(LibraryEvent):
-    event: HookOutput
-
-
-class NoticeMessage(LibraryEvent):
-    event: Notice
-
-
-class UnknownEvent(LibraryEvent):
-    """An event kind this app does not know yet: logged, never lost silently."""
-
-
-MESSAGE_OF: dict[type, type[LibraryEvent]] = {
-    CopyPlanned: CopyPlannedMessage,
-    CopyProgress: CopyProgressed,
-    DatasetVerified: DatasetVerifiedMessage,
-    DatasetFailed: DatasetFailedMessage,
-    DatasetConflict: DatasetConflictMessage,
-    CopyFinished: CopyFinishedMessage,
-    DiscoverProgress: DiscoverProgressed,
-    ParcelUpdate: ParcelUpdated,
-    StepStarted: StepStartedMessage,
-    StepEnded: StepEndedMessage,
-    FailedPathFound: FailedPathFoundMessage,
-    HookOutput: HookOutputMessage,
-    Notice: NoticeMessage,
-}
-
-
-def message_for(event: Any, line: str | None) -> LibraryEvent:
-    kind = MESSAGE_OF.get(type(event), UnknownEvent)
-    if kind is UnknownEvent and line is None:
-        line = f"event: {type(event).__name__}"
-    return kind(event, line)
+        # Textual asks the older message whether the newer one, queued behind it, may
+        # take its place.
+        return self.droppable and isinstance(message, RunbookMessage) and replace_key(message.event) == replace_key(self.event)
 
 
 class WorkEnded(Message):
     """A piece of work started through the gate finished; `error` is one line or ""."""
 
-    def __init__(self, what: str, error: str, long: bool, elapsed_s: float) -> None:
+    def __init__(self, what: str, error: str, notify: bool, elapsed_s: float) -> None:
         super().__init__()
-        self.what, self.error, self.long, self.elapsed_s = what, error, long, elapsed_s
+        self.what, self.error, self.notify, self.elapsed_s = what, error, notify, elapsed_s
 
 
 class LogLine(Message):

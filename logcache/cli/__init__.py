@@ -17,9 +17,10 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from logcache import __version__
-from logcache.cli.common import Exit, add_verbosity, claim_campaign
+from logcache.cli.common import Exit, Parser, add_verbosity, claim_campaign
 from logcache.errors import LogcacheError, describe
 
+COMMANDS_GROUP = "logcache.commands"
 # Each command and the module that registers it, in the order `--help` lists them.
 COMMANDS: dict[str, str] = {
     name: f"logcache.cli.{module}"
@@ -49,7 +50,9 @@ exit codes:
   0    all done
   1    findings: datasets not copied, rows invalid, a step whose goal was not reached
   2    refused: bad input or environment; nothing was written
-  3    `run` stopped at a manual step: do it, `logcache step done`, run again
+  3    `run` stopped at a manual step: do it, `logcache step done`, run again;
+       or the operator said no to the run's question: nothing ran from there on
+  70   internal error: a bug in logcache (LOGCACHE_DEBUG=1 prints its traceback)
   130  interrupted (Ctrl-C, SIGTERM, SIGHUP); the state is saved, run again to resume
 
 environment:
@@ -69,7 +72,7 @@ def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None
     """The parser of `commands` (each `register`ed by its module); with `only`, just the
     module of that command is imported, so `logcache status` does not pay for importing
     the data stack that other commands need."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="logcache",
         description="Refresh the log cache of a Datomic-on-object-store ETL, safely and resumably.",
         epilog=EPILOG,
@@ -117,10 +120,20 @@ def _start_up(commands: Mapping[str, str], command: str | None) -> argparse.Argu
         gc.enable()
 
 
-def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | None = None) -> int:
+def front_end_commands() -> dict[str, str]:
+    """Commands that other installed packages add (the app's `tui` and `demo`), declared
+    as `logcache.commands` entry points: the core CLI runs without them, and never
+    imports them by name."""
+    from importlib.metadata import entry_points  # only when a front end's command may be asked for
+
+    return {ep.name: ep.value for ep in entry_points(group=COMMANDS_GROUP)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_in if not a.startswith("-")), None)
-    commands = {**COMMANDS, **(extra_commands or {})}
+    # A core command needs no look-up of the installed packages' metadata (tens of ms).
+    commands = COMMANDS if command in COMMANDS and command != "completion" else {**COMMANDS, **front_end_commands()}
     parser = _start_up(commands, command)
     parser.set_defaults(commands=commands)  # for `completion`, which describes them all
     try:
@@ -145,4 +158,4 @@ def main(argv: Sequence[str] | None = None, extra_commands: Mapping[str, str] | 
         if os.environ.get("LOGCACHE_DEBUG") or getattr(args, "verbose", False):
             raise
         print(f"logcache: internal error: {describe(exc)} (set LOGCACHE_DEBUG=1 for a traceback)", file=sys.stderr)
-        return Exit.FINDINGS
+        return Exit.INTERNAL

@@ -7,8 +7,10 @@ S3 overrides) are declared here once, so their spelling and help never drift apa
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -18,11 +20,11 @@ from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from logcache.campaign import Campaign, open_campaign
 from logcache.progress_render import StatusLine
-from state.config import CampaignConfig
+from state.config import CampaignConfig, parse_size
 
 
 class Exit(IntEnum):
@@ -32,10 +34,50 @@ class Exit(IntEnum):
     FINDINGS = 1  # the work ran and found something to fix: invalid rows, datasets not copied
     REFUSED = 2  # bad input or environment; nothing was written
     MANUAL = 3  # `run` stopped at a manual step: do it, confirm it, run again
+    INTERNAL = 70  # a bug in logcache (sysexits' EX_SOFTWARE), never a finding
     INTERRUPTED = 130  # stopped by Ctrl-C, SIGTERM or SIGHUP; the state is saved
 
 
 SubParsers = argparse._SubParsersAction  # type: ignore[type-arg]
+
+_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
+_UNKNOWN = re.compile(r"unrecognized arguments: (.*)$")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line on stderr (exit 2) that names the closest
+    command or option to a typo, instead of the usage and the list of every name."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = self._hint(message)
+        if m := _CHOICE.search(message):
+            message = f"{message[: m.start()]}invalid choice: {m.group(1)!r}"
+        self.exit(Exit.REFUSED, f"{self.prog}: {message}; {hint or f'see `{self.prog} --help`'}\n")
+
+    def _hint(self, message: str) -> str:
+        if m := _CHOICE.search(message):
+            return _closest(m.group(1), re.findall(r"'([^']*)'", m.group(2)))
+        if m := _UNKNOWN.search(message):
+            # The top-level parser reports a subcommand's unknown option too: any parser's
+            # option may be the one meant.
+            options = sorted({o for p in _parsers(self) for o in p._option_string_actions if o.startswith("--")})
+            for word in m.group(1).split():
+                if word.startswith("--") and (hint := _closest(word.split("=")[0], options)):
+                    return hint
+        return ""
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
+
+
+def _closest(word: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ""
 
 
 def add_campaign(p: argparse.ArgumentParser) -> None:
@@ -70,6 +112,11 @@ def claim_campaign(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     """The campaign of a command whose repeatable option took it as one more name."""
     if getattr(args, "campaign", False) is not None:
         return
+    after = getattr(args, "_after_campaign", None)
+    if after is not None and getattr(args, after[0], None) is not None:
+        # The one word given went to the positional after the campaign.
+        dest, metavar, example = after
+        parser.error(f"give the {metavar} after the campaign: {parser.prog} {getattr(args, dest)} {metavar}, {example}")
     for dest in getattr(args, "_names", ()):
         values = getattr(args, dest)
         if values:
@@ -81,9 +128,30 @@ def claim_campaign(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def with_overrides(args: argparse.Namespace, config: CampaignConfig) -> CampaignConfig:
-    """The config with this command's `--profile` and `--endpoint-url` over [s3]."""
+    """The config with this command's `--profile` and `--endpoint-url` over [s3], and its
+    `--worker-memory` over [validation]."""
     changes = {k: v for k in ("profile", "endpoint_url") if (v := getattr(args, k, None)) is not None}
-    return replace(config, s3=replace(config.s3, **changes)) if changes else config
+    if changes:
+        config = replace(config, s3=replace(config.s3, **changes))
+    memory = getattr(args, "worker_memory", None)
+    return config if memory is None else replace(config, validation=replace(config.validation, worker_memory=memory))
+
+
+def add_worker_memory(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--worker-memory",
+        type=_size,
+        metavar="SIZE",
+        help="memory budget of one validation worker, e.g. 4GiB; a shard that would not fit is checked in partitions "
+        "(overrides [validation] worker_memory; default: half this machine's memory shared by its workers)",
+    )
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; write e.g. 4GiB, 512MiB or a number of bytes") from None
 
 
 def open_for(args: argparse.Namespace, notice: Callable[[str], None] | None = print, *, write: bool = True) -> AbstractContextManager[Campaign]:
@@ -134,8 +202,15 @@ def status_line(args: argparse.Namespace) -> StatusLine:
     return StatusLine(stream, quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
 
 
-def print_json(body: Any) -> None:
-    json.dump(body, sys.stdout, indent=2, default=str)
+# The version of every `--json` document's layout (README, "The CLI"); raised when a
+# field changes meaning or goes away, not when one is added.
+JSON_SCHEMA = 1
+
+
+def print_json(body: dict[str, Any], *, indent: int | None = 2) -> None:
+    """A command's JSON report on stdout, with its `schema` version first; `indent=None`
+    for one document a line (`log --json`)."""
+    json.dump({"schema": JSON_SCHEMA, **body}, sys.stdout, indent=indent, default=str)
     sys.stdout.write("\n")
     sys.stdout.flush()
 

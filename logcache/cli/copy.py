@@ -10,8 +10,10 @@ from logcache.cli.common import Exit, SubParsers, add_names, campaign_command, g
 from logcache.copy import CopyReport, DatasetStatus
 from logcache.errors import UsageError
 from logcache.progress_render import StatusLine, bar, human_bytes, human_duration
-from logcache.runbook import steps
+from logcache.runbook import queries
 from logcache.runbook.events import CopyPlanned, CopyProgress, DatasetConflict, DatasetFailed, DatasetVerified, RunbookEvent
+from logcache.runbook.lifecycle import StepFailed, StepInterrupted
+from logcache.runbook.steps import copy
 
 
 def register(sub: SubParsers) -> None:
@@ -56,7 +58,7 @@ def _dry_run(args: argparse.Namespace, view: CopyView) -> CopyReport:
     """Plan only: reads the campaign without taking its lock, so it works while another
     operator drives it."""
     with open_for(args, write=False) as campaign:
-        return steps.plan_copy(campaign, args.only, view.on_event, args.concurrency, args.overwrite or None)
+        return queries.plan_copy(campaign, args.only, view.on_event, args.concurrency, args.overwrite or None)
 
 
 def _copy(args: argparse.Namespace, view: CopyView, cancel: threading.Event) -> CopyReport:
@@ -64,7 +66,7 @@ def _copy(args: argparse.Namespace, view: CopyView, cancel: threading.Event) -> 
     report, for the summary and the exit code."""
     with open_for(args, view.status.line) as campaign:
         try:
-            return steps.run_copy(
+            return copy.run(
                 campaign,
                 only=args.only,
                 on_event=view.on_event,
@@ -72,7 +74,7 @@ def _copy(args: argparse.Namespace, view: CopyView, cancel: threading.Event) -> 
                 concurrency=args.concurrency,
                 overwrite=args.overwrite or None,
             )
-        except (steps.StepFailed, steps.StepInterrupted) as stopped:
+        except (StepFailed, StepInterrupted) as stopped:
             if not isinstance(stopped.result, CopyReport):
                 raise
             return stopped.result

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from logcache.cli.common import SubParsers, campaign_command, open_for, print_json
-from logcache.runbook import steps
+from logcache.runbook import queries
+from logcache.runbook.steps import discover, pick
 
 
 def register(sub: SubParsers) -> None:
@@ -19,9 +20,9 @@ def run(args: argparse.Namespace) -> int:
     say = print if not args.json else (lambda text: print(text, file=sys.stderr))
     with open_for(args, say) as campaign:
         if args.transaction:
-            steps.pick(campaign, args.transaction)
-        result = steps.run_discover(campaign)
-        path = steps.entries_path(campaign)
+            pick.run(campaign, transaction_id=args.transaction)
+        result = discover.run(campaign)
+        path = queries.entries_path(campaign)
     entries = result.entries
     if args.json:
         print_json(

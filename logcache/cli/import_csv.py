@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from logcache.cli.common import SubParsers, campaign_command, open_for
-from logcache.runbook import steps
+from logcache.runbook.steps import discover
 
 
 def register(sub: SubParsers) -> None:
@@ -17,6 +17,6 @@ def register(sub: SubParsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with open_for(args) as campaign:
-        imported = steps.import_entries(campaign, args.csv)
+        imported = discover.import_entries(campaign, args.csv)
     print(f"imported {len(imported)} cache entries from {args.csv}; next: logcache run {args.campaign}")
     return 0

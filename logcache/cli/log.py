@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 from pathlib import Path
 
+from logcache.cli.common import print_json
 from logcache.errors import UsageError
 from logcache.runbook.journal import journal_path, recent
 from state.config import load_config
@@ -23,12 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.campaign)
     try:
-        entries = recent(config.work_dir, args.lines if args.lines > 0 else 0)
+        entries = recent(config.work_dir, max(0, args.lines))
     except OSError as exc:
         raise UsageError(f"cannot read the event log {journal_path(config.work_dir)}: {exc.strerror or exc}") from None
     for entry in entries:
         if args.json:
-            print(json.dumps(asdict(entry), ensure_ascii=False))
+            print_json(asdict(entry), indent=None)
         else:
             print(f"{entry.at}  {entry.operator}  {entry.text}")
     return 0

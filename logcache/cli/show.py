@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from logcache.cli.common import Exit, SubParsers, campaign_command, open_for
-from logcache.runbook import steps
+from logcache.cli.common import Exit, SubParsers, campaign_command, open_for, print_json
+from logcache.runbook import queries
 from logcache.validation.detail import render_detail
 
 
@@ -15,14 +14,14 @@ def register(sub: SubParsers) -> None:
         sub, "show", help="one validation result in full: counts, T, sample datoms and their sources, the rerun command", lock=False, json_output="it"
     )
     p.add_argument("pair", metavar="DATASET/VALIDATION", help="e.g. raw-feed-s0/log-validation")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, _after_campaign=("pair", "DATASET/VALIDATION", "e.g. raw-feed-s0/log-validation (`logcache failures CAMPAIGN` lists the invalid ones)"))
 
 
 def run(args: argparse.Namespace) -> int:
     with open_for(args, None, write=False) as campaign:
-        detail = steps.pair_detail(campaign, args.pair)
+        detail = queries.pair_detail(campaign, args.pair)
     if args.json:
-        print(json.dumps(detail.to_json(), ensure_ascii=False, sort_keys=True))
+        print_json(dict(sorted(detail.to_json().items())))
     else:
         print("\n".join(render_detail(detail)))
     return Exit.DONE if detail.is_valid else Exit.FINDINGS

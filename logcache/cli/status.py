@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
+from dataclasses import asdict
 
-from logcache.campaign import lock_holder
-from logcache.cli.common import SubParsers, campaign_command
-from logcache.runbook.status import render_status, status_report
+from logcache.campaign import lock_path, runs_detached
+from logcache.cli.common import SubParsers, campaign_command, print_json
+from logcache.runbook.status import parcel_forecasts, render_forecasts, render_status, status_report
 from state.config import load_config
+from state.lock import lock_status
+from state.model import StepStatus
 from state.persist import load_or_new
 
 
@@ -20,14 +22,30 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.campaign)
     # Read only: status never takes the lock, so it works while another operator drives.
-    report = status_report(load_or_new(config.state_path, config.name), str(args.campaign), config)
-    holder = lock_holder(config)
+    lock = lock_status(lock_path(config))
+    state = load_or_new(config.state_path, config.name)
+    if not lock.driving:
+        # Its driver is gone (killed): shown as its next driver will find it, nothing running.
+        state.settle(lambda parcel: runs_detached(config, parcel))
+    nxt = state.next_step()
+    actions = None
+    if nxt is not None and nxt.status is StepStatus.FAILED:
+        # Imported only here: the fixes read the results, a plain `status` stays quick.
+        from logcache.runbook.next_actions import actions_for
+
+        actions = actions_for(config, state, str(args.campaign))
+    report = status_report(state, str(args.campaign), config, actions)
+    forecasts = parcel_forecasts(config)
     if args.json:
         body = report.to_json()
-        body["driven_by"] = holder.describe() if holder else None
-        print(json.dumps(body, indent=1))
+        body["parcel_forecasts"] = [asdict(f) | {"error": f.error} for f in forecasts]
+        body["driven_by"] = lock.holder.describe() if lock.driving and lock.holder else None
+        body["lock"] = {"state": lock.state.value, "holder": lock.holder.describe() if lock.holder else None, "host": lock.holder.host if lock.holder else None}
+        print_json(body)
     else:
         print(render_status(report))
-        if holder:
-            print(f"driven by {holder.describe()}")
+        if forecasts:
+            print(render_forecasts(forecasts))
+        if lock.holder:
+            print(lock.describe())
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from logcache.cli.common import SubParsers, campaign_command, open_for, print_json
-from logcache.runbook import steps
+from logcache.runbook import queries
+from logcache.runbook.steps import pick
 
 
 def register(sub: SubParsers) -> None:
@@ -16,14 +17,14 @@ def register(sub: SubParsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with open_for(args, write=False) as campaign:
-        transactions = steps.transactions(campaign)
-    chosen = steps.default_transaction(transactions)
+        transactions = queries.transactions(campaign)
+    chosen = queries.default_transaction(transactions)
     default = chosen.id if chosen else None
     if args.json:
         picked = None
         if args.pick is not None:
             with open_for(args, notice=None) as campaign:
-                picked = steps.pick(campaign, args.pick or None).id
+                picked = pick.run(campaign, transaction_id=args.pick or None).id
         runs = [{"id": t.id, "status": t.status, "finished_at": t.finished_at, "datasets": len(t.datasets)} for t in transactions]
         print_json({"transactions": runs, "default": default, "picked": picked})
         return 0
@@ -35,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
         print("* the default choice: the latest succeeded run")
     if args.pick is not None:
         with open_for(args) as campaign:
-            tx = steps.pick(campaign, args.pick or None)
+            tx = pick.run(campaign, transaction_id=args.pick or None)
         print(f"picked {tx.id}")
     return 0

@@ -9,20 +9,33 @@ command-backend job template calls.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from dataclasses import asdict, replace
 
-from logcache.cli.common import Exit, SubParsers, campaign_command, graceful_stop, open_for, print_json, status_line, with_overrides
+from logcache.cli.common import (
+    Exit,
+    SubParsers,
+    add_worker_memory,
+    campaign_command,
+    graceful_stop,
+    open_for,
+    print_json,
+    status_line,
+    with_overrides,
+)
 from logcache.entries import CSV_NAME, read_entries
-from logcache.errors import UsageError
+from logcache.errors import LogcacheError, UsageError
 from logcache.progress_render import StatusLine, human_bytes
-from logcache.runbook import steps
+from logcache.runbook.lifecycle import StepFailed
+from logcache.runbook.steps import validate
 from logcache.validation import ResultRow
 from logcache.validation.backends import BACKENDS
 from logcache.validation.orchestrate import ParcelUpdate, plan_parcels
 from logcache.validation.orphans import guard_job
 from logcache.validation.parcel import run_parcel
 from logcache.validation.plan import BALANCES, imbalance, parcel_of
+from logcache.validation.predict import ParcelPrediction, forecast
 from state.config import CampaignConfig, load_config
 
 
@@ -35,10 +48,14 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--template", metavar="CMD", help="job command with {parcel_id} {parcel_count} {campaign} {args} (backend command)")
     p.add_argument("--workers", type=int, metavar="N", help="local backend: processes (default: cores)")
     p.add_argument("--force", action="store_true", help="validate again pairs that already have a result")
+    add_worker_memory(p)
     p.set_defaults(func=run)
 
-    q = campaign_command(sub, "plan", help="print the parcel plan: bytes per parcel and max/mean", lock=False, json_output="the plan")
+    q = campaign_command(
+        sub, "plan", help="print the parcel plan: bytes, datoms, predicted duration and peak memory per parcel", lock=False, json_output="the plan"
+    )
     _common(q)
+    add_worker_memory(q)
     q.set_defaults(func=run_plan)
 
 
@@ -59,23 +76,60 @@ def _settings(args: argparse.Namespace, config: CampaignConfig) -> tuple[int, st
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    config = load_config(args.campaign)
+    config = with_overrides(args, load_config(args.campaign))
     count, balance = _settings(args, config)
-    parcels = plan_parcels(read_entries(config.work_dir / CSV_NAME), count, balance, args.filter_by_name)
+    entries = read_entries(config.work_dir / CSV_NAME)
+    parcels = plan_parcels(entries, count, balance, args.filter_by_name)
+    try:
+        predictions, source = forecast(config, entries, parcels) if entries else ([], "")
+    except LogcacheError as exc:  # the plan stands without its predictions
+        predictions, source = [], f"nothing: {exc.one_line()}"
+    by_id = {p.label: p for p in predictions}
     if args.json:
         print_json(
             {
                 "balance": balance,
-                "parcels": [{"parcel_id": p.parcel_id, "tasks": [t.name for t in p.tasks], "bytes": p.bytes} for p in parcels],
+                "parcels": [
+                    {"parcel_id": p.parcel_id, "tasks": [t.name for t in p.tasks], "bytes": p.bytes}
+                    | _prediction_json(by_id.get(str(p.parcel_id)))
+                    for p in parcels
+                ],
                 "imbalance": round(imbalance(parcels), 3),
+                "calibration": source,
             }
         )
         return Exit.DONE
     for p in parcels:
         split = sum(t.parts > 1 for t in p.tasks)
-        print(f"parcel {p.parcel_id}: {len(p.tasks)} tasks ({split} sub-tasks), {human_bytes(p.bytes)}")
+        predicted = by_id.get(str(p.parcel_id))
+        print(f"parcel {p.parcel_id}: {len(p.tasks)} tasks ({split} sub-tasks), {human_bytes(p.bytes)}{_prediction_text(predicted)}")
     print(f"{balance} balance over {count} parcels: max/mean bytes {imbalance(parcels):.2f}")
+    if source:  # on stderr: stdout is the plan, one line per parcel and the balance
+        print(f"predictions from {source}", file=sys.stderr)
     return Exit.DONE
+
+
+def _prediction_json(p: ParcelPrediction | None) -> dict[str, object]:
+    if p is None:
+        return {}
+    return {
+        "datoms": p.datoms,
+        "predicted_s": round(p.seconds, 3),
+        "predicted_peak_bytes": p.peak_memory,
+        "machine_hours": None if p.machine_hours is None else round(p.machine_hours, 4),
+        "cost": None if p.cost is None else round(p.cost, 4),
+    }
+
+
+def _prediction_text(p: ParcelPrediction | None) -> str:
+    if p is None:
+        return ""
+    text = f", ~{p.datoms:,} datoms, ~{p.seconds:.1f} s, peak ~{human_bytes(p.peak_memory)}"
+    if p.machine_hours is not None:
+        text += f", {p.machine_hours:.3f} machine-hours"
+    if p.cost is not None:
+        text += f", cost {p.cost:.2f}"
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     with graceful_stop(view.status.line) as cancel, open_for(args, view.status.line) as campaign:
         campaign.config = config
         try:
-            result = steps.run_validate(
+            result = validate.run(
                 campaign,
                 names=args.filter_by_name,
                 force=args.force,
@@ -102,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 on_event=view.on_event,
                 cancel=cancel,
             )
-        except steps.StepFailed as failed:
+        except StepFailed as failed:
             if failed.result is None:
                 raise
             result = failed.result

@@ -7,6 +7,7 @@ reading a few kilobytes per file instead of its data; only a file without statis
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -134,6 +135,7 @@ def discover(
     destination: Store,
     concurrency: int = 16,
     on_progress: Callable[[DiscoverProgress], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> Discovery:
     """Cache entries for every dataset of `transaction`, with findings instead of crashes.
 
@@ -150,6 +152,8 @@ def discover(
     try:
         futures = [outer.submit(_discover_one, source, destination, ds, files) for ds in datasets]
         for done, future in enumerate(futures, 1):
+            if cancel is not None and cancel.is_set():
+                raise KeyboardInterrupt
             entry, found, was_scanned = future.result()
             entries.append(entry)
             findings.extend(found)

@@ -20,13 +20,21 @@ class PullRequest:
 
 
 def open_pr(
-    config: CampaignConfig, *, patch: Path, branch: str, on_line: LineSink | None = None, cancel: threading.Event | None = None
+    config: CampaignConfig,
+    *,
+    patch: Path,
+    branch: str,
+    report: Path,
+    on_line: LineSink | None = None,
+    cancel: threading.Event | None = None,
 ) -> PullRequest | None:
-    """Run the PR hook; None when none is configured (the operator opens the PR)."""
+    """Run the PR hook; None when none is configured (the operator opens the PR).
+    `report` is where the aggregate writes `cache-validations.html`."""
     hook = config.pr
     if not hook.command:
         return None
-    command = render("pr", hook.command, {"campaign": str(config.path), "patch": str(patch), "branch": branch})
+    values = {"campaign": str(config.path), "patch": str(patch), "branch": branch, "report": str(report)}
+    command = render("pr", hook.command, values)
     run = run_hook("pr", command, log_path=jobs_dir(config) / "pr.log", on_line=on_line, pattern=hook.url_pattern, timeout_s=hook.timeout_s, cancel=cancel, cwd=hook_cwd(config))
     assert run.value is not None  # run_hook raises when the pattern found nothing
     return PullRequest(run.value, run.log_path)

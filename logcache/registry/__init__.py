@@ -18,6 +18,7 @@ from logcache.registry.patch import (
     export_patch,
     load_registry,
     plan_registry,
+    require_work_tree,
 )
 from logcache.registry.scala import ScalaRegistry
 
@@ -41,5 +42,6 @@ __all__ = [
     "plan_registry",
     "plan_update",
     "registry_format",
+    "require_work_tree",
     "unified_diff",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,11 +31,29 @@ class RegistryPatch:
     new_text: str
     update: RegistryUpdate
     diff: str
+    # Datasets left out on purpose (name -> reason): the registry keeps their previous entry.
+    excluded: tuple[tuple[str, str], ...] = ()
 
     @property
     def apply_dir(self) -> Path:
         """Where `git apply` of this patch must run."""
         return self.repo or self.path.parent
+
+    def summary(self) -> str:
+        left_out = f", {len(self.excluded)} excluded" if self.excluded else ""
+        return f"{self.update.summary()}{left_out}"
+
+    def exclusion_lines(self) -> list[str]:
+        if not self.excluded:
+            return []
+        return ["Excluded (they keep their previous cache entry):", *(f"- {name}: {reason}" for name, reason in self.excluded)]
+
+    @property
+    def text(self) -> str:
+        """The patch file: the exclusions as a preamble (`git apply` skips text before
+        the first `diff`), then the diff."""
+        lines = self.exclusion_lines()
+        return "".join(f"{line}\n" for line in lines) + ("\n" if lines else "") + self.diff
 
 
 @dataclass(frozen=True)
@@ -61,8 +79,11 @@ def load_registry(config: CampaignConfig) -> Registry:
     return registry_format(config.registry_format).parse(read_registry_text(config.registry), str(config.registry))
 
 
-def plan_registry(config: CampaignConfig, entries: Sequence[CacheEntry]) -> RegistryPatch:
-    """The update that records `entries` in the campaign's registry, with its diff."""
+def plan_registry(config: CampaignConfig, entries: Sequence[CacheEntry], excluded: Mapping[str, str] | None = None) -> RegistryPatch:
+    """The update that records `entries` in the campaign's registry, with its diff; the
+    `excluded` datasets (name -> reason) are left out, so they keep their entry."""
+    left_out = dict(excluded or {})
+    entries = [e for e in entries if e.name not in left_out]
     fmt = registry_format(config.registry_format)
     path = config.registry.resolve()
     old_text = read_registry_text(path)
@@ -70,19 +91,22 @@ def plan_registry(config: CampaignConfig, entries: Sequence[CacheEntry]) -> Regi
     new_text = fmt.render(old_text, update.target, str(path))
     repo = git.work_tree_root(path.parent)
     rel = path.relative_to(repo.resolve()).as_posix() if repo else path.name
-    return RegistryPatch(path, repo, rel, old_text, new_text, update, unified_diff(old_text, new_text, rel))
+    return RegistryPatch(path, repo, rel, old_text, new_text, update, unified_diff(old_text, new_text, rel), tuple(sorted(left_out.items())))
 
 
 def default_patch_path(config: CampaignConfig, today: date) -> Path:
     return config.work_dir / f"log-cache-{today.isoformat()}.patch"
 
 
-def commit_message(update: RegistryUpdate) -> str:
-    lines = [f"Update the log cache registry: {update.summary()}"]
+def commit_message(patch: RegistryPatch) -> str:
+    update = patch.update
+    lines = [f"Update the log cache registry: {patch.summary()}"]
     for status, title in ((Status.ADDED, "Added"), (Status.CHANGED, "Changed"), (Status.KEPT, "Kept (not in this transaction)")):
         names = update.names(status)
         if names:
             lines += ["", f"{title}:", *(f"- {n}" for n in names)]
+    if patch.excluded:
+        lines += ["", *patch.exclusion_lines()]
     return "\n".join(lines) + "\n"
 
 
@@ -102,8 +126,21 @@ def export_patch(patch: RegistryPatch, out: Path) -> Path:
     """Write the patch atomically to `out`; `git apply` accepts it in `patch.apply_dir`."""
     _require_changes(patch)
     out = out.absolute()
-    _write(out, patch.diff)
+    _write(out, patch.text)
     return out
+
+
+def require_work_tree(patch: RegistryPatch, campaign: Path | str = "CAMPAIGN") -> None:
+    """Refuse to apply outside a git work tree: the registry would be edited in place,
+    with no branch to review and nothing to go back to. The patch file is the way there.
+    Inside one, refuse what `apply_patch` would (untracked, uncommitted changes) before
+    the operator is asked anything else."""
+    if patch.repo is None:
+        raise RegistryError(
+            f"{patch.path} is not in a git work tree, so applying would edit it in place with no branch or backup;"
+            f" write the patch with `logcache registry export {campaign} --out FILE` and apply it where the registry is versioned"
+        )
+    git.ensure_committable(patch.repo, patch.rel)
 
 
 def apply_patch(patch: RegistryPatch, today: date) -> ApplyResult:
@@ -121,7 +158,7 @@ def apply_patch(patch: RegistryPatch, today: date) -> ApplyResult:
     if not patch.repo:
         return ApplyResult(patch.path, None, None)
     try:
-        commit = git.commit_file(patch.repo, patch.rel, commit_message(patch.update))
+        commit = git.commit_file(patch.repo, patch.rel, commit_message(patch))
     except git.GitError as exc:
         raise git.GitError(f"{patch.path} is edited on branch {branch} but not committed ({exc}); commit it by hand") from None
     return ApplyResult(patch.path, branch, commit)

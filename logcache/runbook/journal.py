@@ -1,6 +1,7 @@
 """The campaign's event log: one JSON line per event in the work dir, so a session's
-history outlives it. The app appends what it shows in its Log and reloads the recent
-lines when it opens; `logcache log CAMPAIGN` prints them."""
+history outlives it. The runbook appends its events whoever drives (journaling.py), the
+app its own lines; the app reloads the recent lines when it opens and a watcher follows
+new ones (`read_since`); `logcache log CAMPAIGN` prints them."""
 
 from __future__ import annotations
 
@@ -64,3 +65,29 @@ def recent(work_dir: Path, limit: int = 200) -> list[JournalEntry]:
         lines = lines[1:]  # the first line may be cut
     entries = [e for e in map(_parse, lines) if e is not None]
     return entries[-limit:] if limit > 0 else entries
+
+
+def journal_size(work_dir: Path) -> int:
+    """The journal's size in bytes (0 when there is none): one stat, for a watcher to poll."""
+    try:
+        return os.stat(journal_path(work_dir)).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def read_since(work_dir: Path, offset: int) -> tuple[list[JournalEntry], int]:
+    """The entries appended after byte `offset`, and the offset to read from next time.
+    Only whole lines are read (a line being appended is left for the next call); a
+    journal shorter than `offset` (replaced, truncated) is read from its start."""
+    try:
+        with journal_path(work_dir).open("rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            if end < offset:
+                offset = 0
+            f.seek(offset)
+            data = f.read(end - offset)
+    except FileNotFoundError:
+        return [], 0
+    whole = data.rfind(b"\n") + 1
+    lines = data[:whole].decode("utf-8", errors="replace").splitlines()
+    return [e for e in map(_parse, lines) if e is not None], offset + whole

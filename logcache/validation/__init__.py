@@ -13,6 +13,8 @@ Where each part lives:
 - `check`: the validations of one shard (or a sub-task) into result rows.
 - `scan`: one decode of a shard's log segments feeding every check of the shard.
 - `log`, `entities`, `checksum`: the two checks and the checksum-then-narrow comparison.
+- `budget`, `spill`: a worker's memory budget; a heavy entities check in partitions, spilled.
+- `predict`: what each unit measured, and the plan's predictions per parcel from it.
 - `result`: result rows, their files, partials and their merge.
 - `aggregate`: every result into one `cache-validations` dataset and its summary.
 - `detail`: one result in full (`logcache show`, the app's detail screen).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +20,12 @@ import pyarrow.parquet as pq
 from logcache.datomic.schema import VALIDATIONS
 from logcache.entries import CacheEntry
 from logcache.storage import Store
-from logcache.validation import ResultRow, latest_results, read_results
-from logcache.validation.result import NOT_CHECKED, rows_to_table
+from logcache.validation import KIND_OF, ResultRow, latest_results, read_results
+from logcache.validation.result import NOT_RUN, rows_to_table
 from state.model import AggregateSummary, ErrorKindCount, utc_now
 from state.persist_text import write_bytes_atomic
 
 OUTPUT_NAME = "cache-validations.parquet"
-NOT_RUN = "not-run"
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Aggregate:
 
 def unchecked(row: ResultRow) -> bool:
     """Whether the row says nothing about the data: never run, or its check stopped."""
-    return row.error_kind in (NOT_RUN, NOT_CHECKED)
+    return not row.checked
 
 
 def not_run(entry: CacheEntry, why: str) -> ResultRow:
@@ -83,29 +83,40 @@ def aggregate_rows(entries: list[CacheEntry], results: Store) -> list[ResultRow]
     return rows
 
 
-def summarize(rows: list[ResultRow], path: Path) -> AggregateSummary:
-    kinds = Counter(r.error_kind for r in rows if not r.is_valid)
-    valid = sum(r.is_valid for r in rows)
-    not_checked = sum(unchecked(r) for r in rows)
+def pair_dataset(row: ResultRow) -> str:
+    """The `<shard>/<kind>` dataset a result row is about."""
+    return f"{row.dataset}/{KIND_OF[row.validation]}"
+
+
+def summarize(rows: list[ResultRow], path: Path, excluded: AbstractSet[str] = frozenset()) -> AggregateSummary:
+    """Counts; an invalid row of a dataset left out of the patch is accounted for, so it
+    counts as `excluded`, not as `invalid`; a row that says nothing about the data (never
+    run, or its check stopped) counts as `not_checked`."""
+    failing = [r for r in rows if not r.is_valid]
+    left_out = [r for r in failing if pair_dataset(r) in excluded]
+    counted = [r for r in failing if pair_dataset(r) not in excluded]
+    kinds = Counter(r.error_kind for r in counted)
+    not_checked = sum(unchecked(r) for r in counted)
     return AggregateSummary(
         rows=len(rows),
-        valid=valid,
-        invalid=len(rows) - valid - not_checked,
+        valid=len(rows) - len(failing),
+        invalid=len(counted) - not_checked,
         by_error_kind=[ErrorKindCount(k, n) for k, n in sorted(kinds.items())],
         path=str(path),
         at=utc_now(),
+        excluded=len(left_out),
         not_checked=not_checked,
     )
 
 
-def aggregate(entries: list[CacheEntry], results: Store, work_dir: Path) -> Aggregate:
+def aggregate(entries: list[CacheEntry], results: Store, work_dir: Path, excluded: AbstractSet[str] = frozenset()) -> Aggregate:
     """Write `cache-validations.parquet` in `work_dir` (atomically) and summarize it."""
     rows = aggregate_rows(entries, results)
     path = work_dir / OUTPUT_NAME
     buf = io.BytesIO()
     pq.write_table(rows_to_table(rows), buf)
     write_bytes_atomic(path, buf.getvalue())
-    return Aggregate(rows, summarize(rows, path))
+    return Aggregate(rows, summarize(rows, path, excluded))
 
 
 def read_aggregate(work_dir: Path) -> list[ResultRow]:

@@ -28,8 +28,9 @@ from typing import Any
 
 from logcache.entries import CSV_NAME, read_entries
 from logcache.errors import EndpointUnreachable, UsageError, describe
-from logcache.stores import open_results
 from logcache.hooks.template import uses
+from logcache.stores import open_results
+from logcache.validation.budget import budget_of
 from logcache.validation.check import STOPS_THE_RUN
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.orphans import ORCHESTRATOR_ENV, orphan_guard
@@ -224,7 +225,7 @@ def _run_local(
         stores = Stores.of(config)
 
         def run(job: Job, unit: tuple[Task, ...]) -> Any:
-            return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force, readers)
+            return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force, readers, budget_of(config))
     else:
         workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
         # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.

@@ -21,11 +21,13 @@ from logcache.entries import CacheEntry
 from logcache.errors import AccessDenied, CannotCheckHere, CorruptData, PathNotFound, StorageError, describe, missing_path
 from logcache.storage import Store
 from logcache.storage.base import StoreUnwritable
+from logcache.validation.budget import Budget
 from logcache.validation.checksum import Measure, sample_json
 from logcache.validation.entities import WHOLE, EntitiesCheck, EntityPartition
 from logcache.validation.log import LogCheck
 from logcache.validation.result import KIND_OF, LOG_GAP, LOG_OVERLAP, NOT_CHECKED, ResultRow, classify, utc_now
 from logcache.validation.scan import Check, reader_threads, run_checks
+from logcache.validation.spill import sweep
 
 Subtask = TRange | EntityPartition
 # Causes that would leave every other check of the run not checked too (credentials
@@ -53,21 +55,29 @@ def run_validation(
     parcel: str = "",
     attempt: int = 1,
     batch_rows: int = BATCH_ROWS,
+    budget: Budget | None = None,
 ) -> ResultRow:
     """The result row of `validation` on `entry`; with `subtask`, a partial (its
     `subtask` field set) to merge with its siblings through `merge_partials`."""
-    return run_shard([Job(entry, validation, subtask, attempt)], logs, destination, parcel=parcel, batch_rows=batch_rows)[0]
+    return run_shard([Job(entry, validation, subtask, attempt)], logs, destination, parcel=parcel, batch_rows=batch_rows, budget=budget)[0]
 
 
 def run_shard(
-    jobs: list[Job], logs: Store, destination: Store, parcel: str = "", batch_rows: int = BATCH_ROWS, readers: ThreadPoolExecutor | None = None
+    jobs: list[Job],
+    logs: Store,
+    destination: Store,
+    parcel: str = "",
+    batch_rows: int = BATCH_ROWS,
+    readers: ThreadPoolExecutor | None = None,
+    budget: Budget | None = None,
 ) -> list[ResultRow]:
     """The result rows of `jobs`, all of one shard, from one decode of its segments.
 
     The reads run on `readers` when given: units running side by side in one process
     share one pool of about as many threads as cores, so that they neither oversubscribe
     the cores (a pool each put 12 readers on 2 cores: 20% slower on the medium demo
-    world) nor leave the last unit to read on one thread."""
+    world) nor leave the last unit to read on one thread. Under `budget` a check whose
+    working set would not fit runs in partitions (None: unbounded)."""
     for job in jobs:
         kind = KIND_OF.get(job.validation)
         if kind is None or kind != job.entry.kind:
@@ -79,12 +89,14 @@ def run_shard(
     if len({job.entry.dataset for job in jobs}) > 1:
         raise ValueError("run_shard runs the validations of one shard")
     started, clock = utc_now(), time.perf_counter()
+    if budget is not None:
+        sweep(budget.spill_root)  # what a killed unit of this host left
     checks: list[Check | Exception] = []
     segments: list[Segment] = []
     try:
         segments = list_segments(logs, jobs[0].entry.dataset)
         for job in jobs:
-            checks.append(_check(job, logs, destination, segments, batch_rows))
+            checks.append(_check(job, logs, destination, segments, batch_rows, budget))
     except Exception as exc:  # noqa: BLE001 - the shard's log cannot be listed: every check says why
         checks = [exc] * len(jobs)
     if readers is None:
@@ -112,13 +124,13 @@ def _on_the_log(row: ResultRow, log: Coverage) -> ResultRow:
     return replace(row, is_valid=False, error_kind=kind, error=f"{log.describe()}: the log is not whole, fix it before judging the cache{differ}")
 
 
-def _check(job: Job, logs: Store, destination: Store, segments: list[Segment], batch_rows: int) -> Check | Exception:
+def _check(job: Job, logs: Store, destination: Store, segments: list[Segment], batch_rows: int, budget: Budget | None) -> Check | Exception:
     try:
         if job.entry.kind == "log":
             scope = job.subtask if isinstance(job.subtask, TRange) else EVERYTHING
             return LogCheck(job.entry, logs, destination, segments, scope, batch_rows)
         partition = job.subtask if isinstance(job.subtask, EntityPartition) else WHOLE
-        return EntitiesCheck(job.entry, logs, destination, segments, partition, batch_rows)
+        return EntitiesCheck(job.entry, logs, destination, segments, partition, batch_rows, budget)
     except Exception as exc:  # noqa: BLE001 - classified into the row like any other input error
         return exc
 

@@ -16,6 +16,12 @@ in both folds). So it cannot differ where the check above passed, and it is comp
 only over the differing buckets, where it tells the operator whether nightly reads
 would be wrong too (`advance_mismatches`).
 
+Under a memory budget (`budget.Budget`) a shard whose facts would not fit is checked in
+partitions by checksum bucket: each decoded segment's digests are routed to their
+partition and spilled when they do not fit (`spill.FactSpill`), and each partition is
+folded on its own. Buckets are chosen by fact state, so a partition holds every datom of
+its facts and its buckets' sums are whole: the result is the same as one fold's.
+
 An `EntityPartition(index, count)` restricts the check to the facts whose stable entity
 hash mod count == index (`result.merge_partials` merges the partials).
 """
@@ -37,8 +43,10 @@ from logcache.datomic.rowhash import entity_partition, fact_states, finish_rows
 from logcache.datomic.schema import ENTITY_SCHEMA
 from logcache.entries import CacheEntry
 from logcache.storage import ObjectInfo, Store
+from logcache.validation.budget import Budget, estimated_datoms
 from logcache.validation.checksum import ENTITY_BUCKETS, BucketChecksums, Measure, fact_buckets, max_t, multiset_diff
 from logcache.validation.scan import Decoded
+from logcache.validation.spill import FactSpill
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,22 @@ class _Cached:
         self.past_t += other.past_t
 
 
+def _sliced(states: np.ndarray, order: np.ndarray) -> _Facts:
+    """Cut by the states' top bits, so the latest datom of each fact is found later in
+    slices small enough to sort in cache."""
+    slices = (states >> np.uint64(64 - _SLICE_BITS)).astype(np.uint8)
+    by_slice = np.argsort(slices, kind="stable")  # a radix sort on one byte
+    cuts = np.searchsorted(slices[by_slice], np.arange(1, 1 << _SLICE_BITS))
+    return _Facts(np.split(states[by_slice], cuts), np.split(order[by_slice], cuts))
+
+
+def _fold(facts: list[_Facts], pool: ThreadPoolExecutor) -> _Cached:
+    folded = _Cached(BucketChecksums(ENTITY_BUCKETS))
+    for part in pool.map(functools.partial(_current_in_slice, facts), range(1 << _SLICE_BITS)):
+        folded.merge(part)
+    return folded
+
+
 def _current_in_slice(facts: list[_Facts], index: int) -> _Cached:
     """Checksums of the current facts of one slice: each fact's latest datom (the
     greatest 2t + added: later t wins, an assertion wins a tie) when it is an assertion."""
@@ -131,6 +155,7 @@ class EntitiesCheck:
         segments: list[Segment],
         partition: EntityPartition = WHOLE,
         batch_rows: int = BATCH_ROWS,
+        budget: Budget | None = None,
     ) -> None:
         self.entry, self.logs, self.destination = entry, logs, destination
         self.files = list_parquet(destination, cache_prefix(entry, destination))
@@ -138,11 +163,14 @@ class EntitiesCheck:
         self.partition = partition
         self.batch_rows = batch_rows
         self.up_to_t = TRange(None, entry.t)
+        datoms = estimated_datoms(sum(s.size for s in self.segments()) // partition.count)
+        self.parts = 1 if budget is None else budget.partitions(datoms)
+        self.spill = None if budget is None or self.parts == 1 else FactSpill(budget.spill_root, self.parts, budget.held)
 
     def segments(self) -> list[Segment]:
         return [s for s in self.all_segments if s.first_t <= self.entry.t]
 
-    def digest(self, decoded: Decoded) -> _Facts:
+    def digest(self, decoded: Decoded) -> _Facts | None:
         t = decoded.column("t")
         keep = t <= self.entry.t
         inside = self.partition.mask(decoded.column("e"))
@@ -150,12 +178,10 @@ class EntitiesCheck:
             keep &= inside
         added = decoded.table.column("added").to_numpy(zero_copy_only=False)
         states, order = decoded.states[keep], t[keep] * 2 + added[keep]
-        # Cut by the states' top bits here, on the decoding threads, so the latest datom
-        # of each fact is found later in slices small enough to sort in cache.
-        slices = (states >> np.uint64(64 - _SLICE_BITS)).astype(np.uint8)
-        by_slice = np.argsort(slices, kind="stable")  # a radix sort on one byte
-        cuts = np.searchsorted(slices[by_slice], np.arange(1, 1 << _SLICE_BITS))
-        return _Facts(np.split(states[by_slice], cuts), np.split(order[by_slice], cuts))
+        if self.spill is not None:
+            self.spill.add(states, order)
+            return None
+        return _sliced(states, order)  # on the decoding threads
 
     def cache_tasks(self) -> list[Callable[[], _Cached]]:
         return [functools.partial(self._checksum, info) for info in self.files]
@@ -174,12 +200,19 @@ class EntitiesCheck:
             part.past_t += int(np.count_nonzero(t > self.entry.t))
         return part
 
+    def close(self) -> None:
+        if self.spill is not None:
+            self.spill.close()
+
     def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure:
-        facts = [d for d in digests if isinstance(d, _Facts)]
-        expected = _Cached(BucketChecksums(ENTITY_BUCKETS))
-        for part in pool.map(functools.partial(_current_in_slice, facts), range(1 << _SLICE_BITS)):
-            expected.merge(part)
-        del facts, digests
+        if self.spill is None:
+            expected = _fold([d for d in digests if isinstance(d, _Facts)], pool)
+        else:
+            # One partition at a time: only its facts are held while it is folded.
+            expected = _Cached(BucketChecksums(ENTITY_BUCKETS))
+            for p in range(self.parts):
+                expected.merge(_fold([_sliced(*self.spill.take(p))], pool))
+        del digests
         actual = _Cached(BucketChecksums(ENTITY_BUCKETS))
         for part in cached:
             assert isinstance(part, _Cached)

@@ -118,6 +118,9 @@ class LogCheck:
         part.max_t = max_t(None, t)
         return part
 
+    def close(self) -> None:
+        """Nothing to release: the log check holds only bucket sums between reads."""
+
     def cache_tasks(self) -> list[Callable[[], _Partial]]:
         return [functools.partial(self._checksum, source) for source in self._actual(EVERYTHING)]
 

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, owner_of
-from logcache.errors import MISSING_PATH_PREFIX
+from logcache.errors import MISSING_PATH_PREFIX, LogcacheError
 from logcache.storage import Store
 from logcache.stores import open_results
 from logcache.validation import KIND_OF, ResultRow, latest_results, read_results
 from logcache.validation.backends import Job, JobEnd, JobStarted, run_jobs
 from logcache.validation.heartbeat import Heartbeat, HeartbeatState, read_heartbeats
 from logcache.validation.plan import Parcel, filter_by_name, plan
+from logcache.validation.predict import forecast, write_predictions
 from logcache.validation.result import utc_now
 from state.config import CampaignConfig, load_config
 from state.model import FailedPathOrigin, ParcelStatus
@@ -139,6 +140,8 @@ def jobs_for(config: CampaignConfig, parcels: list[Parcel], balance: str, names:
     if names:
         args += ("--filter-by-name", ",".join(names))
     args += s3_overrides(config)
+    if config.validation.worker_memory is not None and config.validation.worker_memory != load_config(config.path).validation.worker_memory:
+        args += ("--worker-memory", str(config.validation.worker_memory))
     return [Job(p, f"{prefix}{p.parcel_id}", len(parcels), args) for p in parcels if p.tasks]
 
 
@@ -173,6 +176,10 @@ def validate(
     asynchronous submitter's hook output."""
     parcels = plan_parcels(entries, count, balance, names)
     jobs = jobs_for(config, parcels, balance, names, prefix)
+    try:
+        write_predictions(config.work_dir, *forecast(config, entries, parcels, prefix))
+    except LogcacheError:
+        pass  # the log cannot be sampled: the run itself reports why, in its rows
     results = open_results(config)
     since = utc_now()
     if backend == "command" and config.submitter.submit:

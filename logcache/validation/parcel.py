@@ -16,6 +16,7 @@ so killed work resumes without redoing what was written.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ from logcache.entries import CSV_NAME, CacheEntry, read_entries
 from logcache.errors import MISSING_PATH_PREFIX, LogcacheError
 from logcache.storage import Store
 from logcache.stores import open_destination, open_logs, open_results
+from logcache.validation.budget import Budget, budget_of
 from logcache.validation.check import Job, run_shard
 from logcache.validation.entities import EntityPartition
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.log import split_log
 from logcache.validation.plan import Parcel, Task, units
-from logcache.validation.result import ResultRow, merge_partials, pair_attempts, read_result, result_key, write_result
+from logcache.validation.predict import Measurement, peak_rss, record
+from logcache.validation.result import ResultRow, merge_partials, pair_attempts, read_result, result_key, utc_now, write_result
 from state.config import CampaignConfig
 
 
@@ -75,7 +78,7 @@ def run_parcel(
         done = bytes_done = 0
         for unit in units(parcel.tasks):
             beat.update(task=unit[0].task_id, done=done, bytes_done=bytes_done)
-            outcome = run_unit_here(stores, entries, unit, label, force)
+            outcome = run_unit_here(stores, entries, unit, label, force, budget=budget_of(config))
             ran, skipped = ran + outcome.ran, skipped + outcome.skipped
             for row in outcome.rows:
                 written.append(row)
@@ -91,7 +94,7 @@ def run_unit(config: CampaignConfig, entries: list[CacheEntry], unit: tuple[Task
     `entries` are those of the unit's tasks (`unit_entries`), read once by the parent: a
     worker that read the whole entries file for each unit would cost every unit as much
     as the campaign is big."""
-    return run_unit_here(Stores.of(config), entries, unit, label, force)
+    return run_unit_here(Stores.of(config), entries, unit, label, force, budget=budget_of(config))
 
 
 def unit_entries(by_key: dict[tuple[str, str], CacheEntry], unit: tuple[Task, ...]) -> list[CacheEntry]:
@@ -100,9 +103,16 @@ def unit_entries(by_key: dict[tuple[str, str], CacheEntry], unit: tuple[Task, ..
 
 
 def run_unit_here(
-    stores: Stores, entries: list[CacheEntry], unit: tuple[Task, ...], label: str, force: bool, readers: ThreadPoolExecutor | None = None
+    stores: Stores,
+    entries: list[CacheEntry],
+    unit: tuple[Task, ...],
+    label: str,
+    force: bool,
+    readers: ThreadPoolExecutor | None = None,
+    budget: Budget | None = None,
 ) -> ParcelOutcome:
-    """`readers`: the reader pool shared with the units running beside this one (`check.run_shard`)."""
+    """`readers`: the reader pool shared with the units running beside this one; `budget`:
+    the worker's memory budget, None for unbounded (`check.run_shard`)."""
     by_key = {(e.dataset, e.kind): e for e in entries}
     jobs: list[Job] = []
     subtask_of: list[tuple[Task, int, list[TRange] | list[EntityPartition]]] = []
@@ -125,10 +135,17 @@ def run_unit_here(
             jobs.append(Job(entry, task.validation, subtasks[task.part], attempt))
     rows: list[ResultRow] = []
     if jobs:
-        for row in run_shard(jobs, stores.logs, stores.destination, parcel=label, readers=readers):
+        clock = time.perf_counter()
+        ran = run_shard(jobs, stores.logs, stores.destination, parcel=label, readers=readers, budget=budget)
+        for row in ran:
             write_result(stores.results, row)
             if not row.subtask:
                 rows.append(row)
+        if budget is not None:
+            weight = sum(t.weight for t in unit if (t.dataset, t.validation) in {(j.entry.dataset, j.validation) for j in jobs})
+            # The log check's expected rows are the datoms decoded up to T.
+            datoms = max(r.rows_expected for r in ran)
+            record(budget.work_dir, Measurement(label, unit[0].task_id, weight, datoms, time.perf_counter() - clock, peak_rss(), utc_now()))
     for task, attempt, subtasks in subtask_of:
         merged = _merge_if_complete(stores.results, task, attempt, subtasks)
         if merged is not None:

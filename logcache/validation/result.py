@@ -32,6 +32,7 @@ from logcache.validation.checksum import SAMPLE_SIZE, sample_json
 _PARALLEL_READS = 64
 KIND_OF = {validation: kind for kind, validation in VALIDATIONS.items()}
 NOT_CHECKED = "not-checked"
+NOT_RUN = "not-run"  # the aggregate's row for a pair without a result (never saved as one)
 # Findings about the shard's log, not the cache: its segments leave a gap or overlap.
 LOG_GAP, LOG_OVERLAP = "log-gap", "log-overlap"
 ERROR_KINDS = ("none", "missing-path", "corrupt-file", "schema", "t-mismatch", "mismatch", "internal", NOT_CHECKED, LOG_GAP, LOG_OVERLAP)
@@ -67,12 +68,13 @@ class ResultRow:
 
     @property
     def checked(self) -> bool:
-        """False when the check could not be made (valid and invalid are both checked)."""
-        return self.error_kind != NOT_CHECKED
+        """False when the check could not be made or was never run (valid and invalid are
+        both checked)."""
+        return self.error_kind not in (NOT_CHECKED, NOT_RUN)
 
     @property
     def key(self) -> str:
-        return result_key(self.dataset, self.validation, self.attempt, self.subtask, not_checked=not self.checked)
+        return result_key(self.dataset, self.validation, self.attempt, self.subtask, not_checked=self.error_kind == NOT_CHECKED)
 
 
 RESULT_SCHEMA = pa.schema(

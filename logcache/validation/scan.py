@@ -51,6 +51,9 @@ class Check(Protocol):
 
     def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure: ...
 
+    def close(self) -> None:
+        """Release what the check holds outside memory (spill files), however it ended."""
+
 
 def cores() -> int:
     """The cores this process may use."""
@@ -113,4 +116,6 @@ def run_checks(logs: Store, checks: Sequence[Check | Exception], pool: ThreadPoo
         for future in submitted:
             future.cancel()
         wait(submitted)
+        for _, check in live:
+            check.close()
     return out

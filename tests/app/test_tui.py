@@ -257,7 +257,7 @@ async def test_a_stuck_parcel_found_through_its_heartbeat_is_split_by_key(world:
 
 
 def test_tui_and_demo_refuse_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tui.entry import main
+    from logcache.cli import main
 
     assert main(["tui", str(tmp_path / "nope.toml")]) == 2
     err = capsys.readouterr().err
@@ -357,7 +357,7 @@ def test_tui_and_demo_refuse_a_broken_campaign_folder_in_one_line(world: Path, m
     # A folder the operator may not write (simulated: the tests may run as root, whom
     # permissions do not stop).
     import state.lock
-    from tui.entry import main
+    from logcache.cli import main
 
     real_open = state.lock.os.open
 
@@ -379,7 +379,7 @@ def test_demo_says_where_it_opens_and_fresh_starts_over(tmp_path: Path, monkeypa
 
     opened: list[Path] = []
     monkeypatch.setattr(tui.subcommands, "open_app", lambda campaign, break_lock=False: opened.append(campaign) or 0)
-    from tui.entry import main
+    from logcache.cli import main
 
     folder = tmp_path / "demo"
     assert main(["demo", str(folder)]) == 0

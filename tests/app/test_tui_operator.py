@@ -9,22 +9,25 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_tui import footer_text, idle
+from textual.widget import Widget
 from textual.widgets import DataTable, OptionList
 
 from logcache.cli import main as cli
 from logcache.demo import build_world
 from logcache.runbook import journal
+from logcache.runbook.events import StepEnded
 from logcache.validation import ResultRow
-from state.model import StepName, StepStatus
+from state.model import Resolution, StepName, StepStatus
 from tui.alerts import osc_notification
 from tui.app import LogcacheApp
 from tui.detail_screen import DetailScreen
 from tui.glyphs import ASCII, UNICODE, bar, glyphs_for, sparkline
 from tui.help_screen import HelpScreen
-from tui.main_screen import MainScreen
+from tui.main_screen import PANES, MainScreen
 from tui.modals import PromptModal
 from tui.widgets.checklist import Checklist
 from tui.widgets.results_pane import kind_lines
@@ -286,7 +289,7 @@ async def test_copy_pane_sparkline_and_validators_bars(validated: Path) -> None:
 
 
 async def test_enter_on_an_invalid_pair_opens_its_detail_from_failed_and_results(validated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tui.app
+    import tui.main_screen
 
     asked: list[str] = []
 
@@ -297,7 +300,7 @@ async def test_enter_on_an_invalid_pair_opens_its_detail_from_failed_and_results
 
         return load
 
-    monkeypatch.setattr(tui.app, "campaign_detail_loader", fake_loader)
+    monkeypatch.setattr(tui.main_screen, "campaign_detail_loader", fake_loader)
     app = LogcacheApp(validated)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
@@ -330,7 +333,7 @@ async def test_enter_on_an_invalid_pair_opens_its_detail_from_failed_and_results
 
 async def test_the_detail_screen_shows_the_library_detail(validated: Path) -> None:
     detail = pytest.importorskip("logcache.validation.detail")
-    from logcache.runbook import steps
+    from logcache.runbook import queries
 
     app = LogcacheApp(validated)
     async with app.run_test(size=SIZE) as pilot:
@@ -345,7 +348,7 @@ async def test_the_detail_screen_shows_the_library_detail(validated: Path) -> No
         while time.monotonic() < deadline and (not isinstance(app.screen, DetailScreen) or "loading" in app.screen.text):
             await pilot.pause(0.1)
         assert isinstance(app.screen, DetailScreen)
-        expected = detail.render_detail(detail.pair_detail(app.campaign.config, steps.entries(app.campaign), pair))
+        expected = detail.render_detail(detail.pair_detail(app.campaign.config, queries.entries(app.campaign), pair))
         assert all(line in app.screen.text for line in expected[:5])
         await pilot.press("escape", "q")
 
@@ -368,7 +371,7 @@ async def test_stop_and_quit_mid_validation_is_quick_and_the_reopened_panes_agre
     assert cli(["step", "done", str(copied), "build-image", "--note", "quay-1"]) == 0
     app = LogcacheApp(copied)
     async with app.run_test(size=SIZE) as pilot:
-        app.run_step_named(StepName.VALIDATE)
+        app.main.run_step_named(StepName.VALIDATE)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not app.campaign.state.parcels:
             await pilot.pause(0.02)
@@ -409,3 +412,68 @@ async def test_an_unreadable_event_log_is_said_not_fatal(world: Path) -> None:
         await pilot.press("q")
     done = subprocess.run([sys.executable, "-m", "logcache", "log", str(world)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "events.jsonl" in done.stderr, done.stderr
+
+
+async def test_every_pane_in_the_list_refreshes_has_help_entries_and_focuses_its_table(validated: Path) -> None:
+    assert len({pane.TAB for pane in PANES}) == len(PANES), "one tab per pane"
+    app = LogcacheApp(validated)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        screen = app.main
+        for key, cls in enumerate(PANES, 1):
+            await pilot.press(str(key))
+            await pilot.pause(0.1)
+            assert screen.active_tab == cls.TAB
+            pane = screen.pane(cls.TAB)
+            assert isinstance(pane, cls) and isinstance(pane, Widget)
+            target = pane.focus_target()
+            assert target.focusable and target.has_focus, f"{cls.TAB}: its key focuses {target}"
+            assert target is pane or pane in target.ancestors, f"{cls.TAB}: focuses a widget of its own"
+            assert cls.help_entries(), f"{cls.TAB} lists no key in the help"
+            with app.live.lock:
+                pane.refresh_from(app.campaign.state, app.live, force=True)
+        # What the refresh showed: the loaded results reach the Failed and Results panes.
+        failed = screen.pane("failed").focus_target()
+        results = screen.pane("results").focus_target()
+        assert failed.row_count == 4 and results.row_count == 36  # type: ignore[attr-defined]
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HelpScreen)
+        shown = str(app.screen.query_one("#help-text").render())
+        for key, cls in enumerate(PANES, 1):
+            assert f"{key} {cls.TITLE}" in shown, cls.TITLE
+        await pilot.press("escape", "q")
+
+
+async def test_the_recopy_toasts_come_from_step_events_even_with_no_refresh_in_between(validated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No refresh at all while the re-copy starts and ends: the toasts cannot come from a
+    # look at the state between two refreshes.
+    monkeypatch.setattr(MainScreen, "refresh_panes", lambda self, force=False: None)
+    app = LogcacheApp(validated)
+    async with app.run_test(size=SIZE) as pilot:
+        said: list[tuple[str, str]] = []
+        notify = app.notify
+
+        def told(message: str, *args: Any, **kwargs: Any) -> None:
+            said.append((message, kwargs.get("severity", "information")))
+            notify(message, *args, **kwargs)
+
+        app.notify = told  # type: ignore[method-assign]
+        names = sorted({fp.dataset_name for fp in app.campaign.state.failed_paths})
+        await pilot.pause(0.2)
+        await pilot.press("c")
+        await idle(pilot, app)
+        assert app.campaign.state.step(StepName.RECOPY_FAILED).status is StepStatus.DONE
+        assert all(fp.resolution is Resolution.REVALIDATED for fp in app.campaign.state.failed_paths)
+        toasts = [m for m, _ in said if m.startswith("re-copy")]
+        assert len(toasts) == 2, said
+        started, ended = toasts
+        assert started.startswith("re-copying 2 failed paths (") and all(n in started for n in names) and started.endswith("see 3 Failed")
+        assert ended.startswith("re-copy of failed paths done: ") and ended.endswith("; see 3 Failed")
+
+        # A failed re-copy says so as an error, straight from its event.
+        said.clear()
+        app.emit(StepEnded(StepName.RECOPY_FAILED, StepStatus.FAILED, "the destination refused"))
+        await pilot.pause(0.1)
+        assert ("re-copy of failed paths failed: the destination refused; see 3 Failed", "error") in said
+        await pilot.press("q")

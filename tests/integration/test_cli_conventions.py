@@ -52,14 +52,14 @@ def test_version_and_help_name_the_environment_and_exit_codes() -> None:
 def test_json_shapes_of_the_reporting_commands(world: Path) -> None:
     campaign = world / "campaign.toml"
     tx = json.loads(logcache("transactions", campaign, "--json").stdout)
-    assert set(tx) == {"transactions", "default", "picked"} and tx["default"] and len(tx["transactions"]) == 4
+    assert set(tx) == {"schema", "transactions", "default", "picked"} and tx["default"] and len(tx["transactions"]) == 4
     found = logcache("discover", campaign, "--json")
     body = json.loads(found.stdout)
     assert body["transaction"] == tx["default"] and body["datasets"] == 36 and body["entries_csv"].endswith("cache-entries.csv")
     run = logcache("run", campaign, "--json")
     assert run.returncode == 3, run.stderr
     outcome = json.loads(run.stdout)
-    assert outcome == {"stop": "manual", "step": "build-image", "message": outcome["message"], "exit_code": 3}
+    assert outcome == {"schema": 1, "stop": "manual", "step": "build-image", "message": outcome["message"], "exit_code": 3}
     assert outcome["message"].startswith("build and push the ETL image")
     assert "-> copy" in run.stderr  # progress goes to stderr
     status = json.loads(logcache("status", campaign, "--json").stdout)
@@ -235,3 +235,23 @@ def test_an_unknown_aws_profile_is_named_with_where_it_came_from(where: str, wor
         if where == "AWS_PROFILE"
         else "logcache: AWS profile 'nope' does not exist (from --profile or [s3].profile); fix it or ~/.aws/config"
     )
+
+
+@pytest.mark.parametrize("command", ["tui", "demo"])
+def test_python_dash_m_logcache_has_the_apps_commands_as_the_console_script_does(command: str) -> None:
+    done = logcache(command, "--help")
+    assert done.returncode == 0, done.stderr
+    assert f"usage: logcache {command}" in done.stdout
+    assert command in logcache("--help").stdout
+
+
+def test_an_internal_error_exits_70_in_one_line_never_as_a_finding(world: Path) -> None:
+    """A bug (here: a destination wrapper that is no wrapper) is neither a refusal nor a
+    finding: exit 70, as sysexits' EX_SOFTWARE, one line and no traceback."""
+    logcache("discover", world / "campaign.toml")
+    env = {**os.environ, "LOGCACHE_DESTINATION_WRAPPER": "logcache.errors:describe"}
+    env.pop("LOGCACHE_DEBUG", None)
+    done = logcache("copy", world / "campaign.toml", env=env)
+    assert done.returncode == 70, done.stderr
+    assert "internal error" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

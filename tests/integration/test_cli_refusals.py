@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from logcache.campaign import open_campaign
+from logcache.copy.events import DatasetStatus
 from logcache.demo import build_world
-from logcache.runbook import steps
+from logcache.runbook import queries
+from logcache.runbook.lifecycle import StepFailed
+from logcache.runbook.steps import copy, discover, registry_export
 from state.model import StepName, StepStatus
 from state.persist import load_state
 
@@ -97,14 +100,14 @@ def test_run_stops_with_exit_1_when_the_copy_fails_and_exports_no_patch(pristine
 def test_the_registry_patch_names_only_verified_copies(pristine: Path, tmp_path: Path) -> None:
     world = fresh(pristine, tmp_path)
     with open_campaign(world / "campaign.toml") as campaign:
-        steps.run_discover(campaign)
-        with pytest.raises(steps.StepFailed) as copy_failed:
-            steps.run_copy(campaign)
-        (missing,) = copy_failed.value.result.with_status(steps.DatasetStatus.FAILED)
-        with pytest.raises(steps.StepFailed, match="1 datasets are not verified") as export_failed:
-            steps.run_registry_export(campaign)
+        discover.run(campaign)
+        with pytest.raises(StepFailed) as copy_failed:
+            copy.run(campaign)
+        (missing,) = copy_failed.value.result.with_status(DatasetStatus.FAILED)
+        with pytest.raises(StepFailed, match="1 datasets are not verified") as export_failed:
+            registry_export.run(campaign)
         patch = Path(export_failed.value.result).read_text(encoding="utf-8")
-        entry = next(e for e in steps.entries(campaign) if e.name == missing.name)
+        entry = next(e for e in queries.entries(campaign) if e.name == missing.name)
     assert entry.destination.rsplit("/", 1)[1] not in patch
     assert any(line.startswith("+") and not line.startswith("+++") for line in patch.splitlines())  # the verified copies
 

@@ -73,6 +73,9 @@ tag_pattern = "pushed (\\\\S+)"
 
 [notify]
 command = "echo {event} {message} >> notifications"
+
+[run]
+confirm = false  # driven headless on purpose: no terminal to ask before the jobs and the PR
 """
 
 VALIDATION = """\

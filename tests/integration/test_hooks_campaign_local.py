@@ -70,7 +70,8 @@ def test_status_json_names_the_image_and_picking_another_run_forgets_it(world: P
     import json
 
     from logcache.campaign import open_campaign
-    from logcache.runbook.steps import pick, transactions
+    from logcache.runbook.queries import transactions
+    from logcache.runbook.steps import pick
 
     campaign = world / "campaign.toml"
     campaign.write_text(campaign.read_text() + IMAGE)
@@ -79,7 +80,7 @@ def test_status_json_names_the_image_and_picking_another_run_forgets_it(world: P
     assert (body["image"], body["pr_url"], body["machines_held"]) == ("registry.local/etl:local-7", None, None)
     with open_campaign(campaign) as opened:
         other = next(t for t in transactions(opened) if t.id != opened.state.transaction_id and t.status == "succeeded")
-        pick(opened, other.id)
+        pick.run(opened, transaction_id=other.id)
         assert opened.state.image_tag is None and opened.state.step(StepName.BUILD_IMAGE).status is StepStatus.PENDING
 
 
@@ -105,7 +106,10 @@ def test_a_pr_hook_using_branch_is_refused_before_it_runs_when_the_registry_is_n
     campaign = world / "campaign.toml"
     registry = world / "registry" / "LogCacheEntries.scala"
     before = registry.read_bytes()
-    campaign.write_text(campaign.read_text().replace('format = "scala"\n', 'format = "scala"\npr_command = "echo https://example.com/pr/1 {branch}"\n'))
+    campaign.write_text(
+        campaign.read_text().replace('format = "scala"\n', 'format = "scala"\npr_command = "echo https://example.com/pr/1 {branch}"\n')
+        + "[run]\nconfirm = false\n"  # headless on purpose: the refusal under test comes from the step
+    )
 
     result = logcache("run", campaign)
 

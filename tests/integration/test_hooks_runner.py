@@ -152,9 +152,9 @@ def test_pr_hook_returns_the_url(tmp_path: Path) -> None:
     script.write_text('#!/bin/sh\necho "Creating pull request for $2 into main in nubank/itaipu"\necho "https://github.com/nubank/itaipu/pull/6426"\n')
     script.chmod(0o755)
     path = write_campaign(tmp_path, registry=f'pr_command = "{script} --head {{branch}}"')
-    pr = open_pr(load_config(path), patch=tmp_path / "p", branch="log-cache/2026-11")
+    pr = open_pr(load_config(path), patch=tmp_path / "p", branch="log-cache/2026-11", report=tmp_path / "r.html")
     assert pr is not None and pr.url == "https://github.com/nubank/itaipu/pull/6426"
-    assert open_pr(load_config(write_campaign(tmp_path)), patch=tmp_path / "p", branch="b") is None
+    assert open_pr(load_config(write_campaign(tmp_path)), patch=tmp_path / "p", branch="b", report=tmp_path / "r.html") is None
 
 
 def test_notify_sends_event_and_message_and_reports_a_failure_as_one_line(tmp_path: Path) -> None:

@@ -306,7 +306,7 @@ def test_apply_commits_only_the_registry_on_a_new_branch(tmp_path: Path, capsys:
     cfg = campaign(tmp_path, repo / rel)
     expected = plan_registry(load_config(cfg), ENTRIES).new_text
 
-    assert main(["registry", "export", str(cfg), "--apply"]) == 0
+    assert main(["registry", "export", str(cfg), "--apply", "--yes"]) == 0
     branch = f"log-cache-{date.today().isoformat()}"
     out = capsys.readouterr().out
     head = git(repo, "rev-parse", "HEAD").strip()
@@ -323,7 +323,7 @@ def test_apply_commits_only_the_registry_on_a_new_branch(tmp_path: Path, capsys:
 
     # A second refresh on the same day gets its own branch.
     write_entries(cfg.parent / "work" / CSV_NAME, [*ENTRIES, entry("raw-f-s0/log", 60, "F")])
-    assert main(["registry", "export", str(cfg), "--apply"]) == 0
+    assert main(["registry", "export", str(cfg), "--apply", "--yes"]) == 0
     assert git(repo, "branch", "--show-current").strip() == f"{branch}-2"
     assert git(repo, "log", "-1", "--format=%s").strip().endswith("1 added, 0 changed, 4 unchanged, 1 kept")
 
@@ -465,5 +465,5 @@ def test_demo_world_discover_then_registry_export_applies(tmp_path: Path, capsys
     assert all(after[name] == RegistryValue(**truth["registry_before"][name]) for name in kept)
     shutil.rmtree(tmp_path / "fresh")
 
-    assert main(["registry", "export", str(cfg), "--apply"]) == 0
+    assert main(["registry", "export", str(cfg), "--apply", "--yes"]) == 0
     assert (world / "registry" / "LogCacheEntries.scala").read_text() == new_text

@@ -61,7 +61,7 @@ def run_to_end(world: Path, env: dict[str, str] | None = None) -> None:
             assert (world / "cache-validations.parquet").is_file()
             return
         assert "stopped at build-image" in result.stdout, result.stdout
-        done = logcache("step", "done", campaign, "build-image", "--note", "quay tag test", env=env)
+        done = logcache("step", "done", campaign, "build-image", "--note", "quay.io/etl:test", env=env)
         assert done.returncode == 0, done.stderr
     pytest.fail(f"logcache run did not finish: {load_state(world / STATE).steps}")
 
@@ -194,7 +194,7 @@ def run_until_killed(world: Path, make_predicate: Callable[[Path], Callable[[Pat
         assert proc.returncode == 3, out + err  # it ended at a manual step
         if "stopped at build-image" not in out:
             return False
-        done = logcache("step", "done", campaign, "build-image", "--note", "quay tag test")
+        done = logcache("step", "done", campaign, "build-image", "--note", "quay.io/etl:test")
         assert done.returncode == 0, done.stderr
     return False
 

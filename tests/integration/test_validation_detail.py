@@ -40,7 +40,7 @@ def _pair(fault: dict) -> str:
 
 def test_failures_lists_every_invalid_pair_with_its_counts(corrupt_world: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["failures", str(corrupt_world / "campaign.toml")]) == 0
+    assert main(["failures", str(corrupt_world / "campaign.toml")]) == 1  # findings (README, exit codes)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("invalid")]
     assert len(lines) == 3
     for fault in _faults(corrupt_world, "corrupt-cache"):

@@ -49,9 +49,9 @@ def test_status_json_and_manual_step(world: Path, capsys: pytest.CaptureFixture[
     assert main(["status", campaign, "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["next_step"] == "pick-transaction" and body["driven_by"] is None
-    assert main(["step", "done", campaign, "build-image", "--note", "quay tag a8334c1"]) == 0
+    assert main(["step", "done", campaign, "build-image", "--note", "quay.io/etl:a8334c1"]) == 0
     capsys.readouterr()
     assert main(["status", campaign]) == 0
     out = capsys.readouterr().out
-    assert "[x] Build and push the image (manual)  quay tag a8334c1" in out
+    assert "[x] Build and push the image (manual)  quay.io/etl:a8334c1" in out
     assert "next: logcache run" in out

@@ -16,8 +16,8 @@ from logcache.demo import build_world
 from logcache.errors import UsageError
 from logcache.runbook import MANUAL_STEPS, RUNBOOK, SPECS
 from logcache.runbook.driver import Stop, run_campaign, run_step
+from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.status import render_status, status_report
-from logcache.runbook.steps import StepFailed
 from state.model import StepName, StepStatus
 
 
@@ -106,3 +106,21 @@ def test_the_steps_report_typed_events_and_a_failed_step_carries_its_result(tmp_
     found = [e for e in seen if isinstance(e, FailedPathFound)]
     assert [f.origin for f in found] == [FailedPathOrigin.DISCOVER]  # the copy's failure is the same path: recorded once
     assert CopyPlanned in kinds and kinds.count(DatasetVerified) == 35 and kinds.count(DatasetFailed) == 1
+
+
+def test_every_automatable_step_stops_on_cancel_and_stays_pending(campaign_file: Path) -> None:
+    """A cancel set before a step starts stops it: the step is left pending, to resume,
+    never running or done (pick, discover and aggregate included)."""
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()
+    with open_campaign(campaign_file) as campaign:
+        for spec in RUNBOOK:
+            if spec.manual:
+                campaign.state.finish_step(spec.name, StepStatus.DONE, note="by hand")
+                continue
+            with pytest.raises(KeyboardInterrupt):
+                run_step(campaign, spec.name, cancel=cancel)
+            assert campaign.state.step(spec.name).status is StepStatus.PENDING, spec.name
+            run_step(campaign, spec.name)  # then done, so the next step has its inputs

@@ -25,7 +25,7 @@ ICON_STYLE = {StepStatus.RUNNING: "cyan", StepStatus.DONE: "green", StepStatus.F
 class Checklist(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "choose", "Run / confirm step"),
-        Binding("b", "toggle", "Checklist"),
+        Binding("b", "toggle_collapsed", "Checklist"),
     ]
     DEFAULT_CSS = """
     Checklist { width: 28; border-right: solid $primary-background; }
@@ -62,11 +62,8 @@ class Checklist(Vertical):
         if self._state is not None:
             self.refresh_from(self._state)
 
-    def action_toggle(self) -> None:
+    def action_toggle_collapsed(self) -> None:
         self.collapsed = not self.collapsed
-
-    def focus_list(self) -> None:
-        self.query_one(OptionList).focus()
 
     def select(self, name: StepName) -> None:
         self.query_one(OptionList).highlighted = list(StepName).index(name)

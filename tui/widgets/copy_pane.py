@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from logcache.progress_render import human_bytes, human_duration
-from state.model import CampaignState, DatasetState, StepName
+from state.model import CampaignState, CopyStatus, DatasetState, StepName, StepStatus
 from tui.glyphs import Glyphs, bar, sparkline
 from tui.live import Live
+from tui.statuses import RowStatus
 from tui.widgets.lines import set_line
+from tui.widgets.pane import PaneDefaults
 from tui.widgets.table import KeyedTable, styled
 
-FAILED = ("failed", "conflict")
+FAILED = (RowStatus.FAILED, RowStatus.CONFLICT)
 
 
-class CopyPane(Vertical):
+class CopyPane(PaneDefaults, Vertical):
+    TAB: ClassVar[str] = "copy"
+    TITLE: ClassVar[str] = "Copy"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_failures", "Failures only"),
         Binding("s", "sort", "Sort"),
@@ -30,8 +36,8 @@ class CopyPane(Vertical):
     CopyPane > .summary { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    def __init__(self, glyphs: Glyphs, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, glyphs: Glyphs) -> None:
+        super().__init__()
         self.glyphs = glyphs
         self.failures_only = False
         self._known: dict[str, DatasetState] = {}
@@ -46,26 +52,25 @@ class CopyPane(Vertical):
         # Dataset and status first: what an operator reads; numbers scroll off at 60 columns.
         yield KeyedTable((("dataset", "name"), ("status", "status"), ("objects", "objects"), ("bytes", "bytes")), id="copy-table")
 
-    def focus_table(self) -> None:
-        self.query_one(KeyedTable).focus()
+    def focus_target(self) -> Widget:
+        return self.query_one(KeyedTable)
 
     def _cells(self, name: str, live: Live) -> Sequence[object] | None:
         lr, ds = live.datasets.get(name), self._known.get(name)
         if lr is None and ds is None:
             return None
-        saved = ds.copy_status.value if ds else "pending"
-        # The live status of this session's copy wins, except "present" (nothing to copy),
-        # which says less than what the campaign recorded.
-        status = saved if lr is None or lr.status == "present" else lr.status
+        status = self._status(name, live)
         total = lr.objects_total if lr else (ds.objects if ds else 0)
-        done = total if status == "verified" else (lr.objects_done if lr else 0)
+        done = total if status == RowStatus.VERIFIED else (lr.objects_done if lr else 0)
         size = lr.bytes_total if lr else (ds.bytes if ds else 0)
         return (name, styled(status), f"{done:,}/{total:,}", human_bytes(size))
 
-    def _status(self, name: str, live: Live) -> str:
+    def _status(self, name: str, live: Live) -> StrEnum:
         lr, ds = live.datasets.get(name), self._known.get(name)
-        saved = ds.copy_status.value if ds else "pending"
-        return saved if lr is None or lr.status == "present" else lr.status
+        saved: StrEnum = ds.copy_status if ds else RowStatus.PENDING
+        # The live status of this session's copy wins, except "present" (nothing to copy),
+        # which says less than what the campaign recorded.
+        return saved if lr is None or lr.status is RowStatus.PRESENT else lr.status
 
     def refresh_from(self, state: CampaignState, live: Live, force: bool = False) -> None:
         """Per refresh, the work is the rows on screen plus the summary: the table is
@@ -81,7 +86,7 @@ class CopyPane(Vertical):
             if self.failures_only:
                 names = [n for n in names if self._status(n, live) in FAILED]
             table.sync((n, cells) for n in names if (cells := self._cells(n, live)) is not None)
-            verified = sum(d.copy_status.value == "verified" for d in state.datasets)
+            verified = sum(d.copy_status is CopyStatus.VERIFIED for d in state.datasets)
             self._counts = (verified, len(state.datasets))
         else:
             table.refresh_visible(lambda key: self._cells(key, live))
@@ -95,7 +100,7 @@ class CopyPane(Vertical):
         if p is None:
             verified, total = self._counts
             step = state.step(StepName.COPY)
-            note = f"  {g.separator} copy {step.status.value}" + (f": {step.note}" if step.note and step.status.value != "done" else "")
+            note = f"  {g.separator} copy {step.status.value}" + (f": {step.note}" if step.note and step.status is not StepStatus.DONE else "")
             set_line(summary, f"{verified:,}/{total:,} datasets verified{note}{flag}")
             set_line(line2, bar(verified, max(total, 1), min(width, 60), g))
             return

@@ -8,10 +8,18 @@ from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
+from state.model import CampaignState
+from tui.glyphs import Glyphs
+from tui.live import Live, RegistryDiff
+from tui.widgets.pane import PaneDefaults
 
-class DiffPane(VerticalScroll):
+
+class DiffPane(PaneDefaults, VerticalScroll):
+    TAB: ClassVar[str] = "diff"
+    TITLE: ClassVar[str] = "PR diff"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "screen.export_patch", "Export PR"),
         Binding("a", "screen.apply_patch", "Apply PR"),
@@ -27,9 +35,15 @@ class DiffPane(VerticalScroll):
         yield Static("the registry diff appears after discovery", id="diff-summary", markup=False)
         yield Static("", id="diff-body")
 
-    def focus_table(self) -> None:
-        self.focus()
+    def __init__(self, glyphs: Glyphs) -> None:
+        super().__init__()
+        self._shown: RegistryDiff | None = None
 
-    def show(self, summary: str, diff: str) -> None:
-        self.query_one("#diff-summary", Static).update(summary)
-        self.query_one("#diff-body", Static).update(Syntax(diff or "(no changes)", "diff", theme="ansi_dark", word_wrap=False))
+    def focus_target(self) -> Widget:
+        return self
+
+    def refresh_from(self, state: CampaignState, live: Live, force: bool = False) -> None:
+        if live.diff is not None and (live.diff is not self._shown or force):
+            self._shown = live.diff
+            self.query_one("#diff-summary", Static).update(live.diff.summary)
+            self.query_one("#diff-body", Static).update(Syntax(live.diff.diff or "(no changes)", "diff", theme="ansi_dark", word_wrap=False))

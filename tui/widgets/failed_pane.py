@@ -10,10 +10,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from logcache.validation import ResultRow
-from state.model import CampaignState, FailedPath
+from logcache.runbook.queries import ResultRow
+from state.model import CampaignState, FailedPath, FailedPathOrigin, Resolution
+from tui.glyphs import Glyphs
+from tui.live import Live
+from tui.statuses import Verdict
+from tui.widgets.pane import PaneDefaults
 from tui.widgets.table import KeyedTable, styled
 
 PAIR_PREFIX = "pair:"
@@ -24,10 +29,12 @@ def path_error(fp: FailedPath, reasons: dict[str, str]) -> str:
         return fp.note
     if reasons.get(fp.dataset_name):
         return reasons[fp.dataset_name]
-    return {"copy": "copy failed", "discover": "path does not exist at the source"}.get(fp.origin, "missing at the destination")
+    return {FailedPathOrigin.COPY: "copy failed", FailedPathOrigin.DISCOVER: "path does not exist at the source"}.get(fp.origin, "missing at the destination")
 
 
-class FailedPane(Vertical):
+class FailedPane(PaneDefaults, Vertical):
+    TAB: ClassVar[str] = "failed"
+    TITLE: ClassVar[str] = "Failed"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "screen.recopy", "Re-copy failed"),
         Binding("enter", "choose", "Detail"),
@@ -51,9 +58,10 @@ class FailedPane(Vertical):
             super().__init__()
             self.url, self.text = url, text
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, glyphs: Glyphs) -> None:
+        super().__init__()
         self._invalid: list[ResultRow] = []
+        self._results: list[ResultRow] | None = None
         self._errors: dict[str, str] = {}
         self._shape: tuple[object, ...] = ()
 
@@ -61,18 +69,18 @@ class FailedPane(Vertical):
         yield Static("no failed paths", id="failed-summary", classes="summary", markup=False)
         yield KeyedTable((("dataset", "dataset"), ("state", "state"), ("error", "error"), ("from", "origin"), ("path", "url")), id="failed-table")
 
-    def focus_table(self) -> None:
-        self.query_one(KeyedTable).focus()
+    def focus_target(self) -> Widget:
+        return self.query_one(KeyedTable)
 
-    def show_invalid(self, rows: Sequence[ResultRow]) -> None:
-        """The invalid pairs of the latest results (aggregate or validation)."""
-        self._invalid = [r for r in rows if not r.is_valid]
-
-    def refresh_from(self, state: CampaignState) -> None:
-        """Rebuilt only when the failed paths or the invalid pairs change."""
+    def refresh_from(self, state: CampaignState, live: Live, force: bool = False) -> None:
+        """Rebuilt only when the failed paths or the invalid pairs (of the latest results,
+        aggregate or validation) change."""
+        if live.results is not self._results:
+            self._results = live.results
+            self._invalid = [r for r in live.results if not r.is_valid]
         open_count = len(state.open_failed_paths())
-        shape = (len(state.failed_paths), open_count, sum(fp.resolution.value == "revalidated" for fp in state.failed_paths), id(self._invalid))
-        if shape == self._shape:
+        shape = (len(state.failed_paths), open_count, sum(fp.resolution is Resolution.REVALIDATED for fp in state.failed_paths), id(self._invalid))
+        if shape == self._shape and not force:
             return
         self._shape = shape
         reasons = {d.name: d.reason for d in state.datasets if d.reason} if state.failed_paths else {}
@@ -81,10 +89,10 @@ class FailedPane(Vertical):
         for fp in state.failed_paths:
             error = path_error(fp, reasons)
             self._errors[fp.url] = error
-            rows.append((fp.url, (fp.dataset_name, styled(fp.resolution.value), error, fp.origin, fp.url)))
+            rows.append((fp.url, (fp.dataset_name, styled(fp.resolution), error, fp.origin, fp.url)))
         for r in self._invalid:
             pair = f"{r.dataset}/{r.validation}"
-            rows.append((PAIR_PREFIX + pair, (pair, styled("invalid"), f"{r.error_kind}: {r.error}" if r.error else r.error_kind, "validation", "Enter: detail")))
+            rows.append((PAIR_PREFIX + pair, (pair, styled(Verdict.INVALID), f"{r.error_kind}: {r.error}" if r.error else r.error_kind, "validation", "Enter: detail")))
         self.query_one(KeyedTable).sync(rows)
         parts = []
         if state.failed_paths:

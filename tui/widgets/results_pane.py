@@ -11,32 +11,38 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from logcache.validation import ResultRow
-from logcache.validation.aggregate import NOT_RUN
+from logcache.runbook.queries import ResultRow
 from state.model import CampaignState
+from tui.glyphs import Glyphs
+from tui.live import Live
+from tui.statuses import Verdict
+from tui.widgets.pane import PaneDefaults
 from tui.widgets.table import KeyedTable, styled
 
 MAX_KIND_LINES = 4
 
 
-def outcome(row: ResultRow) -> str:
+def outcome(row: ResultRow) -> Verdict:
     """The pair's outcome: valid, invalid (what the data shows) or not checked."""
-    return "valid" if row.is_valid else "invalid" if row.checked and row.error_kind != NOT_RUN else "not checked"
+    return Verdict.VALID if row.is_valid else Verdict.INVALID if row.checked else Verdict.NOT_CHECKED
 
 
 def kind_lines(rows: Sequence[ResultRow]) -> list[str]:
     """One line per error kind: how many, and the first pair of that kind."""
     invalid = [r for r in rows if not r.is_valid]
     counts = Counter(r.error_kind for r in invalid)
-    first = {}
+    first: dict[str, str] = {}
     for r in invalid:
         first.setdefault(r.error_kind, f"{r.dataset}/{r.validation}")
     return [f"{kind}: {n}, e.g. {first[kind]}" for kind, n in counts.most_common()]
 
 
-class ResultsPane(Vertical):
+class ResultsPane(PaneDefaults, Vertical):
+    TAB: ClassVar[str] = "results"
+    TITLE: ClassVar[str] = "Results"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("i", "toggle_invalid", "Invalid only"),
         Binding("enter", "choose", "Detail"),
@@ -54,18 +60,26 @@ class ResultsPane(Vertical):
             super().__init__()
             self.pair = pair
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, glyphs: Glyphs) -> None:
+        super().__init__()
         self.invalid_only = False
         self._rows: list[ResultRow] = []
         self._state: CampaignState | None = None
+        self._shape: tuple[object, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static("no results yet", id="results-summary", classes="summary", markup=False)
         yield KeyedTable((("dataset", "dataset"), ("valid", "valid"), ("validation", "validation"), ("error", "error")), id="results-table")
 
-    def focus_table(self) -> None:
-        self.query_one(KeyedTable).focus()
+    def focus_target(self) -> Widget:
+        return self.query_one(KeyedTable)
+
+    def refresh_from(self, state: CampaignState, live: Live, force: bool = False) -> None:
+        """Rebuilt only when the app has read new results or the aggregate changed."""
+        shape = (id(live.results), id(state.aggregate))
+        if shape != self._shape or force:
+            self._shape = shape
+            self.show(state, live.results)
 
     def show(self, state: CampaignState, rows: list[ResultRow]) -> None:
         self._state, self._rows = state, rows

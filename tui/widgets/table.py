@@ -4,21 +4,28 @@ says which row was chosen, and rows are kept in step with the data cheaply."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from enum import StrEnum
 from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-STATUS_STYLE = {
-    "verified": "green", "done": "green", "valid": "green", "revalidated": "green", "recopied": "cyan",
-    "failed": "bold red", "conflict": "bold red", "stuck": "bold yellow", "invalid": "bold red", "open": "bold red",
-    "running": "cyan", "copying": "cyan", "pending": "dim", "interrupted": "yellow",
+from state.model import ParcelStatus, Resolution
+from tui.statuses import RowStatus, Verdict
+
+# Keyed by each value's first enum; a StrEnum member equals its text, so the same word in
+# another enum (CopyStatus.VERIFIED, StepStatus.DONE, ...) finds the same style.
+STATUS_STYLE: dict[StrEnum, str] = {
+    RowStatus.VERIFIED: "green", ParcelStatus.DONE: "green", Verdict.VALID: "green", Resolution.REVALIDATED: "green",
+    Resolution.RECOPIED: "cyan", RowStatus.FAILED: "bold red", RowStatus.CONFLICT: "bold red", ParcelStatus.STUCK: "bold yellow",
+    Verdict.INVALID: "bold red", Verdict.NOT_CHECKED: "bold yellow", Resolution.OPEN: "bold red", ParcelStatus.RUNNING: "cyan", RowStatus.COPYING: "cyan",
+    RowStatus.PENDING: "dim", RowStatus.INTERRUPTED: "yellow",
 }
 
 
-def styled(value: str) -> Text:
-    return Text(value, style=STATUS_STYLE.get(value, ""))
+def styled(status: StrEnum) -> Text:
+    return Text(status.value, style=STATUS_STYLE.get(status, ""))
 
 
 Row = tuple[str, Sequence[object]]
@@ -52,13 +59,13 @@ class KeyedTable(DataTable[object]):
         """Hold exactly `rows`: new ones added, gone ones removed, changed cells rewritten.
         O(rows): for tables whose size does not grow with the campaign, or on a rebuild."""
         wanted = dict(rows)
-        gone = [k.value for k in self.rows if k.value not in wanted]
+        gone = [k for k in self.rows if k.value not in wanted]
         if len(gone) > 50:
             # remove_row re-lays out the table each time: past a few, rebuilding is cheaper.
             self.clear()
         else:
-            for key in gone:
-                self.remove_row(key)
+            for row_key in gone:
+                self.remove_row(row_key)
         for key, cells in wanted.items():
             if key not in self.rows:
                 self.add_row(*cells, key=key)

@@ -3,25 +3,32 @@ status, and a summary that agrees with the checklist's Validate step."""
 
 from __future__ import annotations
 
+from collections import Counter
+from enum import StrEnum
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from logcache.progress_render import human_bytes
-from logcache.validation.jobs import MachineUsage
+from logcache.runbook.queries import MachineUsage
 from state.model import CampaignState, ParcelStatus, StepName, StepStatus
 from tui.glyphs import Glyphs, bar
 from tui.live import Live
+from tui.statuses import RowStatus
 from tui.widgets.lines import set_line
+from tui.widgets.pane import PaneDefaults
 from tui.widgets.table import KeyedTable, styled
 
 BAR_WIDTH = 10
 
 
-class ValidatorsPane(Vertical):
+class ValidatorsPane(PaneDefaults, Vertical):
+    TAB: ClassVar[str] = "validators"
+    TITLE: ClassVar[str] = "Validators"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("x", "screen.split_stuck", "Split stuck"),
         Binding("s", "sort", "Sort"),
@@ -31,8 +38,8 @@ class ValidatorsPane(Vertical):
     ValidatorsPane > .summary { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    def __init__(self, glyphs: Glyphs, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, glyphs: Glyphs) -> None:
+        super().__init__()
         self.glyphs = glyphs
 
     def compose(self) -> ComposeResult:
@@ -42,34 +49,32 @@ class ValidatorsPane(Vertical):
             id="parcels-table",
         )
 
-    def focus_table(self) -> None:
-        self.query_one(KeyedTable).focus()
+    def focus_target(self) -> Widget:
+        return self.query_one(KeyedTable)
 
-    def refresh_from(self, state: CampaignState, live: Live) -> None:
+    def refresh_from(self, state: CampaignState, live: Live, force: bool = False) -> None:
         step = state.step(StepName.VALIDATE)
         rows = []
         for p in state.parcels:
             u = live.parcels.get(p.parcel_id)
-            status = p.status.value
+            status: StrEnum = p.status
             if p.status in (ParcelStatus.PENDING, ParcelStatus.RUNNING) and step.status is not StepStatus.RUNNING and u is None:
                 # Not running in this session and not followed by a heartbeat: say so,
                 # rather than a "running" the checklist contradicts.
-                status = "interrupted" if step.note.startswith("interrupted") else status
+                status = RowStatus.INTERRUPTED if step.note.startswith("interrupted") else status
             size = f"{bar(u.bytes_done, u.bytes_total, BAR_WIDTH, self.glyphs)} {human_bytes(u.bytes_done)}/{human_bytes(u.bytes_total)}" if u and u.bytes_total else ""
             beat = f"{u.heartbeat_age_s:.0f}s" if u and u.heartbeat_age_s is not None else "-"
             job = f"{p.backend} {p.job_id}".strip()
             rows.append((p.parcel_id, (p.parcel_id, styled(status), f"{p.tasks_done}/{p.tasks_total}", size, beat, u.task if u else "", job)))
         self.query_one(KeyedTable).sync(rows)
-        counts: dict[str, int] = {}
-        for p in state.parcels:
-            counts[p.status.value] = counts.get(p.status.value, 0) + 1
+        counts = Counter(p.status for p in state.parcels)
         g = self.glyphs
         text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts else "no validation yet"
         if step.status is not StepStatus.DONE and (counts or step.note):
             text += f"  {g.separator} validate {step.status.value}" + (f": {step.note}" if step.note else "")
         if live.machines is not None:
             text += f"  {g.separator} {machines_text(live.machines)}"
-        if counts.get("stuck"):
+        if counts[ParcelStatus.STUCK]:
             text = "x: split a stuck parcel  " + text
         set_line(self.query_one("#parcels-summary", Static), text)
 

@@ -1,0 +1,80 @@
+"""How much memory one validation worker may use, and how many partitions that takes.
+
+`[validation] worker_memory` (or `--worker-memory`) is the budget of one worker beyond
+its fixed cost (interpreter, imports, the segments being decoded). Without it, half the
+machine's physical memory is shared by the workers that run on it. A materialized-
+entities check keeps a fact state and `2t + added` per datom (16 bytes) and sorts them
+to fold; when that would not fit, its facts are cut into partitions by checksum bucket
+(`spill.FactSpill`), each folded on its own, so the peak stays within the budget
+whatever the shard's size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from logcache.validation.checksum import ENTITY_BUCKETS
+from logcache.validation.scan import cores
+from state.config import CampaignConfig
+
+# Bytes per datom while one partition is folded: its states and orders (16), their
+# sorted copies (16) and the sort's indices (8), with room for numpy's temporaries.
+FOLD_BYTES_PER_DATOM = 48
+# Datoms per byte of Avro segment assumed before any was measured: about twice what the
+# demo's deflate segments hold (0.13), so a first estimate errs towards more partitions.
+DATOMS_PER_BYTE = 0.25
+# Of the budget: this share holds the digests routed but not yet spilled, and the rest
+# one partition's fold.
+HELD_SHARE = 0.25
+MACHINE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One worker's memory budget in bytes, and the work dir its units spill under and
+    record their measurements in."""
+
+    memory: int
+    work_dir: Path
+
+    @property
+    def spill_root(self) -> Path:
+        return self.work_dir / "spill"
+
+    @property
+    def held(self) -> int:
+        return max(1, int(self.memory * HELD_SHARE))
+
+    @property
+    def fold(self) -> int:
+        return max(1, self.memory - self.held)
+
+    def partitions(self, datoms: int) -> int:
+        """How many partitions a fold of `datoms` needs to stay within the budget (1: whole)."""
+        return max(1, min(ENTITY_BUCKETS, math.ceil(datoms * FOLD_BYTES_PER_DATOM / self.fold)))
+
+
+def physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def default_worker_memory(workers: int) -> int:
+    """Half of this machine's memory shared by `workers` workers."""
+    return int(physical_memory() * MACHINE_SHARE / max(1, workers))
+
+
+def budget_of(config: CampaignConfig) -> Budget:
+    """The budget of one worker of `config`'s validation: its `worker_memory`, or this
+    machine's share for as many workers as it runs (`workers`, else the cores)."""
+    memory = config.validation.worker_memory or default_worker_memory(config.validation.workers or cores())
+    return Budget(memory, config.work_dir)
+
+
+def estimated_datoms(segment_bytes: int, datoms_per_byte: float = DATOMS_PER_BYTE) -> int:
+    return math.ceil(segment_bytes * datoms_per_byte)
