@@ -11,8 +11,8 @@ from state.errors import LogcacheError
 __all__ = [
     "MISSING_PATH_PREFIX",
     "AccessDenied",
-    "CannotCheckHere",
     "BucketNotFound",
+    "CannotCheckHere",
     "ConfigError",
     "CorruptData",
     "EndpointUnreachable",

@@ -73,11 +73,11 @@ def content_equal(source: Store, a: ObjectInfo, destination: Store, b: ObjectInf
         return False
     if a.file_id and a.file_id == b.file_id:
         return True
-    if comparable_etag(a.etag) and comparable_etag(b.etag):
-        # Equal opaque ETags (SSE-KMS, SSE-C) still name one object's bytes; unequal ones
-        # prove a difference only when both are MD5s.
-        if a.etag == b.etag or (_etag_is_md5(source, a.key) and _etag_is_md5(destination, b.key)):
-            return a.etag == b.etag
+    # Equal opaque ETags (SSE-KMS, SSE-C) still name one object's bytes; unequal ones
+    # prove a difference only when both are MD5s.
+    both = comparable_etag(a.etag) and comparable_etag(b.etag)
+    if both and (a.etag == b.etag or (_etag_is_md5(source, a.key) and _etag_is_md5(destination, b.key))):
+        return a.etag == b.etag
     if a.etag or b.etag:  # an S3 side: a checksum the server keeps saves reading the bytes
         ours, theirs = _full_checksum(source, a.key), _full_checksum(destination, b.key)
         if ours and theirs and ours.split(":", 1)[0] == theirs.split(":", 1)[0]:

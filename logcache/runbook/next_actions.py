@@ -23,8 +23,8 @@ from logcache.entries import CSV_NAME, CacheEntry, normal_url, owner_of, read_en
 from logcache.errors import UsageError
 from logcache.stores import open_results
 from logcache.validation import ResultRow
-from logcache.validation.result import NOT_CHECKED
 from logcache.validation.aggregate import aggregate_rows, pair_dataset
+from logcache.validation.result import NOT_CHECKED
 from state.config import CampaignConfig
 from state.model import CampaignState, StepName, StepStatus
 

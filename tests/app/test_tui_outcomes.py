@@ -28,7 +28,7 @@ async def test_a_not_checked_pair_is_shown_as_not_checked(tmp_path: Path) -> Non
     for command in ("discover", "copy", "validate"):
         assert cli([command, str(campaign)]) == 0
     results = open_results(load_config(campaign))
-    first = sorted(latest_results(read_results(results)).values(), key=lambda r: (r.dataset, r.validation))[0]
+    first = min(latest_results(read_results(results)).values(), key=lambda r: (r.dataset, r.validation))
     # A later attempt that a cut connection stopped, as validation writes it.
     write_result(results, replace(first, attempt=first.attempt + 1, is_valid=False, error_kind="not-checked", error="reading ... was cut short on all 3 attempts"))
     app = LogcacheApp(campaign)
