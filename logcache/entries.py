@@ -9,8 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-from logcache.datomic.schema import KINDS, VALIDATIONS, entry_name
+from logcache.datomic.schema import KINDS, VALIDATIONS
 from logcache.errors import ConfigError, UnknownDataset
+from state.model import CacheRecord
 from state.persist_text import write_failed, write_text_atomic
 
 CSV_NAME = "cache-entries.csv"
@@ -66,24 +67,14 @@ def url_problem(url: object) -> str | None:
     if not isinstance(url, str) or not url:
         return "the URL is empty"
     rest = url.split("://", 1)[1] if "://" in url else url
-    if url.startswith("s3://") or url.startswith("s3a://"):
+    if url.startswith(("s3://", "s3a://")):
         rest = rest.partition("/")[2]  # below the bucket
     return path_problem(rest.rstrip("/"))
 
 
 @dataclass(frozen=True)
-class CacheEntry:
-    dataset: str
-    kind: str
-    t: int
-    source: str
-    destination: str
-    objects: int
-    bytes: int
-
-    @property
-    def name(self) -> str:
-        return entry_name(self.dataset, self.kind)
+class CacheEntry(CacheRecord):
+    """A cache entry (state.model.CacheRecord's fields), with what the library derives from it."""
 
     @property
     def pair(self) -> str:

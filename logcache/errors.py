@@ -6,6 +6,8 @@ prints `logcache: <one_line()>` and exits 2; nothing that bad input can cause ma
 surface as a traceback.
 """
 
+import re
+
 from state.errors import LogcacheError
 
 __all__ = [
@@ -25,7 +27,7 @@ __all__ = [
     "describe",
     "first_line",
     "missing_path",
-    "missing_path_url",
+    "missing_paths",
 ]
 
 # Spark's words for a prefix that is not there. Copy, discovery and validation report a
@@ -39,9 +41,18 @@ def missing_path(url: str) -> str:
     return f"{MISSING_PATH_PREFIX}{url}"
 
 
-def missing_path_url(message: str) -> str | None:
-    """The URL of a `missing_path` message, or None for any other message."""
-    return message.removeprefix(MISSING_PATH_PREFIX) if message.startswith(MISSING_PATH_PREFIX) else None
+# The URL after the prefix: up to a space, a quote or a separator. Spark ends the
+# message with ";" (`Path does not exist: s3a://bucket/cache/ID;`), and a log may quote
+# the URL or list several in one line; a key's own characters stay as written (`%20`).
+_MISSING_URL = re.compile(re.escape(MISSING_PATH_PREFIX) + r"""['"`]?([^\s'"`;,]+)""")
+_TRAILING = ".:)]}>"
+
+
+def missing_paths(text: str) -> list[str]:
+    """Every URL named by a `missing_path` message (ours or Spark's) in `text`, in order,
+    each once: a job's whole log, one result row's error, or a finding's message."""
+    urls = (m.group(1).rstrip(_TRAILING) for m in _MISSING_URL.finditer(text))
+    return list(dict.fromkeys(url for url in urls if url))
 
 
 def first_line(exc: BaseException) -> str:

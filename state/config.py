@@ -19,6 +19,8 @@ from typing import Any
 from state.errors import ConfigFileError
 
 RETRY_MODES = ("standard", "adaptive", "legacy")
+# The validation backends by name: those of logcache/validation/backends/registry.py (state
+# imports nothing of logcache; tests/unit/test_validation_backends.py holds them equal).
 BACKENDS = ("local", "dask", "command")
 BALANCES = ("size", "alphabetical")
 REGISTRY_FORMATS = ("scala",)

@@ -10,7 +10,7 @@ import getpass
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -103,8 +103,12 @@ class Step:
     note: str = ""
 
 
-@dataclass
-class DatasetState:
+@dataclass(frozen=True)
+class CacheRecord:
+    """One dataset's cache entry as discovery found it, declared once: the library's
+    `logcache.entries.CacheEntry` is this record, and `DatasetState` is it plus how its
+    copy went (state imports nothing of logcache, so the record lives here)."""
+
     dataset: str
     kind: str
     t: int
@@ -112,13 +116,26 @@ class DatasetState:
     destination: str
     objects: int
     bytes: int
+
+    @property
+    def name(self) -> str:
+        """`<shard>/<kind>`: the registry's key of the entry."""
+        return f"{self.dataset}/{self.kind}"
+
+
+@dataclass(frozen=True)
+class DatasetState(CacheRecord):
+    """A dataset of the campaign: its entry, then its copy's status (the state file keeps
+    the record's fields and these side by side, one table per dataset)."""
+
     copy_status: CopyStatus = CopyStatus.PENDING
     reason: str = ""
     recopies: int = 0  # re-copies with overwrite after an invalid validation row
 
-    @property
-    def name(self) -> str:
-        return f"{self.dataset}/{self.kind}"
+    @classmethod
+    def of(cls, record: CacheRecord, copy_status: CopyStatus = CopyStatus.PENDING, reason: str = "", recopies: int = 0) -> DatasetState:
+        entry = {f.name: getattr(record, f.name) for f in fields(CacheRecord)}
+        return cls(**entry, copy_status=copy_status, reason=reason, recopies=recopies)
 
 
 @dataclass
@@ -234,6 +251,13 @@ class CampaignState:
         """The dataset named `<shard>/<kind>`, in O(1)."""
         return self._datasets_index.get(self.datasets, name)
 
+    def put_dataset(self, dataset: DatasetState) -> None:
+        """Put `dataset` in the place of the one of its name (datasets are immutable
+        records: a change is a new one); a dataset the campaign does not hold is ignored."""
+        at = self._datasets_index.position(self.datasets, dataset.name)
+        if at is not None:
+            self.datasets[at] = dataset
+
     def failed_path(self, url: str) -> FailedPath | None:
         return self._failed_index.get(self.failed_paths, url)
 
@@ -295,15 +319,18 @@ class _Index(Generic[T]):
         self.of: tuple[int, int] = (0, -1)  # (id, length) of the list indexed
 
     def get(self, items: list[T], key: str) -> T | None:
+        at = self.position(items, key)
+        return None if at is None else items[at]
+
+    def position(self, items: list[T], key: str) -> int | None:
         if self.of != (id(items), len(items)):
             self._rebuild(items)
         at = self.at.get(key)
         if at is None or self.key_of(items[at]) == key:
-            return None if at is None else items[at]
-        # The entry there was replaced in place: rebuild once and look again.
+            return at
+        # The entry there was replaced in place by another key's: rebuild once and look again.
         self._rebuild(items)
-        at = self.at.get(key)
-        return None if at is None else items[at]
+        return self.at.get(key)
 
     def _rebuild(self, items: list[T]) -> None:
         self.at = {}

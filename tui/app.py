@@ -12,6 +12,7 @@ redraws the pane on screen from it a few times a second, touching only what is v
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections.abc import Iterable
@@ -28,13 +29,14 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from logcache.campaign import Campaign, open_campaign
+from logcache.cli.common import Exit
 from logcache.errors import LogcacheError, describe
 from logcache.runbook import SPECS, journal, queries
 from logcache.runbook.events import RunbookEvent
 from logcache.runbook.steps import validate
-from state.lock import LockHeld
+from state.lock import LockHeld, LockState, LockStatus
 from state.model import ParcelStatus, StepName, operator, utc_now
-from tui import alerts
+from tui import alerts, signals
 from tui.glyphs import Glyphs, ascii_scrollbars, terminal_glyphs
 from tui.host import Work
 from tui.live import Live, RegistryDiff
@@ -42,7 +44,8 @@ from tui.main_screen import MainScreen, ReadOnlyMainScreen
 from tui.messages import LogLine, RunbookMessage, WorkEnded, replace_key
 from tui.modals import ConfirmModal
 from tui.settings import load_settings, save_setting
-from tui.toasts import step_toast
+from tui.toasts import SEE_FAILED, step_toast
+from tui.watch import POLL_S, Poll, Watched, Watcher
 
 HEARTBEAT_POLL_S = 2.0
 UNFINISHED = {ParcelStatus.PENDING, ParcelStatus.RUNNING, ParcelStatus.STUCK}
@@ -76,6 +79,15 @@ class LogcacheApp(App[None]):
         self._queued: set[object] = set()  # `replace_key`s of wake-ups waiting in the queue
         self._theme_ready = False
         self._main: MainScreen | None = None
+        self._exit_code = 0
+        self._signals = 0  # stop signals received
+        self._previous_handlers: signals.Previous = {}
+        self._work_thread: int | None = None  # the thread ident of the work in flight
+        # Held while that ident is set, cleared or interrupted: the pool's thread must
+        # never get the interrupt meant for work it has finished.
+        self._work_thread_lock = threading.Lock()
+        self._watcher: Watcher | None = None
+        self._said_elsewhere = False
         self.campaign = self._open(break_lock)
         if self.glyphs.ascii:
             self.add_class("-ascii")
@@ -101,6 +113,11 @@ class LogcacheApp(App[None]):
     def on_mount(self) -> None:
         """Fill the live view (the Log's history, what the readers load) and start the
         pollers; the screen shows it from its first refresh."""
+        self._previous_handlers = signals.install(self.post_message)
+        if self.campaign.read_only:
+            # Before the history is read: a line appended meanwhile shows twice, never not.
+            self._watcher = Watcher(self.campaign)
+            self.set_interval(POLL_S, self._watch)
         try:
             for entry in journal.recent(self.campaign.config.work_dir, JOURNAL_RELOAD):
                 self.live.add_log(entry)
@@ -111,6 +128,7 @@ class LogcacheApp(App[None]):
         self.set_interval(HEARTBEAT_POLL_S, self._poll_parcels)
         self.set_interval(HEARTBEAT_POLL_S, self._poll_machines)
         self._poll_machines()
+        self._load_finished_parcels()
         self._load_diff()
         self._load_results()
         self.log_line(f"opened {self.campaign_path} as {self.operator}" + (" (read-only)" if self.campaign.read_only else ""))
@@ -122,6 +140,7 @@ class LogcacheApp(App[None]):
         return self._main
 
     def on_unmount(self) -> None:
+        signals.restore(self._previous_handlers)
         self._stack.close()
 
     def watch_theme(self, theme: str) -> None:
@@ -160,8 +179,10 @@ class LogcacheApp(App[None]):
             self.log_line(message.line, journal_it=False)
         if message.toast is not None:
             toast = message.toast
-            self.log_line(toast.text)
-            self.notify(toast.text, title=toast.title, timeout=10, severity=toast.severity)
+            # Never about the pane on screen.
+            text = toast.text.removesuffix(SEE_FAILED) if self.main.active_tab == "failed" else toast.text
+            self.log_line(text)
+            self.notify(text, title=toast.title, timeout=10, severity=toast.severity)
 
     def emit(self, event: RunbookEvent) -> None:
         """The runbook's event sink, called in a worker thread: the event is folded here,
@@ -221,6 +242,8 @@ class LogcacheApp(App[None]):
     def _in_thread(self, what: str, work: Work, notify: bool) -> None:
         started = time.monotonic()
         error = ""
+        with self._work_thread_lock:
+            self._work_thread = threading.get_ident()
         try:
             summary = work()
             if summary:
@@ -231,6 +254,9 @@ class LogcacheApp(App[None]):
             error = "stopped; run it again to resume"
         except Exception as exc:  # noqa: BLE001 - never a dead app: the step shows the failure
             error = f"internal error: {describe(exc)}"
+        finally:
+            with self._work_thread_lock:
+                self._work_thread = None
         self.post_message(WorkEnded(what, error, notify, time.monotonic() - started))
 
     def on_work_ended(self, message: WorkEnded) -> None:
@@ -260,16 +286,102 @@ class LogcacheApp(App[None]):
 
     def _poll_parcels(self) -> None:
         """Follow parcels this session is not running (started before a reopen, or by a
-        colleague's backend) through their heartbeats."""
+        colleague's backend) through their heartbeats. A read-only session only reads:
+        the heartbeats update the state in memory and the Validators pane, and the Log
+        gets the driver's lines from the journal rather than its own."""
         campaign = self.campaign
-        if campaign.read_only or self.busy or not any(p.status in UNFINISHED for p in campaign.state.parcels):
+        if self.busy or not any(p.status in UNFINISHED for p in campaign.state.parcels):
             return
 
         def work() -> None:
-            for update in validate.refresh_parcels(campaign):
-                self.emit(update)
+            updates = validate.refresh_parcels(campaign)
+            if not campaign.read_only:
+                for update in updates:
+                    self.emit(update)
+                return
+            with self.live.lock:
+                for update in updates:
+                    self.live.fold(update)
 
         self.run_worker(work, thread=True, group="heartbeats", exclusive=True, exit_on_error=False)
+
+    def _load_finished_parcels(self) -> None:
+        """Bytes and heartbeats of the parcels that ended before this session, once: the
+        Validators pane shows them, not blanks. Set without folding: no Log line each."""
+        campaign = self.campaign
+
+        def work() -> None:
+            updates = queries.finished_parcels(campaign)
+            with self.live.lock:
+                for update in updates:
+                    self.live.parcels.setdefault(update.label, update)
+
+        self.run_worker(work, thread=True, group="parcels", exclusive=True, exit_on_error=False)
+
+    # --- a read-only session follows the driver, and takes over when it is gone ---------
+
+    def _watch(self) -> None:
+        watcher = self._watcher
+        if watcher is None or any(w.group == "watch" and not w.is_finished for w in self.workers):
+            return
+
+        def work() -> None:
+            self.post_message(Watched(watcher.poll()))
+
+        self.run_worker(work, thread=True, group="watch", exit_on_error=False)
+
+    def on_watched(self, message: Watched) -> None:
+        poll = message.poll
+        for entry in poll.entries:
+            self.live.add_log(entry)
+        if poll.took_over:
+            self._became_driver(poll)
+        elif poll.held_by is not None:
+            self._lock_moved(poll.held_by, f"{self.holder} is gone, but the campaign could not be taken over")
+        else:
+            self._lock_moved(poll.lock)
+        if poll.reloaded:
+            self._load_results()
+            if self.live.diff is None:
+                self._load_diff()
+
+    def _lock_moved(self, status: LockStatus, why: str = "") -> None:
+        """Keep naming who drives; say once how to break a lock held from another host."""
+        if status.state is LockState.ELSEWHERE and status.holder is not None:
+            self.holder = f"{status.holder.describe()} on host {status.holder.host}"
+            if not self._said_elsewhere:
+                self._said_elsewhere = True
+                text = (
+                    f"{self.holder} holds the campaign; this host cannot tell whether that session still runs, "
+                    f"so it is never taken over by guessing. If it is gone: logcache tui {self.campaign_path} --break-lock"
+                )
+                self.log_line(text, "warning")
+                self.notify(text, title="read-only", severity="warning", timeout=15)
+            return
+        if status.state is LockState.LIVE and status.holder is not None and status.holder.describe() != self.holder:
+            self.holder = status.holder.describe()
+            text = (why + ": " if why else "") + f"now driven by {self.holder}"
+            self.log_line(text, "warning")
+            self.notify(text, title="read-only", severity="warning")
+
+    def _became_driver(self, poll: Poll) -> None:
+        """The driver is gone and this session holds the lock now: it says so, and its
+        screen becomes the driver's (the header, the footer's work keys)."""
+        gone = "released the campaign" if poll.lock.state is LockState.FREE else "is no longer running"
+        text = f"{self.holder or 'the previous driver'} {gone}: this session took the campaign over and drives it now"
+        self.holder = ""
+        self._watcher = None
+        self.log_line(text)
+        for notice in poll.notices:
+            self.log_line(notice)
+        self.notify(text, title="took over", timeout=10)
+        while self._main is not None and self.screen is not self._main:
+            self.pop_screen()  # the help or a detail: none of them holds work
+        # The read-only screen stays at the bottom of the stack (Textual switches only
+        # pushed screens), drawn over and no longer refreshed.
+        self.main.retire()
+        self._main = MainScreen(self.glyphs)
+        self.push_screen(self._main)
 
     def _poll_machines(self) -> None:
         """The machines an asynchronous submitter's parcels hold, for the Validators pane."""
@@ -325,20 +437,53 @@ class LogcacheApp(App[None]):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.stopping = True
-                self.log_line(f"stopping {self.busy}")
-                self.cancel.set()
-                self.refresh_views()
-                # Polled, not awaited here, so the panes go on updating meanwhile.
-                self.set_interval(0.05, self._exit_when_stopped)
+                self.stop_and_exit()
 
         self.push_screen(ConfirmModal(f"{self.busy} is running. Stop it and quit? The next start resumes it.", yes="Stop and quit", no="Stay"), confirmed)
+
+    def stop_and_exit(self, return_code: int = 0) -> None:
+        """Let the work in flight finish (its cancel event is set), then exit; the state
+        is saved as the campaign closes."""
+        self._exit_code = return_code
+        if not self.busy:
+            self.exit(return_code=return_code)
+            return
+        if self.stopping:
+            return
+        self.stopping = True
+        self.log_line(f"stopping {self.busy}")
+        self.cancel.set()
+        self.refresh_views()
+        # Polled, not awaited here, so the panes go on updating meanwhile.
+        self.set_interval(0.05, self._exit_when_stopped)
 
     def _exit_when_stopped(self) -> None:
         # Only the work matters: heartbeat, diff and results readers are short and
         # write nothing.
         if not any(w.group == "work" and not w.is_finished for w in self.workers):
-            self.exit()
+            self.exit(return_code=self._exit_code)
+
+    # --- stop signals -------------------------------------------------------------------
+
+    def on_stop_signalled(self, message: signals.StopSignalled) -> None:
+        """The first signal lets the work in flight finish, then the app exits 130 with
+        the state saved; a second one stops the work at once (still saved)."""
+        signum = message.signum
+        self._signals += 1
+        if self._signals == 1:
+            self.log_line(f"{signum.name}: letting work in flight finish, then quitting (again to stop now)", "warning")
+            self.stop_and_exit(Exit.INTERRUPTED)
+            return
+        self.log_line(f"{signum.name} again: stopping now", "warning")
+        self._interrupt_work()
+
+    def _interrupt_work(self) -> None:
+        """What a second Ctrl-C does to the CLI's work, done to the work's thread: a
+        KeyboardInterrupt raised in it, which the runbook records as an interruption
+        (the step left pending, its parcels interrupted) before the app exits."""
+        with self._work_thread_lock:
+            if self._work_thread is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._work_thread), ctypes.py_object(KeyboardInterrupt))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):

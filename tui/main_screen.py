@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from logcache.runbook import SPECS, queries
-from logcache.runbook.driver import confirm_manual, run_campaign, run_step
+from logcache.runbook.driver import check_manual_note, confirm_manual, run_campaign, run_step
 from logcache.runbook.steps import recopy_failed, registry_export, validate
 from state.model import StepName
 from tui.detail_screen import DetailLoader, DetailScreen, campaign_detail_loader
@@ -33,10 +33,10 @@ from tui.help_screen import HelpScreen
 from tui.host import Host
 from tui.messages import WorkEnded
 from tui.modals import ConfirmModal, PromptModal
-from tui.widgets.checklist import Checklist
+from tui.widgets.checklist import Checklist, ChecklistLegend
 from tui.widgets.copy_pane import CopyPane
 from tui.widgets.diff_pane import DiffPane
-from tui.widgets.failed_pane import FailedPane
+from tui.widgets.failed_pane import FailedPane, failed_path_loader
 from tui.widgets.lines import set_line
 from tui.widgets.log_pane import LogPane
 from tui.widgets.pane import Pane
@@ -99,6 +99,7 @@ class MainScreen(Screen[None]):
                 for pane in self.panes:
                     with TabPane(pane.TITLE, id=pane.TAB):
                         yield cast(Widget, pane(self.glyphs))  # every pane is a widget
+        yield ChecklistLegend(self.glyphs, id="legend")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -107,6 +108,10 @@ class MainScreen(Screen[None]):
         self.checklist.select(self._current_step())
         self.refresh_panes()
         self.set_interval(REFRESH_S, self.refresh_panes)
+
+    def retire(self) -> None:
+        """Another main screen took this one's place (a take-over): no more refreshes."""
+        self._ready = False
 
     # --- what the screen shows ----------------------------------------------------------
 
@@ -184,8 +189,11 @@ class MainScreen(Screen[None]):
 
     def show_help(self) -> None:
         read_only = self.host.campaign.read_only
+        # A pane's work key works from anywhere, but the help lists it under its pane only.
+        pane_keys = {b.key for pane in PANES for b in pane.help_entries() if isinstance(b, Binding)}
+        everywhere = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and b.key not in pane_keys and not (read_only and b.key == "r")]
         groups: list[tuple[str, list[BindingType]]] = [
-            ("Everywhere", [b for b in MainScreen.BINDINGS if not (read_only and isinstance(b, Binding) and b.key == "r")]),
+            ("Everywhere", list(everywhere)),
             ("Checklist", list(Checklist.BINDINGS)),
             *((f"{i} {pane.TITLE}", pane.help_entries()) for i, pane in enumerate(PANES, 1)),
             ("In tables", list(KeyedTable.BINDINGS) + [Binding("up,down,pageup,pagedown", "", "Move"), Binding("enter", "", "Open the row")]),
@@ -196,10 +204,12 @@ class MainScreen(Screen[None]):
             "  tab            next pane or widget",
             "",
             "[b]Notifications[/b]",
-            "  When a copy, a validation, a re-copy or run all ends, the terminal bell rings",
-            "  and a desktop notification is sent (OSC 9 and OSC 777; in tmux, set",
-            "  allow-passthrough on). Every event is kept in the work dir's events.jsonl:",
-            "  `logcache log CAMPAIGN` prints it.",
+            # One line per paragraph: the help wraps it to the screen.
+            (
+                "  When a copy, a validation, a re-copy or run all ends, the terminal bell rings and a desktop notification"
+                " is sent (OSC 9 and OSC 777; in tmux, set allow-passthrough on)."
+            ),
+            "  Every event is kept in the work dir's events.jsonl: `logcache log CAMPAIGN` prints it.",
         ]
         if read_only:
             notes.insert(0, f"[b]Read-only[/b]: {escape(self.host.holder)} drives this campaign; no key starts work.\n")
@@ -244,7 +254,7 @@ class MainScreen(Screen[None]):
         self.open_detail(message.pair)
 
     def on_failed_pane_path_chosen(self, message: FailedPane.PathChosen) -> None:
-        self.app.notify(f"{message.url}\n{message.text}", title="failed path", timeout=10)
+        self.open_detail(message.url, failed_path_loader(self.host.campaign))
 
     def open_detail(self, pair: str, load: DetailLoader | None = None) -> None:
         self.app.push_screen(DetailScreen(pair, load or campaign_detail_loader(self.host.campaign)))
@@ -269,7 +279,10 @@ class MainScreen(Screen[None]):
                 elif continue_run_all:
                     host.log_line(f"run all: waiting at {SPECS[name].title}; Enter on it when it is done")
 
-            self.app.push_screen(PromptModal(prompt.question, placeholder=prompt.placeholder), noted)
+            # The library's check of the note, asked before the dialog closes: a refusal
+            # shows in it, and the operator types again.
+            check = partial(check_manual_note, campaign.config, name)
+            self.app.push_screen(PromptModal(prompt.question, placeholder=prompt.placeholder, check=check, needed=f"an answer ({prompt.placeholder})"), noted)
             return
 
         def work() -> str:

@@ -13,8 +13,8 @@ import shlex
 import tempfile
 from pathlib import Path
 
-from logcache.catalog import Transaction
 from logcache.catalog.documents import CatalogSourceError, decode_page, parse_listing
+from logcache.catalog.files import Transaction
 from logcache.hooks.runner import HookFailed, run_hook
 from logcache.hooks.template import render
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from logcache.catalog import FileCatalog, Transaction
+from logcache.catalog.files import FileCatalog, Transaction
 from logcache.errors import LogcacheError, UsageError
 from logcache.storage.base import ObjectInfo, Store
 
@@ -69,6 +69,12 @@ class _Listing:
 
     def copy_from(self, source: Store, source_key: str, key: str, size: int | None = None) -> None:
         raise UsageError("a catalog listing is read-only")
+
+    def full_checksum(self, key: str) -> str | None:
+        return None
+
+    def etag_is_md5(self, key: str) -> bool:
+        return True
 
 
 def decode_page(data: bytes, origin: str) -> tuple[list[Listed], Any]:

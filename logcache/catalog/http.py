@@ -17,8 +17,8 @@ import urllib.request
 from urllib.parse import urljoin, urlsplit
 
 from logcache import __version__
-from logcache.catalog import Transaction
 from logcache.catalog.documents import CatalogSourceError, Listed, decode_page, parse_listing
+from logcache.catalog.files import Transaction
 
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 MAX_PAGES = 10_000

@@ -218,7 +218,7 @@ def print_json(body: dict[str, Any], *, indent: int | None = 2) -> None:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _leave_the_terminal() -> None:
+def leave_the_terminal() -> None:
     """After a hangup the terminal is gone and every write to it fails (EIO), which would
     turn a clean stop into an error; output meant for it goes nowhere instead. Output to
     a pipe or a file still goes there."""
@@ -241,7 +241,7 @@ def graceful_stop(say: Callable[[str], None]) -> Iterator[threading.Event]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            _leave_the_terminal()
+            leave_the_terminal()
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()

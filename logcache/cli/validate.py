@@ -30,7 +30,7 @@ from logcache.progress_render import StatusLine, human_bytes
 from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.steps import validate
 from logcache.validation import ResultRow
-from logcache.validation.backends import BACKENDS
+from logcache.validation.backends.registry import BACKENDS
 from logcache.validation.orchestrate import ParcelUpdate, plan_parcels
 from logcache.validation.orphans import guard_job
 from logcache.validation.parcel import run_parcel

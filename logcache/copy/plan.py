@@ -43,13 +43,6 @@ def comparable_etag(etag: str) -> bool:
     return bool(etag) and "-" not in etag
 
 
-def _etag_is_md5(store: Store, key: str) -> bool:
-    # A single-part ETag is an MD5 unless the object is encrypted with KMS or a customer
-    # key (only S3 stores can tell; they ask the object itself).
-    check = getattr(store, "etag_is_md5", None)
-    return check is None or bool(check(key))
-
-
 def content_digest(store: Store, key: str) -> str:
     """SHA-256 of the object's bytes, read from the store."""
     digest = hashlib.sha256()
@@ -57,11 +50,6 @@ def content_digest(store: Store, key: str) -> str:
         while chunk := f.read(READ_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _full_checksum(store: Store, key: str) -> str | None:
-    checksum = getattr(store, "full_checksum", None)  # only stores with additional checksums
-    return checksum(key) if checksum is not None else None
 
 
 def content_equal(source: Store, a: ObjectInfo, destination: Store, b: ObjectInfo) -> bool:
@@ -76,10 +64,10 @@ def content_equal(source: Store, a: ObjectInfo, destination: Store, b: ObjectInf
     # Equal opaque ETags (SSE-KMS, SSE-C) still name one object's bytes; unequal ones
     # prove a difference only when both are MD5s.
     both = comparable_etag(a.etag) and comparable_etag(b.etag)
-    if both and (a.etag == b.etag or (_etag_is_md5(source, a.key) and _etag_is_md5(destination, b.key))):
+    if both and (a.etag == b.etag or (source.etag_is_md5(a.key) and destination.etag_is_md5(b.key))):
         return a.etag == b.etag
     if a.etag or b.etag:  # an S3 side: a checksum the server keeps saves reading the bytes
-        ours, theirs = _full_checksum(source, a.key), _full_checksum(destination, b.key)
+        ours, theirs = source.full_checksum(a.key), destination.full_checksum(b.key)
         if ours and theirs and ours.split(":", 1)[0] == theirs.split(":", 1)[0]:
             return ours == theirs
     return content_digest(source, a.key) == content_digest(destination, b.key)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from logcache.campaign import Campaign
 from logcache.catalog import open_catalog
-from logcache.errors import UsageError
 from logcache.stores import open_destination, open_logs, open_results, open_source
-from logcache.validation.backends import BACKENDS, Job, check_command_template, validate_dask_scheduler
+from logcache.validation.backends.base import ParcelJob
+from logcache.validation.backends.registry import backend_named
 from state.config import CampaignConfig
 
 
@@ -20,11 +20,6 @@ def check_locations(campaign: Campaign) -> None:
         opened(config)
 
 
-def check_backend(config: CampaignConfig, backend: str, jobs: list[Job], force: bool) -> None:
+def check_backend(config: CampaignConfig, backend: str, jobs: list[ParcelJob], force: bool) -> None:
     """Refuse a backend that cannot run `jobs` before anything starts."""
-    if backend == "dask":
-        validate_dask_scheduler(config.validation.scheduler)
-    elif backend == "command":
-        check_command_template(config, jobs, force)
-    elif backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    backend_named(backend).check(config, jobs, force)

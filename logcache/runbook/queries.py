@@ -20,9 +20,11 @@ from logcache.stores import open_destination, open_results, open_source
 from logcache.validation.aggregate import aggregate_rows, pair_dataset
 from logcache.validation.detail import PairDetail, render_detail
 from logcache.validation.detail import pair_detail as detail_of
+from logcache.validation.heartbeat import read_heartbeats
 from logcache.validation.jobs import MachineUsage, default_book, held_machines
+from logcache.validation.orchestrate import ParcelUpdate
 from logcache.validation.result import ResultRow
-from state.model import CampaignState, CopyStatus, Resolution, StepName, StepStatus
+from state.model import CampaignState, CopyStatus, ParcelStatus, Resolution, StepName, StepStatus
 
 
 def transactions(campaign: Campaign) -> list[Transaction]:
@@ -163,3 +165,18 @@ def plan_copy(
         dry_run=True,
         on_event=on_event,
     )
+
+
+def finished_parcels(campaign: Campaign) -> list[ParcelUpdate]:
+    """The parcels that ended (done or failed) as their last heartbeat tells them (bytes,
+    tasks, the beat's time), with the status the state records: what a reopened app shows
+    of validation that ran before. Unfinished parcels are followed by `refresh_parcels`."""
+    ended = [p for p in campaign.state.parcels if p.status in (ParcelStatus.DONE, ParcelStatus.FAILED)]
+    if not ended:
+        return []
+    beats = read_heartbeats(open_results(campaign.config))
+    return [
+        ParcelUpdate.of(p.parcel_id, p.backend, p.job_id, p.status, beat, beat.total, beat.bytes_total)
+        for p in ended
+        if (beat := beats.get(p.parcel_id)) is not None
+    ]

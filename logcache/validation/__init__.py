@@ -5,8 +5,10 @@ Where each part lives:
   parcels, and grouped into units (a shard's whole tasks, or one sub-task).
 - `parcel`: running units in this process: one unit (what a pool or Dask worker runs),
   or a whole parcel under its heartbeat (what a command-backend job runs).
-- `backends`: where units run: this process or a local process pool, Dask, or the
-  operator's command (one job per parcel).
+- `backends/`: where units run: this process or a local process pool, Dask, or the
+  operator's command (one job per parcel); one module each, chosen by name only in
+  `backends/registry.py`.
+- `jobs`: the command backend's asynchronous submitter and its parcels' job records.
 - `orphans`: pool workers die with their parent, even on SIGKILL.
 - `heartbeat`: a running parcel's `status/<parcel>.json`, written and read.
 - `orchestrate`: the parent's side: start the parcels, watch heartbeats, gather results.

@@ -14,7 +14,7 @@ backend. For each parcel, in order:
    one present at submission), when every pair it validates has a result in the results
    store, or when `status` (every `status_every_s`) names an end state.
 4. `logs` (if set) fetches the job's output into `jobs/parcel-<label>.log` for the
-   missing-path scan (`MISSING_PATH_PREFIX`); `scale_down` (if set) gives the machines back, exactly
+   missing-path scan (`errors.missing_paths`); `scale_down` (if set) gives the machines back, exactly
    once per hold: on done, failed, or an operator's cancel (`cancel_parcels`).
 
 Quitting (the `cancel` event, Ctrl-C, a crash) leaves submitted jobs running and their
@@ -34,21 +34,20 @@ import threading
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from logcache.errors import MISSING_PATH_PREFIX, ConfigError, LogcacheError, StorageError
+from logcache.errors import ConfigError, LogcacheError, StorageError, missing_paths
 from logcache.hooks.runner import HookFailed, LineSink, display_line, hook_cwd, jobs_dir, run_hook
 from logcache.hooks.template import Value, render
 from logcache.storage import Store
 from logcache.stores import open_results
-from logcache.validation.backends import POLL_S, Job, JobEnd, JobStarted, Started, Watch
-from logcache.validation.heartbeat import Heartbeat, read_heartbeats
+from logcache.validation.backends.base import POLL_S, JobEnd, JobStarted, ParcelJob, Started, Watch
+from logcache.validation.heartbeat import Heartbeat, HeartbeatState, read_heartbeats
 from logcache.validation.result import utc_now
 from state.config import CampaignConfig
 
-# Spark ends a missing-path message with ";" after the URL (`s3a://bucket/cache/ID;`).
-_MISSING = re.compile(re.escape(MISSING_PATH_PREFIX) + r"([^\s;]+)")
 # What a `status` command may print as the first word of its last line. Kubernetes
 # (`.status.conditions[0].type`), Slurm (`sacct -o State`) and plain words are all covered;
 # anything else means "not ended yet".
@@ -56,7 +55,16 @@ DONE_WORDS = frozenset({"complete", "completed", "succeeded", "success", "succes
 FAILED_WORDS = frozenset(
     {"failed", "failure", "error", "cancelled", "canceled", "timeout", "out_of_memory", "node_fail", "boot_fail", "deadline", "preempted", "killed", "lost"}
 )
-DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
+
+
+class JobOutcome(StrEnum):
+    """How a parcel's job ended, as its record keeps it ("" while it runs: the records
+    are plain data, and TOML has no null)."""
+
+    RUNNING = ""
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class ParcelRecord:
     up_at: str = ""  # machines held since (scale-up started); "" once scaled down
     machine_s: float = 0.0  # seconds of holds already ended
     ended_at: str = ""
-    outcome: str = ""  # "" while the job runs | done | failed | cancelled
+    outcome: JobOutcome = JobOutcome.RUNNING
     error: str = ""  # one line
 
     @property
@@ -81,7 +89,11 @@ class ParcelRecord:
 
     @property
     def ended(self) -> bool:
-        return bool(self.outcome)
+        return self.outcome is not JobOutcome.RUNNING
+
+    def __post_init__(self) -> None:
+        # A record read back from its book carries the outcome as a plain string.
+        object.__setattr__(self, "outcome", JobOutcome(self.outcome))
 
     def to_dict(self) -> dict[str, str | int | float]:
         return asdict(self)
@@ -144,7 +156,7 @@ def default_book(config: CampaignConfig) -> JsonRecordBook:
     return JsonRecordBook(jobs_dir(config) / "parcels.json")
 
 
-def run_key(jobs: list[Job], force: bool) -> str:
+def run_key(jobs: list[ParcelJob], force: bool) -> str:
     """A validation run's identity: the same plan run again is the same run."""
     digest = hashlib.sha256(repr((force, [(j.label, j.parcel, j.parcel_count, j.args) for j in jobs])).encode())
     return digest.hexdigest()[:16]
@@ -169,7 +181,7 @@ def held_machines(config: CampaignConfig, records: dict[str, ParcelRecord], now:
 
 
 def _age_s(iso: str, now: datetime) -> float:
-    return max(0.0, (now - datetime.fromisoformat(iso.replace("Z", "+00:00"))).total_seconds())
+    return max(0.0, (now - datetime.fromisoformat(iso)).total_seconds())
 
 
 class Submitter:
@@ -223,7 +235,7 @@ class Submitter:
         command = render(name, template, self._values(record, **more))
         sink = self.on_line
         if on_line is None and sink is not None:
-            on_line = lambda line: sink(f"[{record.label} {name}] {line}")  # noqa: E731
+            on_line = lambda line: sink(f"[{record.label} {name}] {line}")
         run = run_hook(
             name, command, log_path=jobs_dir(self.config) / log, on_line=on_line, pattern=pattern,
             timeout_s=self.settings.hook_timeout_s, cancel=self.cancel, append=append, cwd=hook_cwd(self.config),
@@ -257,7 +269,7 @@ class Submitter:
         held = _age_s(record.up_at, datetime.now(UTC))
         return self._put(replace(record, up_at="", machine_s=record.machine_s + held))
 
-    def _submit(self, job: Job, record: ParcelRecord, force: bool) -> ParcelRecord:
+    def _submit(self, job: ParcelJob, record: ParcelRecord, force: bool) -> ParcelRecord:
         template = self.settings.submit
         assert template is not None and self.settings.job_id_pattern is not None
         if "{image}" in template and not self.image:
@@ -292,7 +304,7 @@ class Submitter:
 
     # -- the run -------------------------------------------------------------------
 
-    def run(self, jobs: list[Job], *, force: bool, watch: Watch, started: Started, run: str | None = None) -> list[JobEnd]:
+    def run(self, jobs: list[ParcelJob], *, force: bool, watch: Watch, started: Started, run: str | None = None) -> list[JobEnd]:
         if not self.settings.submit:
             raise ConfigError("the asynchronous command backend needs [validation] submit and job_id_pattern")
         key = run or run_key(jobs, force)
@@ -314,7 +326,7 @@ class Submitter:
             if record.ended and record.holding:
                 self._scale_down(record)
 
-    def _adopt(self, job: Job, key: str) -> ParcelRecord:
+    def _adopt(self, job: ParcelJob, key: str) -> ParcelRecord:
         """This run's record of the job's parcel: a fresh one, or the one a previous
         process of the same run left (followed, never submitted again)."""
         record = self.records.get(job.label)
@@ -346,7 +358,7 @@ class Submitter:
     def _cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
 
-    def _follow(self, jobs: list[Job], force: bool, watch: Watch) -> None:
+    def _follow(self, jobs: list[ParcelJob], force: bool, watch: Watch) -> None:
         by_label = {job.label: job for job in jobs}
         next_status = 0.0
         while True:
@@ -361,24 +373,26 @@ class Submitter:
             with_results = self._pairs_with_results() if slow_check and not force else set()
             for record in live:
                 outcome, error = self._outcome(record, beats.get(record.label), by_label[record.label], with_results, slow_check)
-                if outcome:
+                if outcome is not JobOutcome.RUNNING:
                     self._end(record, outcome, error)
             if slow_check:
                 next_status = time.monotonic() + self.settings.status_every_s
             watch()
             time.sleep(POLL_S)
 
-    def _outcome(self, record: ParcelRecord, beat: Heartbeat | None, job: Job, with_results: set[tuple[str, str]], slow_check: bool) -> tuple[str, str]:
-        if beat is not None and beat.started_at != record.beat_before and beat.state in (DONE, FAILED):
-            return beat.state, "" if beat.state == DONE else f"parcel {record.label} failed (its heartbeat says so; see its job's log)"
+    def _outcome(self, record: ParcelRecord, beat: Heartbeat | None, job: ParcelJob, with_results: set[tuple[str, str]], slow_check: bool) -> tuple[JobOutcome, str]:
+        if beat is not None and beat.started_at != record.beat_before and beat.state is not HeartbeatState.RUNNING:
+            if beat.state is HeartbeatState.DONE:
+                return JobOutcome.DONE, ""
+            return JobOutcome.FAILED, f"parcel {record.label} failed (its heartbeat says so; see its job's log)"
         pairs = {(t.dataset, t.validation) for t in job.parcel.tasks}
         if with_results and pairs <= with_results:
-            return DONE, ""
+            return JobOutcome.DONE, ""
         if slow_check and self.settings.status and record.job_id and record.job_id != "unknown":
             return self._status(record)
-        return "", ""
+        return JobOutcome.RUNNING, ""
 
-    def _status(self, record: ParcelRecord) -> tuple[str, str]:
+    def _status(self, record: ParcelRecord) -> tuple[JobOutcome, str]:
         lines: list[str] = []
         assert self.settings.status is not None
         try:
@@ -387,13 +401,13 @@ class Submitter:
             # A scheduler that cannot answer now may answer next time; heartbeats still count.
             if self.on_line is not None:
                 self.on_line(f"[{record.label} status] {exc}")
-            return "", ""
+            return JobOutcome.RUNNING, ""
         word = re.sub(r"[^a-z_]", "", lines[-1].split()[0].lower()) if lines else ""
         if word in DONE_WORDS:
-            return DONE, ""
+            return JobOutcome.DONE, ""
         if word in FAILED_WORDS:
-            return FAILED, f"job {record.job_id} of parcel {record.label} ended {lines[-1][:120]} (its scheduler's status)"
-        return "", ""
+            return JobOutcome.FAILED, f"job {record.job_id} of parcel {record.label} ended {lines[-1][:120]} (its scheduler's status)"
+        return JobOutcome.RUNNING, ""
 
     def _pairs_with_results(self) -> set[tuple[str, str]]:
         """(dataset, validation) of every whole or merged result in the results store."""
@@ -403,7 +417,7 @@ class Submitter:
             return set()
         return {(parts[-3], parts[-2]) for key in keys if len(parts := key.split("/")) >= 3}
 
-    def _end(self, record: ParcelRecord, outcome: str, error: str) -> None:
+    def _end(self, record: ParcelRecord, outcome: JobOutcome, error: str) -> None:
         record = self._put(replace(record, outcome=outcome, ended_at=utc_now(), error=error))
         if self.settings.logs and record.job_id and record.job_id != "unknown":
             try:
@@ -413,13 +427,13 @@ class Submitter:
                     self.on_line(f"[{record.label} logs] {exc}")
         self._scale_down(record)
 
-    def _end_of(self, job: Job) -> JobEnd:
+    def _end_of(self, job: ParcelJob) -> JobEnd:
         record = self.records[job.label]
         log = jobs_dir(self.config) / f"parcel-{job.label}.log"
         missing: tuple[str, ...] = ()
         if log.exists():
-            missing = tuple(dict.fromkeys(_MISSING.findall(log.read_text(errors="replace"))))
-        ok = record.outcome == DONE
+            missing = tuple(missing_paths(log.read_text(errors="replace")))
+        ok = record.outcome is JobOutcome.DONE
         return JobEnd(job.label, record.job_id, ok, "" if ok else record.error or f"parcel {job.label} {record.outcome}", missing, str(log) if log.exists() else "")
 
     # -- the operator's cancel -------------------------------------------------------
@@ -438,7 +452,7 @@ class Submitter:
                     self._hook("cancel", self.settings.cancel, record, f"parcel-{record.label}.cancel.log")
                 except HookFailed as exc:
                     error = f"cancelled by the operator; {exc}"
-            record = self._put(replace(record, outcome=CANCELLED, ended_at=utc_now(), error=error))
+            record = self._put(replace(record, outcome=JobOutcome.CANCELLED, ended_at=utc_now(), error=error))
             self._scale_down(record)
             done.append(record.label)
         if self.scale_failures:
@@ -448,7 +462,7 @@ class Submitter:
 
 def run_async(
     config: CampaignConfig,
-    jobs: list[Job],
+    jobs: list[ParcelJob],
     *,
     force: bool,
     watch: Watch,
@@ -459,7 +473,7 @@ def run_async(
     image: str = "",
     run: str | None = None,
 ) -> list[JobEnd]:
-    """`run_jobs` for `[validation] submit`: same arguments and result, plus where the
+    """`CommandBackend.run` for `[validation] submit`: the same jobs and result, plus where the
     records live, where hook output goes, and the image tag for `{image}`."""
     submitter = Submitter(config, book or default_book(config), on_line=on_line, cancel=cancel, image=image)
     return submitter.run(jobs, force=force, watch=watch, started=started, run=run)

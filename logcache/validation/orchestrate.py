@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, owner_of
-from logcache.errors import MISSING_PATH_PREFIX, LogcacheError
+from logcache.errors import LogcacheError, missing_paths
 from logcache.storage import Store
 from logcache.stores import open_results
 from logcache.validation import KIND_OF, ResultRow, latest_results, read_results
-from logcache.validation.backends import Job, JobEnd, JobStarted, run_jobs
+from logcache.validation.backends.base import JobEnd, JobStarted, ParcelJob, RunOptions
+from logcache.validation.backends.registry import backend_named
 from logcache.validation.heartbeat import Heartbeat, HeartbeatState, read_heartbeats
 from logcache.validation.plan import Parcel, filter_by_name, plan
 from logcache.validation.predict import forecast, write_predictions
@@ -97,7 +98,7 @@ class ValidationRun:
 @dataclass
 class _Watcher:
     results: Store
-    jobs: dict[str, Job]
+    jobs: dict[str, ParcelJob]
     since: str  # heartbeats older than this run are an earlier run's
     stale_s: float
     on_event: Callable[[ParcelUpdate], None] | None
@@ -133,7 +134,7 @@ def plan_parcels(entries: list[CacheEntry], count: int, balance: str, names: lis
     return plan(filter_by_name(entries, names) if names else entries, count, balance)
 
 
-def jobs_for(config: CampaignConfig, parcels: list[Parcel], balance: str, names: list[str] | None, prefix: str = "") -> list[Job]:
+def jobs_for(config: CampaignConfig, parcels: list[Parcel], balance: str, names: list[str] | None, prefix: str = "") -> list[ParcelJob]:
     args: tuple[str, ...] = ()
     if balance != config.validation.balance:
         args += ("--balance", balance)
@@ -142,7 +143,7 @@ def jobs_for(config: CampaignConfig, parcels: list[Parcel], balance: str, names:
     args += s3_overrides(config)
     if config.validation.worker_memory is not None and config.validation.worker_memory != load_config(config.path).validation.worker_memory:
         args += ("--worker-memory", str(config.validation.worker_memory))
-    return [Job(p, f"{prefix}{p.parcel_id}", len(parcels), args) for p in parcels if p.tasks]
+    return [ParcelJob(p, f"{prefix}{p.parcel_id}", len(parcels), args) for p in parcels if p.tasks]
 
 
 def s3_overrides(config: CampaignConfig) -> tuple[str, ...]:
@@ -181,13 +182,12 @@ def validate(
     except LogcacheError:
         pass  # the log cannot be sampled: the run itself reports why, in its rows
     results = open_results(config)
-    since = utc_now()
-    if backend == "command" and config.submitter.submit:
-        from logcache.validation.jobs import submitted_since  # it builds on the backends
-
-        since = min(since, submitted_since(config, [j.label for j in jobs]) or since)
+    chosen = backend_named(backend)
+    now = utc_now()
+    since = min(now, chosen.resumed_since(config, jobs) or now)
     watcher = _Watcher(results, {j.label: j for j in jobs}, since, config.validation.heartbeat_stale_s, on_event)
-    ends = run_jobs(config, jobs, backend=backend, force=force, watch=watcher.poll, started=watcher.started, cancel=cancel, image=image, on_line=on_line)
+    options = RunOptions(force, watcher.poll, watcher.started, cancel, image, on_line)
+    ends = chosen.run(config, jobs, options)
     watcher.ended(ends)
     pairs = {(t.dataset, t.validation) for p in parcels for t in p.tasks}
     latest = latest_results(read_results(results))
@@ -201,8 +201,8 @@ def found_paths(entries: list[CacheEntry], rows: list[ResultRow], ends: list[Job
     found: dict[str, FoundPath] = {}
     for row in rows:
         if row.error_kind == "missing-path":
-            url = row.error.removeprefix(MISSING_PATH_PREFIX)
-            found.setdefault(url, FoundPath(url, FailedPathOrigin.VALIDATION, entry_name(row.dataset, KIND_OF[row.validation])))
+            for url in missing_paths(row.error):
+                found.setdefault(url, FoundPath(url, FailedPathOrigin.VALIDATION, entry_name(row.dataset, KIND_OF[row.validation])))
     for end in ends:
         for url in end.missing_paths:
             found.setdefault(url, FoundPath(url, FailedPathOrigin.JOB_LOG, owner_of(entries, url)))

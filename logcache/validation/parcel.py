@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from logcache.datomic.logop import TRange
 from logcache.entries import CSV_NAME, CacheEntry, read_entries
-from logcache.errors import MISSING_PATH_PREFIX, LogcacheError
+from logcache.errors import LogcacheError, missing_paths
 from logcache.storage import Store
 from logcache.stores import open_destination, open_logs, open_results
 from logcache.validation.budget import Budget, budget_of
@@ -46,7 +46,7 @@ class ParcelOutcome:
 
     @property
     def missing_paths(self) -> list[str]:
-        return [r.error.removeprefix(MISSING_PATH_PREFIX) for r in self.rows if r.error_kind == "missing-path"]
+        return [url for r in self.rows if r.error_kind == "missing-path" for url in missing_paths(r.error)]
 
 
 @dataclass(frozen=True)

@@ -354,7 +354,7 @@ async def test_the_detail_screen_shows_the_library_detail(validated: Path) -> No
 
 
 async def test_stop_and_quit_mid_validation_is_quick_and_the_reopened_panes_agree(copied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from logcache.validation import backends
+    from logcache.validation.backends import local as backends
     from tui.modals import ConfirmModal
 
     # Validation of this small world can end before the quit is asked: each unit takes
@@ -477,3 +477,16 @@ async def test_the_recopy_toasts_come_from_step_events_even_with_no_refresh_in_b
         await pilot.pause(0.1)
         assert ("re-copy of failed paths failed: the destination refused; see 3 Failed", "error") in said
         await pilot.press("q")
+
+
+async def test_help_lists_a_panes_work_keys_under_that_pane_not_everywhere(world: Path) -> None:
+    app = LogcacheApp(world)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        shown = str(app.screen.query_one("#help-text").render())
+        everywhere = shown.split("Everywhere", 1)[1].split("Checklist", 1)[0]
+        for work in ("Re-copy failed", "Export PR", "Apply PR", "Split stuck"):
+            assert work not in everywhere, work
+            assert work in shown, work
+        assert "Run all" in everywhere

@@ -122,11 +122,11 @@ hourly_cost = 0.4
 
 
 def parcel_jobs(labels: list[str]) -> list:
-    from logcache.validation.backends import Job
+    from logcache.validation.backends import ParcelJob
     from logcache.validation.plan import Parcel, Task
 
     return [
-        Job(Parcel(i, (Task(f"raw-db{i}-s0", "log", "log-validation", 0, 1, 100),)), label, len(labels))
+        ParcelJob(Parcel(i, (Task(f"raw-db{i}-s0", "log", "log-validation", 0, 1, 100),)), label, len(labels))
         for i, label in enumerate(labels)
     ]
 

@@ -58,6 +58,8 @@ class Checklist(Vertical):
 
     def watch_collapsed(self, collapsed: bool) -> None:
         self.set_class(collapsed, "-collapsed")
+        # The screen shows the icons' legend (ChecklistLegend) while only icons show.
+        self.screen.set_class(collapsed, "-checklist-collapsed")
         self._prompts.clear()
         if self._state is not None:
             self.refresh_from(self._state)
@@ -102,3 +104,18 @@ class Checklist(Vertical):
         event.stop()
         if event.option.id:
             self.post_message(self.StepChosen(StepName(event.option.id)))
+
+
+class ChecklistLegend(Static):
+    """One line saying what the collapsed checklist's icons mean; shown by the screen
+    while the checklist is collapsed."""
+
+    SCOPED_CSS = False  # its rule names the screen's class
+    DEFAULT_CSS = """
+    ChecklistLegend { display: none; height: 1; padding: 0 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
+    .-checklist-collapsed ChecklistLegend { display: block; }
+    """
+
+    def __init__(self, glyphs: Glyphs, *, id: str | None = None) -> None:
+        shown = (StepStatus.PENDING, StepStatus.RUNNING, StepStatus.DONE, StepStatus.FAILED, StepStatus.SKIPPED)
+        super().__init__("  ".join(f"{glyphs.steps[s]} {s.value}" for s in shown), id=id, markup=False)

@@ -19,7 +19,7 @@ from tui.live import Live
 from tui.statuses import RowStatus
 from tui.widgets.lines import set_line
 from tui.widgets.pane import PaneDefaults
-from tui.widgets.table import KeyedTable, styled
+from tui.widgets.table import KeyedTable, Number, styled
 
 FAILED = (RowStatus.FAILED, RowStatus.CONFLICT)
 
@@ -43,6 +43,7 @@ class CopyPane(PaneDefaults, Vertical):
         self._known: dict[str, DatasetState] = {}
         self._shape: tuple[object, ...] = ()
         self._counts = (0, 0)
+        self._objects = 0  # the whole copy's objects
         self._state: CampaignState | None = None
         self._live: Live | None = None
 
@@ -63,7 +64,7 @@ class CopyPane(PaneDefaults, Vertical):
         total = lr.objects_total if lr else (ds.objects if ds else 0)
         done = total if status == RowStatus.VERIFIED else (lr.objects_done if lr else 0)
         size = lr.bytes_total if lr else (ds.bytes if ds else 0)
-        return (name, styled(status), f"{done:,}/{total:,}", human_bytes(size))
+        return (name, styled(status), Number(f"{done:,}/{total:,}", total), Number(human_bytes(size), size))
 
     def _status(self, name: str, live: Live) -> StrEnum:
         lr, ds = live.datasets.get(name), self._known.get(name)
@@ -88,6 +89,7 @@ class CopyPane(PaneDefaults, Vertical):
             table.sync((n, cells) for n in names if (cells := self._cells(n, live)) is not None)
             verified = sum(d.copy_status is CopyStatus.VERIFIED for d in state.datasets)
             self._counts = (verified, len(state.datasets))
+            self._objects = sum(d.objects for d in state.datasets)
         else:
             table.refresh_visible(lambda key: self._cells(key, live))
         self._summarise(state, live)
@@ -97,10 +99,16 @@ class CopyPane(PaneDefaults, Vertical):
         flag = "  (failures only)" if self.failures_only else ""
         p, g = live.copy, self.glyphs
         summary, line2 = self.query_one("#copy-summary", Static), self.query_one("#copy-bar", Static)
-        if p is None:
+        step = state.step(StepName.COPY)
+        recopying = state.step(StepName.RECOPY_FAILED).status is StepStatus.RUNNING
+        # The whole copy, also while and after a re-copy reports its own (smaller)
+        # progress: that one is a suffix while it runs.
+        partial = p is not None and step.status is not StepStatus.RUNNING and (recopying or p.objects_total < self._objects)
+        if p is None or partial:
             verified, total = self._counts
-            step = state.step(StepName.COPY)
             note = f"  {g.separator} copy {step.status.value}" + (f": {step.note}" if step.note and step.status is not StepStatus.DONE else "")
+            if p is not None and recopying:
+                note += f"  {g.separator} re-copy {p.objects_done:,}/{p.objects_total:,} objects"
             set_line(summary, f"{verified:,}/{total:,} datasets verified{note}{flag}")
             set_line(line2, bar(verified, max(total, 1), min(width, 60), g))
             return

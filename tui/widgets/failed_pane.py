@@ -1,9 +1,11 @@
 """The Failed pane: every failed path (with its dataset and the error) and every invalid
-pair of the latest validation; Enter on an invalid pair opens its detail."""
+pair of the latest validation; Enter opens the detail of either, `y` copies the path or
+the pair."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shlex
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -13,6 +15,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from logcache.campaign import Campaign
+from logcache.runbook import queries
 from logcache.runbook.queries import ResultRow
 from state.model import CampaignState, FailedPath, FailedPathOrigin, Resolution
 from tui.glyphs import Glyphs
@@ -22,6 +26,9 @@ from tui.widgets.pane import PaneDefaults
 from tui.widgets.table import KeyedTable, styled
 
 PAIR_PREFIX = "pair:"
+CELL_PADDING = 2  # DataTable's cell padding, both sides
+SCROLLBAR = 2
+MIN_ERROR = 10
 
 
 def path_error(fp: FailedPath, reasons: dict[str, str]) -> str:
@@ -30,6 +37,55 @@ def path_error(fp: FailedPath, reasons: dict[str, str]) -> str:
     if reasons.get(fp.dataset_name):
         return reasons[fp.dataset_name]
     return {FailedPathOrigin.COPY: "copy failed", FailedPathOrigin.DISCOVER: "path does not exist at the source"}.get(fp.origin, "missing at the destination")
+
+
+def failed_path_loader(campaign: Campaign) -> Callable[[str], list[str]]:
+    """A failed path in full, for the detail screen: where it was found, what became of
+    it, the error and the command that fixes it."""
+
+    def load(url: str) -> list[str]:
+        state = campaign.state
+        fp = state.failed_path(url)
+        if fp is None:
+            return [f"{url}: no longer a failed path of this campaign"]
+        reasons = {d.name: d.reason for d in state.datasets if d.reason}
+        dataset = fp.dataset_name or "-"
+        lines = [
+            f"path:       {fp.url}",
+            f"dataset:    {dataset}",
+            f"found by:   {fp.origin} at {fp.found_at}",
+            f"resolution: {fp.resolution.value}",
+            f"error:      {path_error(fp, reasons)}",
+        ]
+        c = shlex.quote(str(campaign.config.path))
+        if fp.resolution in (Resolution.OPEN, Resolution.RECOPIED) and fp.dataset_name:
+            pairs = ",".join(queries.pairs_of(campaign, [fp.dataset_name])) or fp.dataset_name
+            lines += [
+                "",
+                "c in the app re-copies the failed paths and re-validates their datasets; from a shell:",
+                f"fix: logcache copy {c} --only {shlex.quote(fp.dataset_name)} && logcache validate {c} --force --filter-by-name {shlex.quote(pairs)}",
+            ]
+        elif fp.resolution is Resolution.OPEN:
+            lines += ["", "c in the app re-copies the failed paths; from a shell:", f"fix: logcache run {c}"]
+        return lines
+
+    return load
+
+
+def fit_errors(rows: list[tuple[str, Sequence[object]]], width: int, headers: Sequence[int]) -> list[tuple[str, Sequence[object]]]:
+    """The rows with their error (the third cell) cut to the room the other columns
+    leave (each as wide as its header, `headers`, or its widest cell), so the path,
+    last, is whole whenever the pane is wide enough for it; the detail screen (Enter)
+    shows the whole error."""
+    if not rows or width <= 0:
+        return rows
+    others = sum(max(headers[i], *(len(str(cells[i])) for _, cells in rows)) + CELL_PADDING for i in (0, 1, 3, 4))
+    room = max(width - others - CELL_PADDING - SCROLLBAR, MIN_ERROR)
+    return [(key, (*cells[:2], cut(str(cells[2]), room), *cells[3:])) for key, cells in rows]
+
+
+def cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class FailedPane(PaneDefaults, Vertical):
@@ -54,20 +110,23 @@ class FailedPane(PaneDefaults, Vertical):
     class PathChosen(Message):
         """Enter on a failed path: show it in full."""
 
-        def __init__(self, url: str, text: str) -> None:
+        def __init__(self, url: str) -> None:
             super().__init__()
-            self.url, self.text = url, text
+            self.url = url
 
     def __init__(self, glyphs: Glyphs) -> None:
         super().__init__()
         self._invalid: list[ResultRow] = []
         self._results: list[ResultRow] | None = None
-        self._errors: dict[str, str] = {}
         self._shape: tuple[object, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static("no failed paths", id="failed-summary", classes="summary", markup=False)
-        yield KeyedTable((("dataset", "dataset"), ("state", "state"), ("error", "error"), ("from", "origin"), ("path", "url")), id="failed-table")
+        yield KeyedTable(
+            (("dataset", "dataset"), ("state", "state"), ("error", "error"), ("from", "origin"), ("path", "url")),
+            id="failed-table",
+            copy_text=lambda key: key.removeprefix(PAIR_PREFIX),
+        )
 
     def focus_target(self) -> Widget:
         return self.query_one(KeyedTable)
@@ -85,21 +144,23 @@ class FailedPane(PaneDefaults, Vertical):
         self._shape = shape
         reasons = {d.name: d.reason for d in state.datasets if d.reason} if state.failed_paths else {}
         rows: list[tuple[str, Sequence[object]]] = []
-        self._errors = {}
         for fp in state.failed_paths:
             error = path_error(fp, reasons)
-            self._errors[fp.url] = error
             rows.append((fp.url, (fp.dataset_name, styled(fp.resolution), error, fp.origin, fp.url)))
         for r in self._invalid:
             pair = f"{r.dataset}/{r.validation}"
             rows.append((PAIR_PREFIX + pair, (pair, styled(Verdict.INVALID), f"{r.error_kind}: {r.error}" if r.error else r.error_kind, "validation", "Enter: detail")))
-        self.query_one(KeyedTable).sync(rows)
+        table = self.query_one(KeyedTable)
+        table.rebuild(fit_errors(rows, self.size.width, [c.label.cell_len for c in table.columns.values()]))
         parts = []
         if state.failed_paths:
             parts.append(f"{open_count} open of {len(state.failed_paths)} failed paths" + ("  c: re-copy and re-validate" if open_count else ""))
         if self._invalid:
             parts.append(f"{len(self._invalid)} invalid pairs  Enter: detail")
         self.query_one("#failed-summary", Static).update("; ".join(parts) or "no failed paths, no invalid pairs")
+
+    def on_resize(self) -> None:
+        self._shape = ()  # the errors are cut to the width: rebuild at the next refresh
 
     def action_choose(self) -> None:
         key = self.query_one(KeyedTable).selected_key()
@@ -108,7 +169,7 @@ class FailedPane(PaneDefaults, Vertical):
         if key.startswith(PAIR_PREFIX):
             self.post_message(self.PairChosen(key.removeprefix(PAIR_PREFIX)))
         else:
-            self.post_message(self.PathChosen(key, self._errors.get(key, "")))
+            self.post_message(self.PathChosen(key))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

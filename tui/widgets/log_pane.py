@@ -9,13 +9,13 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
-from textual.widgets import RichLog
 
 from logcache.runbook.journal import JournalEntry
 from state.model import CampaignState
 from tui.glyphs import Glyphs
 from tui.live import LOG_LINES, Live, Logged
 from tui.widgets.pane import PaneDefaults
+from tui.widgets.wrapped_log import WrappedLog
 
 
 def log_text(item: Logged) -> str:
@@ -32,7 +32,7 @@ def log_text(item: Logged) -> str:
     return f"{stamp} {item.operator}: {item.text}"
 
 
-class LogPane(PaneDefaults, RichLog):
+class LogPane(PaneDefaults, WrappedLog):
     TAB: ClassVar[str] = "log"
     TITLE: ClassVar[str] = "Log"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -44,7 +44,7 @@ class LogPane(PaneDefaults, RichLog):
     """
 
     def __init__(self, glyphs: Glyphs) -> None:
-        super().__init__(id="log-view", wrap=True, markup=False, max_lines=LOG_LINES)
+        super().__init__(id="log-view", max_lines=LOG_LINES)
         self._written = 0  # of `Live.logged`
 
     def focus_target(self) -> Widget:
@@ -54,5 +54,5 @@ class LogPane(PaneDefaults, RichLog):
         """The lines added since the last refresh (those still kept)."""
         new = min(live.logged - self._written, len(live.log))
         for item in islice(live.log, len(live.log) - new, None):
-            self.write(log_text(item))
+            self.add_line(log_text(item))
         self._written = live.logged

@@ -1,5 +1,8 @@
-"""A keyed DataTable for the panes: Home and End go to the first and last row, Enter
-says which row was chosen, and rows are kept in step with the data cheaply."""
+"""A keyed DataTable for the panes: Home and End go to the first and last row, j and k
+move like Down and Up, Enter says which row was chosen, `s` or a click on a header sorts
+(by value for numbers: bytes, counts, ages) and the header shows the direction, `/`
+filters the rows by text and `y` copies the selected row's text to the clipboard. Rows
+are kept in step with the data cheaply."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from state.model import ParcelStatus, Resolution
 from tui.statuses import RowStatus, Verdict
@@ -28,6 +31,26 @@ def styled(status: StrEnum) -> Text:
     return Text(status.value, style=STATUS_STYLE.get(status, ""))
 
 
+class Number(Text):
+    """A cell shown as text ("11.4 KB", "3/10", "12s") that sorts by its value."""
+
+    def __init__(self, text: str, value: float) -> None:
+        super().__init__(text)
+        self.sort_value = value
+
+
+def sort_key(cell: object) -> tuple[int, float, str]:
+    """Numbers by value, before text; text without regard to case."""
+    value = getattr(cell, "sort_value", None)
+    if isinstance(value, int | float):
+        return (0, float(value), "")
+    return (1, 0.0, str(cell).casefold())
+
+
+# The sorted column's direction, in Unicode and in the ASCII set (tui.glyphs).
+ARROWS = {False: ("▲", "▼"), True: ("^", "v")}
+ARROW_ROOM = "  "  # a header keeps room for " ▲", so sorting never widens a column
+
 Row = tuple[str, Sequence[object]]
 
 
@@ -35,6 +58,10 @@ class KeyedTable(DataTable[object]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("home", "scroll_top", "First row", show=False),
         Binding("end", "scroll_bottom", "Last row", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("slash", "filter", "Filter rows (Escape clears)", key_display="/", show=False),
+        Binding("y", "copy_row", "Copy the row's path or name", show=False),
     ]
     DEFAULT_CSS = """
     KeyedTable {
@@ -42,13 +69,20 @@ class KeyedTable(DataTable[object]):
     }
     """
 
-    def __init__(self, columns: Sequence[tuple[str, str]], *, id: str | None = None) -> None:
+    def __init__(self, columns: Sequence[tuple[str, str]], *, id: str | None = None, copy_text: Callable[[str], str] = str) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._labels = {key: label for label, key in columns}
         for label, key in columns:
-            self.add_column(label, key=key)
+            self.add_column(label + ARROW_ROOM, key=key)
         # Row keys in display order, kept here: DataTable rebuilds its own ordered list
         # after every cell update, which costs O(rows) per refresh.
         self._order: list[str] = []
+        self._sorted: tuple[str, bool] | None = None  # column, descending
+        self._sort_index = -1
+        self.filter_text = ""
+        # Every row the pane gave, before the filter: a new filter is applied to them.
+        self._all: dict[str, Sequence[object]] = {}
+        self.copy_text = copy_text  # what `y` copies of the selected row, from its key
 
     def selected_key(self) -> str | None:
         if not self.row_count:
@@ -58,7 +92,20 @@ class KeyedTable(DataTable[object]):
     def sync(self, rows: Iterable[Row]) -> None:
         """Hold exactly `rows`: new ones added, gone ones removed, changed cells rewritten.
         O(rows): for tables whose size does not grow with the campaign, or on a rebuild."""
-        wanted = dict(rows)
+        self._all = dict(rows)
+        self._show(self._all)
+
+    def rebuild(self, rows: Iterable[Row]) -> None:
+        """Hold exactly `rows`, with every column as wide as its widest cell now, also
+        where that is narrower than before (DataTable only ever widens a column)."""
+        self.clear()
+        for column in self.columns.values():
+            column.content_width = column.label.cell_len
+        self.sync(rows)
+
+    def _show(self, rows: dict[str, Sequence[object]]) -> None:
+        needle = self.filter_text.casefold()
+        wanted = {k: cells for k, cells in rows.items() if needle in " ".join(map(str, cells)).casefold()} if needle else rows
         gone = [k for k in self.rows if k.value not in wanted]
         if len(gone) > 50:
             # remove_row re-lays out the table each time: past a few, rebuilding is cheaper.
@@ -71,11 +118,25 @@ class KeyedTable(DataTable[object]):
                 self.add_row(*cells, key=key)
             else:
                 self.update_row(key, cells)
+        if self._sorted is not None:
+            self.sort(self._sorted[0], key=sort_key, reverse=self._sorted[1])
         self._order = [str(row.key.value) for row in self.ordered_rows]
 
-    def sort_by(self, column: str) -> None:
-        self.sort(column, key=str)
+    def sort_by(self, column: str, descending: bool = False) -> None:
+        self._sorted = (column, descending)
+        self.sort(column, key=sort_key, reverse=descending)
         self._order = [str(row.key.value) for row in self.ordered_rows]
+        up, down = ARROWS[self.app.has_class("-ascii")]
+        for key, spec in self.columns.items():
+            label = self._labels[str(key.value)]
+            spec.label = Text(f"{label} {down if descending else up}" if key.value == column else label + ARROW_ROOM)
+        self._clear_caches()
+        self.refresh()
+
+    @property
+    def sorted_by(self) -> tuple[str, bool] | None:
+        """The sorted column and whether it is descending."""
+        return self._sorted
 
     def update_row(self, key: str, cells: Sequence[object]) -> None:
         current = self.get_row(key)
@@ -104,12 +165,74 @@ class KeyedTable(DataTable[object]):
                 self.update_row(key, cells)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A click on the sorted column's header reverses it; on another, sorts by it."""
         event.stop()
-        self.sort_by(str(event.column_key.value))
+        column = str(event.column_key.value)
+        self.sort_by(column, descending=self._sorted == (column, False))
 
     def action_sort_next(self) -> None:
-        """Sort by the next column, in turn."""
+        """Sort by each column in turn, ascending then descending."""
         keys = [str(k.value) for k in self.columns]
         if keys:
-            self._sort_index = (getattr(self, "_sort_index", -1) + 1) % len(keys)
-            self.sort_by(keys[self._sort_index])
+            self._sort_index = (self._sort_index + 1) % (2 * len(keys))
+            self.sort_by(keys[self._sort_index // 2], descending=self._sort_index % 2 == 1)
+
+    def set_filter(self, text: str) -> None:
+        """Show only the rows whose text holds `text` (any case); "" shows them all."""
+        if text != self.filter_text:
+            self.filter_text = text
+            self._show(self._all)
+
+    def action_filter(self) -> None:
+        bar = self._filter_bar()
+        if bar is None and self.parent is not None:
+            bar = TableFilter(self)
+            self.parent.mount(bar, after=self)
+        if bar is not None:
+            bar.focus()
+
+    def _filter_bar(self) -> TableFilter | None:
+        siblings = self.parent.children if self.parent is not None else []
+        return next((w for w in siblings if isinstance(w, TableFilter) and w.table is self), None)
+
+    def close_filter(self, clear: bool) -> None:
+        bar = self._filter_bar()
+        if clear:
+            self.set_filter("")
+            if bar is not None:
+                bar.remove()
+        self.focus()
+
+    def action_copy_row(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            self.notify("no row to copy", severity="warning")
+            return
+        text = self.copy_text(key)
+        self.app.copy_to_clipboard(text)
+        self.notify(text, title="copied to the clipboard")
+
+
+class TableFilter(Input):
+    """The filter line of a table: the rows follow as you type; Enter goes back to the
+    table with the filter kept, Escape clears it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear", "Clear filter")]
+    DEFAULT_CSS = """
+    TableFilter, TableFilter:focus { height: 1; border: none; padding: 0 1; }
+    """
+
+    def __init__(self, table: KeyedTable) -> None:
+        super().__init__(table.filter_text, placeholder="filter rows: type text; Enter keeps it, Escape clears it")
+        self.table = table
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.table.set_filter(event.value.strip())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.table.close_filter(clear=not event.value.strip())
+
+    def action_clear(self) -> None:
+        self.table.close_filter(clear=True)

@@ -4,6 +4,7 @@ status, and a summary that agrees with the checklist's Validate step."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ from tui.live import Live
 from tui.statuses import RowStatus
 from tui.widgets.lines import set_line
 from tui.widgets.pane import PaneDefaults
-from tui.widgets.table import KeyedTable, styled
+from tui.widgets.table import KeyedTable, Number, styled
 
 BAR_WIDTH = 10
 
@@ -55,6 +56,7 @@ class ValidatorsPane(PaneDefaults, Vertical):
     def refresh_from(self, state: CampaignState, live: Live, force: bool = False) -> None:
         step = state.step(StepName.VALIDATE)
         rows = []
+        now = datetime.now(UTC)
         for p in state.parcels:
             u = live.parcels.get(p.parcel_id)
             status: StrEnum = p.status
@@ -63,9 +65,11 @@ class ValidatorsPane(PaneDefaults, Vertical):
                 # rather than a "running" the checklist contradicts.
                 status = RowStatus.INTERRUPTED if step.note.startswith("interrupted") else status
             size = f"{bar(u.bytes_done, u.bytes_total, BAR_WIDTH, self.glyphs)} {human_bytes(u.bytes_done)}/{human_bytes(u.bytes_total)}" if u and u.bytes_total else ""
-            beat = f"{u.heartbeat_age_s:.0f}s" if u and u.heartbeat_age_s is not None else "-"
+            age = u.heartbeat_age_s if u and u.heartbeat_age_s is not None else age_s(p.last_heartbeat, now)
+            beat = Number(f"{age:.0f}s", age) if age is not None else Number("-", -1)
             job = f"{p.backend} {p.job_id}".strip()
-            rows.append((p.parcel_id, (p.parcel_id, styled(status), f"{p.tasks_done}/{p.tasks_total}", size, beat, u.task if u else "", job)))
+            cells = (p.parcel_id, styled(status), Number(f"{p.tasks_done}/{p.tasks_total}", p.tasks_done), Number(size, u.bytes_done if u else 0), beat, u.task if u else "", job)
+            rows.append((p.parcel_id, cells))
         self.query_one(KeyedTable).sync(rows)
         counts = Counter(p.status for p in state.parcels)
         g = self.glyphs
@@ -83,6 +87,17 @@ class ValidatorsPane(PaneDefaults, Vertical):
 
     def action_sort(self) -> None:
         self.query_one(KeyedTable).action_sort_next()
+
+
+def age_s(stamp: str | None, now: datetime) -> float | None:
+    """Seconds since a heartbeat the state recorded (ISO 8601, UTC)."""
+    if not stamp:
+        return None
+    try:
+        at = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return max((now - (at if at.tzinfo else at.replace(tzinfo=UTC))).total_seconds(), 0.0)
 
 
 def machines_text(usage: MachineUsage) -> str:

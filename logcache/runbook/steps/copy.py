@@ -4,6 +4,7 @@ ephemeral to the permanent store, verify it, record each dataset's outcome."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from logcache.campaign import Campaign
 from logcache.copy import connections_needed, copy_entries
@@ -50,10 +51,16 @@ def run(
             ds = campaign.state.dataset(event.name)
             verified = isinstance(event, DatasetVerified)
             if ds is not None:
-                ds.copy_status = CopyStatus.VERIFIED if verified else CopyStatus.FAILED
-                ds.reason = "" if verified else event.reason
-                if verified and overwriting and only is not None:
-                    ds.recopies += 1  # a re-copy on purpose: rows still invalid after it put the source at fault
+                # A re-copy on purpose: rows still invalid after it put the source at fault.
+                recopied = verified and overwriting and only is not None
+                campaign.state.put_dataset(
+                    replace(
+                        ds,
+                        copy_status=CopyStatus.VERIFIED if verified else CopyStatus.FAILED,
+                        reason=event.reason if isinstance(event, DatasetFailed) else "",
+                        recopies=ds.recopies + 1 if recopied else ds.recopies,
+                    )
+                )
             if isinstance(event, DatasetFailed):
                 record_failed_path(campaign, event.url, FailedPathOrigin.COPY, event.name, on_event)
             else:

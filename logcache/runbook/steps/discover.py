@@ -10,14 +10,14 @@ from logcache.campaign import Campaign
 from logcache.discover.footers import Discovery, discover
 from logcache.discover.import_csv import read_entries_csv
 from logcache.entries import CacheEntry, write_entries
-from logcache.errors import missing_path_url
+from logcache.errors import missing_paths
 from logcache.runbook.events import EventSink, StepEnded, ignore
 from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, record_failed_path, run_step
 from logcache.runbook.queries import entries_path
 from logcache.runbook.steps.pick import chosen_transaction, forget_hook_outputs
 from logcache.stores import open_destination, open_source
-from state.model import CopyStatus, DatasetState, FailedPathOrigin, StepName, StepStatus
+from state.model import DatasetState, FailedPathOrigin, StepName, StepStatus
 
 
 def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Event | None = None) -> Discovery:
@@ -32,9 +32,9 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
         previous = {d.name: d for d in campaign.state.datasets}
         campaign.state.datasets = [dataset_state(e, previous.get(e.name)) for e in result.entries]
         for finding in result.findings:
-            url = missing_path_url(finding.message)
-            if finding.kind == "missing-path" and url is not None:
-                record_failed_path(campaign, url, FailedPathOrigin.DISCOVER, finding.name, on_event)
+            if finding.kind == "missing-path":
+                for url in missing_paths(finding.message):
+                    record_failed_path(campaign, url, FailedPathOrigin.DISCOVER, finding.name, on_event)
         return Done(result, f"{len(result.entries)} datasets, {len(result.findings)} findings")
 
     return run_step(campaign, StepName.DISCOVER, work, on_event)
@@ -62,14 +62,6 @@ def import_entries(campaign: Campaign, csv: Path) -> list[CacheEntry]:
 
 def dataset_state(entry: CacheEntry, previous: DatasetState | None) -> DatasetState:
     same = previous is not None and (previous.t, previous.destination) == (entry.t, entry.destination)
-    return DatasetState(
-        entry.dataset,
-        entry.kind,
-        entry.t,
-        entry.source,
-        entry.destination,
-        entry.objects,
-        entry.bytes,
-        previous.copy_status if same and previous else CopyStatus.PENDING,
-        previous.reason if same and previous else "",
-    )
+    if same and previous:
+        return DatasetState.of(entry, previous.copy_status, previous.reason)
+    return DatasetState.of(entry)
