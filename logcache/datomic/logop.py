@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import fastavro
 import polars as pl
@@ -153,11 +154,13 @@ def _decode_avro(data: bytes) -> pa.Table:
         if "install" in str(exc):
             raise CannotCheckHere(f"{first_line(exc)}; install it where validation runs, then run again") from None
         raise
-    fields = reader.writer_schema["fields"]  # type: ignore[index]
+    schema = cast(dict[str, Any], reader.writer_schema)
+    fields: list[dict[str, Any]] = schema["fields"]
     columns: dict[str, list[object]] = {f["name"]: [] for f in fields}
     for record in reader:
+        values = cast(dict[str, object], record)
         for name, column in columns.items():
-            column.append(record[name])  # type: ignore[index]
+            column.append(values[name])
     return pa.table({f["name"]: pa.array(columns[f["name"]], type=_AVRO_TYPES.get(str(f["type"]))) for f in fields})
 
 

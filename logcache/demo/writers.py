@@ -8,9 +8,11 @@ builds byte for byte.
 from __future__ import annotations
 
 import bz2
+import importlib
 import io
 import lzma
 import math
+import sys
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -30,11 +32,9 @@ _PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "write_statistics":
 
 
 def _zstd(data: bytes) -> bytes:
-    try:
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
-    except ImportError:
-        from backports import zstd  # type: ignore[import-not-found,no-redef]
-    return zstd.compress(data)  # type: ignore[no-any-return]
+    # Python's own from 3.14, else the backport fastavro itself reads zstandard with.
+    zstd = importlib.import_module("compression.zstd" if sys.version_info >= (3, 14) else "backports.zstd")
+    return bytes(zstd.compress(data))
 
 
 def _deflate(data: bytes) -> bytes:

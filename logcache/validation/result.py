@@ -178,7 +178,8 @@ class Attempts:
 
 
 def pair_attempts(results: Store, dataset: str, validation: str) -> Attempts:
-    checked, not_checked = [], []
+    checked: list[int] = []
+    not_checked: list[int] = []
     for info in results.list(f"{dataset}/{validation}/"):
         m = re.search(r"/attempt-(\d+)(\.not-checked)?\.parquet$", "/" + info.key)
         if m:
