@@ -2,11 +2,21 @@
 
     python bench/validate.py [--data /work/bench-data] [--shapes entities-large,log-medium,log-large]
 
-Three shapes, each run once per method:
+Against the hand-written scripts, three shapes, each run once per method:
 
 - entities-large: materialized-entities-validation of the heaviest shard of `--scale large`;
 - log-medium: log-validation of every log dataset of `--scale medium`;
 - log-large: log-validation of the heaviest shard of `--scale large`.
+
+Under a memory budget, both checks of the heaviest shard of a world, logcache unbounded
+(`logcache`) against `--worker-memory 256MiB` (`bounded`): heavy-medium, heavy-large and
+heavy-xlarge (`--scale xlarge`, >= 4x the datoms of large's heaviest shard; building it
+takes a while and about 15 GB of disk). These shapes run the two logcache methods only.
+
+At the end, the issue's targets, each with the figure measured: bounded peak RSS of the
+largest process <= 450 MB whatever the shard, bounded on large <= 1.25x the unbounded
+time, unbounded entities >= 4x and heavy log >= 5x the Polars script, each within 1.5x of
+the decode floor, and log-medium >= 1.5x the Polars script.
 
 Methods, each a whole process of its own (start-up and imports included), timed by this
 parent, its peak RSS the peak of the sum over its process tree (sampled every 20 ms):
@@ -49,8 +59,11 @@ from pathlib import Path
 
 KEYS = ["e", "a", "v", "t", "added"]
 FACT = ["e", "a", "v"]
-SHAPES = ("entities-large", "log-medium", "log-large")
-METHODS = ("floor", "logcache", "polars", "duckdb")
+SHAPES = ("entities-large", "log-medium", "log-large", "heavy-medium", "heavy-large", "heavy-xlarge")
+METHODS = ("floor", "logcache", "polars", "duckdb", "bounded")
+# What the heavy-* shapes run: logcache unbounded, and under this budget.
+HEAVY_METHODS = ("logcache", "bounded")
+BOUNDED_MEMORY = "256MiB"
 _SEGMENT = re.compile(r"segment-(\d{12})-(\d{12})\.avro$")
 
 
@@ -69,9 +82,10 @@ class Target:
 class Outcome:
     method: str
     seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # of the process tree, summed
     missing: int
     surplus: int
+    largest_rss_mb: float = 0.0  # of its largest process
 
 
 def log(message: str) -> None:
@@ -100,9 +114,9 @@ def targets_of(campaign: Path, shape: str) -> list[Target]:
     root = campaign.parent
     with (root / "cache-entries.csv").open() as f:
         rows = list(csv.DictReader(f))
-    kind = "materialized-entities" if shape.startswith("entities") else "log"
-    chosen = [r for r in rows if r["kind"] == kind]
-    if shape.endswith("-large"):
+    kinds = {"entities": ["materialized-entities"], "log": ["log"], "heavy": ["log", "materialized-entities"]}[shape.split("-")[0]]
+    chosen = [r for r in rows if r["kind"] in kinds]
+    if shape.endswith("-large") or shape.startswith("heavy"):
         heaviest = max((r for r in rows if r["kind"] == "log"), key=lambda r: int(r["bytes"]))["dataset"]
         chosen = [r for r in chosen if r["dataset"] == heaviest]
     return [
@@ -210,33 +224,37 @@ def child_main(method: str, spec: Path, out: Path) -> None:
 # ---------------------------------------------------------------- the run (parent side)
 
 
-def tree_rss(pid: int) -> float:
+def tree_rss(pid: int) -> tuple[float, float]:
+    """RSS MB of the process tree: summed, and of its largest process."""
     import psutil
 
     try:
         proc = psutil.Process(pid)
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0.0
-    total = 0
+        return 0.0, 0.0
+    sizes = []
     for p in procs:
         try:
-            total += p.memory_info().rss
+            sizes.append(p.memory_info().rss)
         except psutil.Error:
             pass
-    return total / 2**20
+    return sum(sizes) / 2**20, max(sizes, default=0) / 2**20
 
 
-def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
-    """(wall seconds, peak RSS MB of the process tree, the finished process)."""
+def timed(command: list[str], largest: list[float] | None = None) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """(wall seconds, peak RSS MB of the process tree, the finished process); the peak of
+    its largest process goes into `largest[0]` when given."""
     peak = [0.0]
+    one = largest if largest is not None else [0.0]
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.02):
-            peak[0] = max(peak[0], tree_rss(proc.pid))
+            total, biggest = tree_rss(proc.pid)
+            peak[0], one[0] = max(peak[0], total), max(one[0], biggest)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -248,16 +266,19 @@ def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess
 
 
 def measure(method: str, campaign: Path, targets: list[Target], work: Path) -> Outcome:
-    if method == "logcache":
+    if method in HEAVY_METHODS:
         from logcache.datomic.schema import VALIDATIONS
 
         pairs = ",".join(f"{t.dataset}/{VALIDATIONS[t.kind]}" for t in targets)
         for t in targets:  # untimed: each run is the pairs' first validation, as in a campaign
             shutil.rmtree(campaign.parent / "results" / t.dataset / VALIDATIONS[t.kind], ignore_errors=True)
-        seconds, peak, done = timed([sys.executable, "-m", "logcache", "validate", str(campaign), "--filter-by-name", pairs])
+        budget = ["--worker-memory", BOUNDED_MEMORY] if method == "bounded" else []
+        largest = [0.0]
+        command = [sys.executable, "-m", "logcache", "validate", str(campaign), "--filter-by-name", pairs, *budget]
+        seconds, peak, done = timed(command, largest)
         if done.returncode not in (0, 1):
             raise SystemExit(f"logcache failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-        return Outcome(method, seconds, peak, *logcache_counts(campaign, targets))
+        return Outcome(method, seconds, peak, *logcache_counts(campaign, targets), largest_rss_mb=largest[0])
     spec, out = work / "spec.json", work / f"{method}.json"
     spec.write_text(json.dumps({"targets": [asdict(t) for t in targets]}))
     if method == "duckdb":
@@ -304,6 +325,39 @@ def report(shape: str, targets: list[Target], outcomes: dict[str, Outcome]) -> N
         raise SystemExit(f"{shape}: the methods disagree on the differences: {outcomes}")
 
 
+def report_heavy(shape: str, targets: list[Target], outcomes: dict[str, Outcome]) -> None:
+    print(f"\n== {shape}: both checks of {targets[0].dataset}")
+    print(f"{'method':<10} {'seconds':>8} {'largest process MB':>19} {'tree MB':>8}  differences (missing, surplus)")
+    for o in outcomes.values():
+        print(f"{o.method:<10} {o.seconds:>8.2f} {o.largest_rss_mb:>19.0f} {o.peak_rss_mb:>8.0f}  {o.missing}, {o.surplus}")
+    if len({(o.missing, o.surplus) for o in outcomes.values()}) != 1:
+        raise SystemExit(f"{shape}: bounded and unbounded disagree on the differences: {outcomes}")
+
+
+def print_targets(results: dict[str, dict[str, Outcome]]) -> None:
+    """The issue's targets, each with its figure: only those whose shapes ran."""
+    lines: list[tuple[str, float, str, bool]] = []
+
+    def check(name: str, value: float, bound: float, at_most: bool) -> None:
+        lines.append((name, value, f"{'<=' if at_most else '>='} {bound:g}", value <= bound if at_most else value >= bound))
+
+    for shape in ("heavy-medium", "heavy-large", "heavy-xlarge"):
+        if "bounded" in results.get(shape, {}):
+            check(f"{shape} bounded peak MB (largest process)", results[shape]["bounded"].largest_rss_mb, 450, True)
+    heavy = results.get("heavy-large", {})
+    if {"logcache", "bounded"} <= set(heavy):
+        check("heavy-large bounded / unbounded time", heavy["bounded"].seconds / heavy["logcache"].seconds, 1.25, True)
+    for shape, speedup in (("entities-large", 4.0), ("log-large", 5.0), ("log-medium", 1.5)):
+        got = results.get(shape, {})
+        if {"logcache", "polars"} <= set(got):
+            check(f"{shape} polars / logcache time", got["polars"].seconds / got["logcache"].seconds, speedup, False)
+        if shape != "log-medium" and {"logcache", "floor"} <= set(got):
+            check(f"{shape} logcache / floor time", got["logcache"].seconds / got["floor"].seconds, 1.5, True)
+    print("\n== targets")
+    for name, value, bound, ok in lines:
+        print(f"{name:<45} {value:>8.2f}  {bound:<8} {'met' if ok else 'MISSED'}")
+
+
 def byte_compile() -> None:
     """Byte-compile logcache as `pip install` does, so that no timed run compiles it: an
     editable install under PYTHONDONTWRITEBYTECODE (set on some CI and container images)
@@ -337,22 +391,28 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     byte_compile()
     print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}")
+    results: dict[str, dict[str, Outcome]] = {}
     for shape in shapes:
         campaign = ensure_world(args.data, shape.split("-")[1])
-        targets = targets_of(campaign, shape)
-        runs: dict[str, list[Outcome]] = {m: [] for m in methods}
+        chosen = targets_of(campaign, shape)
+        heavy = shape.startswith("heavy")
+        shape_methods = [m for m in methods if m in HEAVY_METHODS] if heavy else [m for m in methods if m != "bounded"]
+        runs: dict[str, list[Outcome]] = {m: [] for m in shape_methods}
         for round_ in range(args.repeat):
-            for method in methods:  # alternating, so a burst of load hits every method alike
+            for method in shape_methods:  # alternating, so a burst of load hits every method alike
                 log(f"{shape}: {method} (round {round_ + 1} of {args.repeat})")
-                runs[method].append(measure(method, campaign, targets, work))
-        outcomes = {m: fastest(rs) for m, rs in runs.items()}
+                runs[method].append(measure(method, campaign, chosen, work))
+        outcomes = results[shape] = {m: fastest(rs) for m, rs in runs.items()}
         spread = ", ".join(f"{m} {min(o.seconds for o in rs):.2f}-{max(o.seconds for o in rs):.2f} s" for m, rs in runs.items())
         print(f"\n{shape}: range over {args.repeat} rounds: {spread}")
-        if {"floor", "logcache", "polars", "duckdb"} <= set(outcomes):
-            report(shape, targets, outcomes)
+        if heavy and set(HEAVY_METHODS) <= set(outcomes):
+            report_heavy(shape, chosen, outcomes)
+        elif {"floor", "logcache", "polars", "duckdb"} <= set(outcomes):
+            report(shape, chosen, outcomes)
         else:
             for o in outcomes.values():
                 print(f"{shape} {o.method:<10} {o.seconds:>8.2f} s {o.peak_rss_mb:>8.0f} MB  {o.missing}, {o.surplus}")
+    print_targets(results)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

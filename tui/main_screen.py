@@ -195,8 +195,11 @@ class MainScreen(Screen[None]):
 
     def show_help(self) -> None:
         read_only = self.host.campaign.read_only
+        # A pane's work key works from anywhere, but the help lists it under its pane only.
+        pane_keys = {b.key for pane in PANES for b in pane.help_entries() if isinstance(b, Binding)}
+        everywhere = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and b.key not in pane_keys and not (read_only and b.key == "r")]
         groups: list[tuple[str, list[BindingType]]] = [
-            ("Everywhere", [b for b in MainScreen.BINDINGS if not (read_only and isinstance(b, Binding) and b.key == "r")]),
+            ("Everywhere", list(everywhere)),
             ("Checklist", list(Checklist.BINDINGS)),
             *((f"{i} {pane.TITLE}", pane.help_entries()) for i, pane in enumerate(PANES, 1)),
             ("In tables", list(KeyedTable.BINDINGS) + [Binding("up,down,pageup,pagedown", "", "Move"), Binding("enter", "", "Open the row")]),

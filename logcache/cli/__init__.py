@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from logcache import __version__
+import logcache
 from logcache.cli.common import Exit, Parser, add_verbosity, claim_campaign
 from logcache.errors import LogcacheError, describe
 
@@ -68,6 +68,14 @@ environment:
 """
 
 
+class _Version(argparse.Action):
+    """--version, reading the installed version only when asked (see logcache.__getattr__)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, option: str | None = None) -> None:
+        print(f"logcache {logcache.__version__}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None) -> argparse.ArgumentParser:
     """The parser of `commands` (each `register`ed by its module); with `only`, just the
     module of that command is imported, so `logcache status` does not pay for importing
@@ -78,7 +86,7 @@ def build_parser(commands: Mapping[str, str] = COMMANDS, only: str | None = None
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"logcache {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show program's version number and exit")
     add_verbosity(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = [commands[only]] if only in commands else list(commands.values())

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("dir", metavar="DIR", help="a new or empty folder, or s3://bucket/prefix")
     p.add_argument("--seed", type=int, default=7, help="the world is identical for the same seed (default 7)")
-    p.add_argument("--scale", choices=tuple(SCALES), default="tiny", help="tiny ~3k datoms, small ~200k, medium ~2.5M, large ~29M")
+    p.add_argument("--scale", choices=tuple(SCALES), default="tiny", help="tiny ~3k datoms, small ~200k, medium ~2.5M, large ~29M, xlarge ~96M (streamed in blocks; for benches, no faults)")
     p.add_argument(
         "--fault", action="append", default=[], metavar="KIND=COUNT",
         help=f"break COUNT datasets of the chosen run; KIND is one of {', '.join(FAULT_KINDS)} (repeatable)",

@@ -141,15 +141,21 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, start
 
 
-def generate_shard(rng: np.random.Generator, target_datoms: int, first_t: int) -> ShardHistory:
-    """About `target_datoms` datoms (the count is not exact: it follows the random model)."""
-    n_tx = max(24, target_datoms // 9)
+def transactions_for(target_datoms: int) -> int:
+    """How many transactions `generate_shard` makes for `target_datoms`."""
+    return max(24, target_datoms // 9)
+
+
+def generate_shard(rng: np.random.Generator, target_datoms: int, first_t: int, first_e: int = USER_PARTITION_BASE) -> ShardHistory:
+    """About `target_datoms` datoms (the count is not exact: it follows the random model),
+    entity ids from just above `first_e`."""
+    n_tx = transactions_for(target_datoms)
     gaps = np.where(rng.random(n_tx) < 0.15, rng.integers(1, 6, n_tx), 0)
     t_values = first_t + np.cumsum(1 + gaps) - 1
     n_ent = max(8, target_datoms // 12)
     # Births sorted so that entity ids grow with time, as Datomic allocates them.
     birth = np.sort(rng.integers(0, n_tx - 1, n_ent))
-    e_ids = USER_PARTITION_BASE + np.cumsum(rng.integers(1, 4, n_ent))
+    e_ids = first_e + np.cumsum(rng.integers(1, 4, n_ent))
     dies = rng.random(n_ent) < 0.08
     # `end` is the death tx (whole-entity retraction) or n_tx for entities alive at the end.
     end = np.where(dies, birth + 1 + (rng.random(n_ent) * (n_tx - 1 - birth)).astype(np.int64), n_tx)

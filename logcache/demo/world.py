@@ -17,6 +17,8 @@ before its first write.
 from __future__ import annotations
 
 import base64
+import functools
+import itertools
 import json
 import math
 import os
@@ -32,20 +34,26 @@ import numpy as np
 import pyarrow as pa
 
 from logcache.catalog import CatalogDataset, Transaction
-from logcache.datomic.schema import KINDS, entry_name, segment_key
+from logcache.datomic.schema import DATOM_SCHEMA, ENTITY_SCHEMA, KINDS, entry_name, segment_key
 from logcache.demo import lifecycle, writers
 from logcache.demo.campaign_file import CampaignLocations, render_campaign
 from logcache.demo.faults import FAULT_KINDS, assign_faults, corrupt
-from logcache.demo.history import ShardHistory, generate_shard
+from logcache.demo.history import USER_PARTITION_BASE, ShardHistory, generate_shard, transactions_for
 from logcache.demo.registry_file import REGISTRY_FILE, RegistryEntry, render_registry
 from logcache.errors import UsageError
 from logcache.storage import LocalStore, Store, open_store, split_url
 from state.config import S3Settings
 
 # Approximate total datoms per scale (the model decides the exact count).
-SCALES: dict[str, int] = {"tiny": 3_000, "small": 200_000, "medium": 2_500_000, "large": 27_000_000}
-# The benchmark needs one shard of >= 20M datoms in `large`: that shard's share of the world.
-_TOP_SHARE: dict[str, float] = {"large": 0.78}
+SCALES: dict[str, int] = {"tiny": 3_000, "small": 200_000, "medium": 2_500_000, "large": 27_000_000, "xlarge": 96_000_000}
+# The benchmark needs one shard of >= 20M datoms in `large`, and one of >= 4x that in
+# `xlarge` (its other shards the size of `large`'s): that shard's share of the world.
+_TOP_SHARE: dict[str, float] = {"large": 0.78, "xlarge": 0.94}
+# Scales whose shards above _BLOCK_DATOMS are generated and written block by block
+# (`_streamed_shard`), so the generator's memory stays that of one block. For benches:
+# they take no faults.
+_STREAMED_SCALES = frozenset({"xlarge"})
+_BLOCK_DATOMS = 6_000_000
 
 # Heavy-tailed, like production: double-entry and feed hold most datoms.
 DATABASES: tuple[tuple[str, tuple[int, ...]], ...] = (
@@ -231,6 +239,8 @@ def build_world(
     for kind, count in faults.items():
         if kind not in FAULT_KINDS or count < 1:
             raise UsageError(f"bad fault {kind}={count}; use KIND=COUNT with KIND one of {', '.join(FAULT_KINDS)}")
+    if faults and scale in _STREAMED_SCALES:
+        raise UsageError(f"scale {scale} is for benches and takes no --fault; use large or smaller for faults")
     plan = _plan(seed, scale, faults)
     where = _Target(target, campaign_dir, s3)
     try:
@@ -256,6 +266,19 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
 
     for index, (shard, target_datoms) in enumerate(plan.shards):
         progress(f"{shard}: generating about {target_datoms:,} datoms")
+        if plan.scale in _STREAMED_SCALES and target_datoms > _BLOCK_DATOMS:
+            streamed = _streamed_shard(data, plan, index, shard, target_datoms)
+            shard_info[shard] = streamed.info
+            for r, t in enumerate(streamed.run_t):
+                for kind in KINDS:
+                    name = entry_name(shard, kind)
+                    catalog[r].append(CatalogDataset(shard, kind, plan.cache_ids[(r, name)], t))
+                    if r == CHOSEN_RUN:
+                        rows, files = streamed.written[(r, kind)]
+                        entries[name] = {"dataset": shard, "kind": kind, "t": t, "catalog_t": t, "cache_id": plan.cache_ids[(r, name)], "rows": rows, "files": files}
+            registry.append(RegistryEntry(entry_name(shard, "log"), streamed.registry_t[0], destination.url_of(_short_id(ids))))
+            registry.append(RegistryEntry(entry_name(shard, "materialized-entities"), streamed.registry_t[1], destination.url_of(_short_id(ids))))
+            continue
         history = generate_shard(_rng(plan.seed, _HISTORY, index), target_datoms, first_t=1000 + 17 * index)
         n_tx = len(history.t_values)
         run_tx = [int(share * (n_tx - 1)) for share, _ in RUNS]
@@ -366,9 +389,13 @@ def _write_segments(out: _Writer, shard: str, history: ShardHistory, log: pa.Tab
     count = max(2, math.ceil(before / _SEGMENT_ROWS))
     # Cut at transaction starts near equal row counts, so no t is split across segments.
     cuts = {int(np.searchsorted(history.tx, history.tx[(i * before) // count], side="left")) for i in range(1, count)}
-    bounds = sorted({0, before, history.rows} | cuts)
+    return _put_segments(out, shard, history, log, sorted({0, before, history.rows} | cuts), rng)
+
+
+def _put_segments(out: _Writer, shard: str, history: ShardHistory, log: pa.Table, bounds: list[int], rng: np.random.Generator) -> int:
+    """One Avro segment per pair of consecutive row `bounds` (each at a transaction's start)."""
     written = 0
-    for start, stop in zip(bounds, bounds[1:]):
+    for start, stop in itertools.pairwise(bounds):
         if stop <= start:
             continue
         first_t = int(history.t_values[history.tx[start]])
@@ -376,6 +403,73 @@ def _write_segments(out: _Writer, shard: str, history: ShardHistory, log: pa.Tab
         out.put(f"logs/{shard}/{segment_key(first_t, last_t)}", writers.avro_segment(log.slice(start, stop - start), rng.bytes(16)))
         written += 1
     return written
+
+
+@dataclass
+class _Streamed:
+    """What a streamed shard wrote: its truth, each run's T, the registry's two T (log,
+    entities), and (rows, files) of each run's dataset of each kind."""
+
+    info: dict[str, int]
+    run_t: list[int]
+    registry_t: tuple[int, int]
+    written: dict[tuple[int, str], tuple[int, int]]
+
+
+def _streamed_shard(data: _Writer, plan: _Plan, index: int, shard: str, target_datoms: int) -> _Streamed:
+    """A shard too big to hold whole, generated as blocks of consecutive t ranges and
+    entities of their own, each written (segments, and its share of every run's datasets)
+    before the next is generated. A run's log dataset is the blocks before its T and the
+    start of the block that holds it; its snapshot, since a block's entities live in that
+    block alone, is each earlier block's last snapshot and that block's snapshot at T."""
+    blocks = math.ceil(target_datoms / _BLOCK_DATOMS)
+    per_block = target_datoms // blocks
+    block_tx = transactions_for(per_block)
+    n_tx = blocks * block_tx
+    run_tx = [int(share * (n_tx - 1)) for share, _ in RUNS]
+    old_tx = int(_REGISTRY_SHARE * (n_tx - 1))
+    wanted = {g: -1 for g in [*run_tx, old_tx, old_tx - 3]}
+    writers_of: dict[tuple[int, str], writers.ParquetParts] = {}
+    for r in range(len(RUNS)):
+        for kind in KINDS:
+            cache_id = plan.cache_ids[(r, entry_name(shard, kind))]
+            emit = functools.partial(_put_part, data, cache_id)
+            schema, rows = (DATOM_SCHEMA, _LOG_PART_ROWS) if kind == "log" else (ENTITY_SCHEMA, _ENTITY_PART_ROWS)
+            writers_of[(r, kind)] = writers.ParquetParts(schema, rows, emit)
+    info = {"datoms": 0, "segments": 0}
+    first_t, first_e = 1000 + 17 * index, USER_PARTITION_BASE
+    for k in range(blocks):
+        history = generate_shard(_rng(plan.seed, _HISTORY, index, k), per_block, first_t, first_e)
+        base = k * block_tx
+        for g in wanted:
+            if base <= g < base + block_tx:
+                wanted[g] = int(history.t_values[g - base])
+        log = history.log_table(0, history.rows)
+        # Segments of about _SEGMENT_ROWS, and a cut at the last run's T when it is here.
+        last_here = run_tx[-1] - base
+        marks = {history.rows_up_to(last_here)} if 0 <= last_here < block_tx else set()
+        step = math.ceil(history.rows / max(1, math.ceil(history.rows / _SEGMENT_ROWS)))
+        cuts = {int(np.searchsorted(history.tx, history.tx[i], side="left")) for i in range(step, history.rows, step)}
+        info["segments"] += _put_segments(data, shard, history, log, sorted({0, history.rows} | cuts | marks), _rng(plan.seed, _SYNC, index, k))
+        fact_order = history.fact_order()
+        for r, g in enumerate(run_tx):
+            local = min(g - base, block_tx - 1)
+            if local < 0:
+                continue
+            writers_of[(r, "log")].add(log.slice(0, history.rows_up_to(local)))
+            writers_of[(r, "materialized-entities")].add(history.materialize(local, fact_order))
+        info["datoms"] += history.rows
+        info.setdefault("first_t", int(history.t_values[0]))
+        info["last_t"] = int(history.t_values[-1])
+        first_t, first_e = info["last_t"] + 1, int(history.e.max())
+        del history, log, fact_order
+    written = {key: (w.rows, w.close()) for key, w in writers_of.items()}
+    run_t = [wanted[g] for g in run_tx]
+    return _Streamed(info, run_t, (wanted[old_tx], wanted[old_tx - 3]), written)
+
+
+def _put_part(out: _Writer, cache_id: str, i: int, body: bytes) -> None:
+    out.put(f"ephemeral/{cache_id}/part-{i:05d}.parquet", body)
 
 
 def _write_dataset(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import math
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import fastavro
 import numpy as np
@@ -22,6 +24,7 @@ from logcache.datomic.schema import AVRO_DATOM_SCHEMA
 AVRO_CODEC = "deflate"
 _PARSED_SCHEMA = fastavro.parse_schema(AVRO_DATOM_SCHEMA)
 _AVRO_BLOCK = 65_536
+_PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "write_statistics": True}
 
 
 def avro_segment(table: pa.Table, sync_marker: bytes) -> bytes:
@@ -98,12 +101,51 @@ def parquet_parts(table: pa.Table, parts: int, row_groups_per_part: int = 3) -> 
     for i in range(parts):
         piece = table.slice(i * per_part, per_part)
         buf = io.BytesIO()
-        pq.write_table(
-            piece,
-            buf,
-            row_group_size=max(1, math.ceil(piece.num_rows / row_groups_per_part)),
-            compression="snappy",
-            write_statistics=True,
-        )
+        pq.write_table(piece, buf, row_group_size=max(1, math.ceil(piece.num_rows / row_groups_per_part)), **_PARQUET_OPTIONS)
         out.append(buf.getvalue())
     return out
+
+
+class ParquetParts:
+    """Files of `part_rows` rows (the last may hold fewer) from tables added in order,
+    each handed to `emit(index, body)` once full: a dataset written while it is generated,
+    only the current file's encoded bytes held (the tables added are not kept)."""
+
+    def __init__(self, schema: pa.Schema, part_rows: int, emit: Callable[[int, bytes], None], row_groups_per_part: int = 3) -> None:
+        self.schema, self.part_rows, self.emit = schema, part_rows, emit
+        self.group_rows = max(1, math.ceil(part_rows / row_groups_per_part))
+        self.files = self.rows = 0
+        self._buf: io.BytesIO | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._held = 0
+
+    def add(self, table: pa.Table) -> None:
+        while table.num_rows:
+            if self._writer is None:
+                self._open()
+            take = min(table.num_rows, self.part_rows - self._held)
+            self._writer.write_table(table.slice(0, take), row_group_size=self.group_rows)
+            self._held += take
+            self.rows += take
+            table = table.slice(take)
+            if self._held == self.part_rows:
+                self._flush()
+
+    def close(self) -> int:
+        """Write the last file (an empty one if nothing was added); the files written."""
+        if self._writer is None and self.files == 0:
+            self._open()
+        if self._writer is not None:
+            self._flush()
+        return self.files
+
+    def _open(self) -> None:
+        self._buf = io.BytesIO()
+        self._writer = pq.ParquetWriter(self._buf, self.schema, **_PARQUET_OPTIONS)
+
+    def _flush(self) -> None:
+        assert self._writer is not None and self._buf is not None
+        self._writer.close()
+        self.emit(self.files, self._buf.getvalue())
+        self.files += 1
+        self._writer, self._buf, self._held = None, None, 0

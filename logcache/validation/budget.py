@@ -1,8 +1,9 @@
 """How much memory one validation worker may use, and how many partitions that takes.
 
 `[validation] worker_memory` (or `--worker-memory`) is the budget of one worker beyond
-its fixed cost (interpreter, imports, the segments being decoded). Without it, half the
-machine's physical memory is shared by the workers that run on it. A materialized-
+its interpreter and imports: the segments being decoded (`READ_BYTES` each, as many
+readers as fit in `READ_SHARE` of it), then the digests held and one partition's fold.
+Without it, half the machine's physical memory is shared by the workers that run on it. A materialized-
 entities check keeps a fact state and `2t + added` per datom (16 bytes) and sorts them
 to fold; when that would not fit, its facts are cut into partitions by checksum bucket
 (`spill.FactSpill`), each folded on its own, so the peak stays within the budget
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from logcache.validation.checksum import ENTITY_BUCKETS
-from logcache.validation.scan import cores
+from logcache.validation.scan import cores, reader_threads
 from state.config import CampaignConfig
 
 # Bytes per datom while one partition is folded: its states and orders (16), their
@@ -26,8 +27,16 @@ FOLD_BYTES_PER_DATOM = 48
 # Datoms per byte of Avro segment assumed before any was measured: about twice what the
 # demo's deflate segments hold (0.13), so a first estimate errs towards more partitions.
 DATOMS_PER_BYTE = 0.25
-# Of the budget: this share holds the digests routed but not yet spilled, and the rest
-# one partition's fold.
+# Bytes per row while differing buckets are diffed exactly: both sides' Arrow rows, and
+# Polars' group-by and join of them.
+DIFF_BYTES_PER_ROW = 400
+# One segment being decoded: its Avro bytes, Polars' frame, the Arrow table and its
+# hashes (50-100 MB measured for the demo's 500k-datom segments).
+READ_BYTES = 80 << 20
+# At most this share of the budget goes to reads in flight (one reader at least).
+READ_SHARE = 0.75
+# Of what the reads leave: this share holds the digests routed but not yet spilled, and
+# the rest one partition's fold.
 HELD_SHARE = 0.25
 MACHINE_SHARE = 0.5
 
@@ -44,13 +53,27 @@ class Budget:
     def spill_root(self) -> Path:
         return self.work_dir / "spill"
 
+    def readers(self, wanted: int) -> int:
+        """Reader threads whose decodes in flight fit the budget, at most `wanted`."""
+        return max(1, min(wanted, int(self.memory * READ_SHARE) // READ_BYTES))
+
+    @property
+    def digests(self) -> int:
+        """What the reads of a unit on its own pool leave for digests and folds."""
+        return max(self.memory - self.readers(reader_threads()) * READ_BYTES, int(self.memory * (1 - READ_SHARE)))
+
     @property
     def held(self) -> int:
-        return max(1, int(self.memory * HELD_SHARE))
+        return max(1, int(self.digests * HELD_SHARE))
 
     @property
     def fold(self) -> int:
-        return max(1, self.memory - self.held)
+        return max(1, self.digests - self.held)
+
+    @property
+    def diff_rows(self) -> int:
+        """Rows of differing buckets diffed at once: the rest wait for the next group."""
+        return max(1, self.fold // DIFF_BYTES_PER_ROW)
 
     def partitions(self, datoms: int) -> int:
         """How many partitions a fold of `datoms` needs to stay within the budget (1: whole)."""

@@ -90,7 +90,8 @@ def run_shard(
     except Exception as exc:  # noqa: BLE001 - the shard's log cannot be listed: every check says why
         checks = [exc] * len(jobs)
     if readers is None:
-        with ThreadPoolExecutor(reader_threads(), thread_name_prefix="validation") as own:
+        threads = reader_threads() if budget is None else budget.readers(reader_threads())
+        with ThreadPoolExecutor(threads, thread_name_prefix="validation") as own:
             measures = run_checks(logs, checks, own)
     else:
         measures = run_checks(logs, checks, readers)
@@ -102,7 +103,7 @@ def _check(job: Job, logs: Store, destination: Store, segments: list[Segment], b
     try:
         if job.entry.kind == "log":
             scope = job.subtask if isinstance(job.subtask, TRange) else EVERYTHING
-            return LogCheck(job.entry, logs, destination, segments, scope, batch_rows)
+            return LogCheck(job.entry, logs, destination, segments, scope, batch_rows, budget=budget)
         partition = job.subtask if isinstance(job.subtask, EntityPartition) else WHOLE
         return EntitiesCheck(job.entry, logs, destination, segments, partition, batch_rows, budget)
     except Exception as exc:  # noqa: BLE001 - classified into the row like any other input error

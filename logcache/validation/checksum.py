@@ -9,7 +9,7 @@ with counts, because an anti-join would treat duplicates as one row.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +18,20 @@ import polars as pl
 from logcache.datomic.rowhash import fmix64
 
 SAMPLE_SIZE = 5
+
+
+def bucket_groups(differing: np.ndarray, rows: np.ndarray, limit: int) -> Iterator[np.ndarray]:
+    """Runs of `differing` buckets (sorted) holding at most `limit` rows each by `rows`
+    (rows per bucket); one bucket may exceed it alone."""
+    start = 0
+    held = 0
+    for i, bucket in enumerate(differing):
+        if i > start and held + rows[bucket] > limit:
+            yield differing[start:i]
+            start, held = i, 0
+        held += int(rows[bucket])
+    if len(differing) > start:
+        yield differing[start:]
 
 
 class BucketChecksums:
@@ -48,7 +62,20 @@ class Diff:
         self.missing += other.missing
         self.extra += other.extra
         self.duplicates += other.duplicates
-        self.sample = (self.sample + other.sample)[:SAMPLE_SIZE]
+        self.sample = _first_of_each_kind(self.sample + other.sample)
+
+
+def _first_of_each_kind(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The rows `multiset_diff` would sample from all of them (two of each kind, ordered
+    by kind then the row's columns), so a diff made in groups samples as one made whole."""
+    def order(row: dict[str, object]) -> tuple[object, ...]:
+        return (row["kind"], *(row[k] for k in row if k not in ("kind", "count")))
+
+    out: list[dict[str, object]] = []
+    for row in sorted(rows, key=order):  # type: ignore[arg-type]
+        if sum(1 for kept in out if kept["kind"] == row["kind"]) < 2:
+            out.append(row)
+    return out[:SAMPLE_SIZE]
 
     @property
     def clean(self) -> bool:

@@ -44,7 +44,7 @@ from logcache.datomic.schema import ENTITY_SCHEMA
 from logcache.entries import CacheEntry
 from logcache.storage import ObjectInfo, Store
 from logcache.validation.budget import Budget, estimated_datoms
-from logcache.validation.checksum import ENTITY_BUCKETS, BucketChecksums, Measure, fact_buckets, max_t, multiset_diff
+from logcache.validation.checksum import ENTITY_BUCKETS, BucketChecksums, Measure, bucket_groups, fact_buckets, max_t, multiset_diff
 from logcache.validation.scan import Decoded
 from logcache.validation.spill import FactSpill
 
@@ -165,6 +165,7 @@ class EntitiesCheck:
         self.up_to_t = TRange(None, entry.t)
         datoms = estimated_datoms(sum(s.size for s in self.segments()) // partition.count)
         self.parts = 1 if budget is None else budget.partitions(datoms)
+        self.diff_rows = None if budget is None else budget.diff_rows
         self.spill = None if budget is None or self.parts == 1 else FactSpill(budget.spill_root, self.parts, budget.held)
 
     def segments(self) -> list[Segment]:
@@ -206,12 +207,18 @@ class EntitiesCheck:
 
     def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure:
         if self.spill is None:
-            expected = _fold([d for d in digests if isinstance(d, _Facts)], pool)
+            facts = [d for d in digests if isinstance(d, _Facts)]
+            datoms = sum(len(s) for f in facts for s in f.states)
+            expected = _fold(facts, pool)
+            del facts
         else:
             # One partition at a time: only its facts are held while it is folded.
-            expected = _Cached(BucketChecksums(ENTITY_BUCKETS))
+            expected, datoms = _Cached(BucketChecksums(ENTITY_BUCKETS)), 0
             for p in range(self.parts):
-                expected.merge(_fold([_sliced(*self.spill.take(p))], pool))
+                states, order = self.spill.take(p)
+                datoms += len(states)
+                expected.merge(_fold([_sliced(states, order)], pool))
+                del states, order
         del digests
         actual = _Cached(BucketChecksums(ENTITY_BUCKETS))
         for part in cached:
@@ -225,12 +232,20 @@ class EntitiesCheck:
             rows_past_t=actual.past_t,
         )
         differing = expected.sums.differing(actual.sums)
-        if len(differing):
+        if len(differing) and self.diff_rows is None:
             self._diff(measure, differing, pool)
+        elif len(differing):
+            # A bucket's rows to diff: its datoms up to T (about datoms per current fact
+            # times its current facts) and its cached rows; groups of buckets that fit.
+            per_fact = datoms / max(1, expected.rows)
+            rows = (expected.sums.counts * per_fact).astype(np.int64) + actual.sums.counts
+            for group in bucket_groups(differing, rows, self.diff_rows):
+                self._diff(measure, group, pool)
         return measure
 
     def _diff(self, measure: Measure, differing: np.ndarray, pool: ThreadPoolExecutor) -> None:
-        """Exact comparison, and the incremental read, over the differing buckets only."""
+        """Exact comparison, and the incremental read, over the `differing` buckets only;
+        adds to `measure`, so the buckets may come in groups."""
         wanted = np.zeros(ENTITY_BUCKETS, dtype=bool)
         wanted[differing] = True
 
@@ -255,7 +270,7 @@ class EntitiesCheck:
         cached = pl.from_arrow(pa.concat_tables([ENTITY_SCHEMA.empty_table(), *(t.cast(ENTITY_SCHEMA) for t in cached_tables)]))
         assert isinstance(cached, pl.DataFrame)
         latest = as_of_t.latest()
-        measure.diff = multiset_diff(current_facts(latest), cached, ENTITY_SCHEMA.names)
+        measure.diff.add(multiset_diff(current_facts(latest), cached, ENTITY_SCHEMA.names))
 
         full, advanced = LatestDatoms(), LatestDatoms()
         full.add(latest)
@@ -264,4 +279,4 @@ class EntitiesCheck:
             full.add(table)
             advanced.add(table)
         moved = multiset_diff(full.current(), advanced.current(), ENTITY_SCHEMA.names)
-        measure.advance_mismatches = moved.missing + moved.extra + moved.duplicates
+        measure.advance_mismatches += moved.missing + moved.extra + moved.duplicates

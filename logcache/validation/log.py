@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,7 +36,8 @@ from logcache.datomic.rowhash import finish_rows, hash_rows
 from logcache.datomic.schema import DATOM_SCHEMA
 from logcache.entries import CacheEntry
 from logcache.storage import Store
-from logcache.validation.checksum import BucketChecksums, Measure, max_t, multiset_diff
+from logcache.validation.budget import Budget
+from logcache.validation.checksum import BucketChecksums, Measure, bucket_groups, max_t, multiset_diff
 from logcache.validation.scan import Decoded
 
 T_BUCKETS = 1 << 12
@@ -88,23 +90,27 @@ class LogCheck:
         scope: TRange = EVERYTHING,
         batch_rows: int = BATCH_ROWS,
         max_diff_rows: int = MAX_DIFF_ROWS,
+        budget: Budget | None = None,
     ) -> None:
         self.entry, self.logs, self.destination = entry, logs, destination
         self.files = list_parquet(destination, cache_prefix(entry, destination))
         self.all_segments = segments
         self.scope = scope
         self.wanted = scope.intersect(TRange(None, entry.t))
-        self.batch_rows, self.max_diff_rows = batch_rows, max_diff_rows
+        # Under a budget the differing buckets are diffed in groups that fit it.
+        self.batch_rows, self.max_diff_rows = batch_rows, max_diff_rows if budget is None else min(max_diff_rows, budget.diff_rows)
         self.buckets = _Buckets(
             scope.lo if scope.lo is not None else segments[0].first_t,
             scope.hi if scope.hi is not None else max(entry.t, segments[-1].last_t),
             scope,
         )
+        self._lock = threading.Lock()
+        self._sides = {"expected": _Partial(self.buckets.size), "actual": _Partial(self.buckets.size)}
 
     def segments(self) -> list[Segment]:
         return [s for s in self.all_segments if self.wanted.overlaps(s.first_t, s.last_t)]
 
-    def digest(self, decoded: Decoded) -> _Partial:
+    def digest(self, decoded: Decoded) -> None:
         t = decoded.column("t")
         mask = self.wanted.mask(decoded.table.column("t"))
         keep = None if mask is None else mask.to_numpy(zero_copy_only=False)
@@ -116,15 +122,15 @@ class LogCheck:
         part.sums.add(self.buckets.of(t), finish_rows(states, t, added))
         part.rows = len(t)
         part.max_t = max_t(None, t)
-        return part
+        self._merge("expected", part)
 
     def close(self) -> None:
         """Nothing to release: the log check holds only bucket sums between reads."""
 
-    def cache_tasks(self) -> list[Callable[[], _Partial]]:
+    def cache_tasks(self) -> list[Callable[[], None]]:
         return [functools.partial(self._checksum, source) for source in self._actual(EVERYTHING)]
 
-    def _checksum(self, source: Callable[[], Iterator[pa.Table]]) -> _Partial:
+    def _checksum(self, source: Callable[[], Iterator[pa.Table]]) -> None:
         part = _Partial(self.buckets.size)
         for table in source():
             t = table.column("t").to_numpy()
@@ -132,7 +138,13 @@ class LogCheck:
             part.rows += table.num_rows
             part.max_t = max_t(part.max_t, t)
             part.past_t += int((t > self.entry.t).sum())
-        return part
+        self._merge("actual", part)
+
+    def _merge(self, side: str, part: _Partial) -> None:
+        """Fold a task's share into its side at once (from the reading threads), so what is
+        held does not grow with the shard's segments and files."""
+        with self._lock:
+            self._sides[side].merge(part)
 
     def _expected(self, within: TRange, only: list[TRange] | None = None) -> list[Callable[[], Iterator[pa.Table]]]:
         scoped = self.wanted.intersect(within)
@@ -144,11 +156,7 @@ class LogCheck:
         return [functools.partial(parquet_tables, self.destination, [f], DATOM_SCHEMA, scoped, self.batch_rows, only) for f in self.files]
 
     def finish(self, digests: list[object], cached: list[object], pool: ThreadPoolExecutor) -> Measure:
-        sides = {"expected": _Partial(self.buckets.size), "actual": _Partial(self.buckets.size)}
-        for side, parts in (("expected", digests), ("actual", cached)):
-            for part in parts:
-                assert isinstance(part, _Partial)
-                sides[side].merge(part)
+        sides = self._sides
         measure = Measure(
             rows_expected=sides["expected"].rows,
             expected_max_t=sides["expected"].max_t,
@@ -158,7 +166,7 @@ class LogCheck:
         )
         sums = [sides["expected"].sums, sides["actual"].sums]
         differing = sums[0].differing(sums[1])
-        for group in _groups(differing, np.maximum(sums[0].counts, sums[1].counts), self.max_diff_rows):
+        for group in bucket_groups(differing, np.maximum(sums[0].counts, sums[1].counts), self.max_diff_rows):
             within = self.buckets.range_of(int(group[0]), int(group[-1]))
             # Read again only the sources (segments, row groups) that hold a differing bucket.
             only = [self.buckets.range_of(int(run[0]), int(run[-1])) for run in _runs(group)]
@@ -190,19 +198,6 @@ class _Partial:
 def _runs(group: np.ndarray) -> list[np.ndarray]:
     """`group` (sorted bucket numbers) split into runs of consecutive buckets."""
     return np.split(group, np.flatnonzero(np.diff(group) != 1) + 1)
-
-
-def _groups(differing: np.ndarray, rows: np.ndarray, limit: int) -> Iterator[np.ndarray]:
-    """Runs of differing buckets holding at most `limit` rows (one bucket may exceed it)."""
-    start = 0
-    held = 0
-    for i, bucket in enumerate(differing):
-        if i > start and held + rows[bucket] > limit:
-            yield differing[start:i]
-            start, held = i, 0
-        held += int(rows[bucket])
-    if len(differing) > start:
-        yield differing[start:]
 
 
 def _keep(buckets: _Buckets, group: np.ndarray, source: Callable[[], Iterator[pa.Table]]) -> list[pa.Table]:

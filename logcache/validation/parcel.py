@@ -89,12 +89,12 @@ def run_parcel(
     return ParcelOutcome(label, ran, skipped, tuple(written))
 
 
-def run_unit(config: CampaignConfig, entries: list[CacheEntry], unit: tuple[Task, ...], label: str, force: bool) -> ParcelOutcome:
+def run_unit(config: CampaignConfig, entries: list[CacheEntry], unit: tuple[Task, ...], label: str, force: bool, concurrency: int = 1) -> ParcelOutcome:
     """One unit, opening the campaign's stores here: what a pool or Dask worker runs.
     `entries` are those of the unit's tasks (`unit_entries`), read once by the parent: a
     worker that read the whole entries file for each unit would cost every unit as much
-    as the campaign is big."""
-    return run_unit_here(Stores.of(config), entries, unit, label, force, budget=budget_of(config))
+    as the campaign is big. `concurrency`: units running at once on this machine."""
+    return run_unit_here(Stores.of(config), entries, unit, label, force, budget=budget_of(config), concurrency=concurrency)
 
 
 def unit_entries(by_key: dict[tuple[str, str], CacheEntry], unit: tuple[Task, ...]) -> list[CacheEntry]:
@@ -110,9 +110,11 @@ def run_unit_here(
     force: bool,
     readers: ThreadPoolExecutor | None = None,
     budget: Budget | None = None,
+    concurrency: int = 1,
 ) -> ParcelOutcome:
     """`readers`: the reader pool shared with the units running beside this one; `budget`:
-    the worker's memory budget, None for unbounded (`check.run_shard`)."""
+    the worker's memory budget, None for unbounded (`check.run_shard`); `concurrency`:
+    how many units run at once on this machine, recorded with the unit's measurement."""
     by_key = {(e.dataset, e.kind): e for e in entries}
     jobs: list[Job] = []
     subtask_of: list[tuple[Task, int, list[TRange] | list[EntityPartition]]] = []
@@ -145,7 +147,7 @@ def run_unit_here(
             weight = sum(t.weight for t in unit if (t.dataset, t.validation) in {(j.entry.dataset, j.validation) for j in jobs})
             # The log check's expected rows are the datoms decoded up to T.
             datoms = max(r.rows_expected for r in ran)
-            record(budget.work_dir, Measurement(label, unit[0].task_id, weight, datoms, time.perf_counter() - clock, peak_rss(), utc_now()))
+            record(budget.work_dir, Measurement(label, unit[0].task_id, weight, datoms, time.perf_counter() - clock, peak_rss(), utc_now(), concurrency))
     for task, attempt, subtasks in subtask_of:
         merged = _merge_if_complete(stores.results, task, attempt, subtasks)
         if merged is not None:

@@ -71,6 +71,20 @@ def units(tasks: tuple[Task, ...] | list[Task]) -> list[tuple[Task, ...]]:
     return sorted([*out, *(tuple(g) for g in grouped.values())], key=lambda u: (-sum(t.weight for t in u), u[0].task_id))
 
 
+# The local backend runs a small campaign's units in its own process, this many at once
+# (`backends._run_local`); bigger work goes to a pool of worker processes.
+IN_PROCESS_BYTES = 64 << 20
+IN_PROCESS_UNITS = 3
+
+
+def local_concurrency(workers: int | None, unit_count: int, nbytes: int, cpus: int) -> int:
+    """How many units the local backend runs at once on this machine: a few threads in
+    its own process for small work (`workers` unset), else a pool of worker processes."""
+    if workers is None and nbytes < IN_PROCESS_BYTES:
+        return max(1, min(IN_PROCESS_UNITS, unit_count))
+    return max(1, min(unit_count, workers or cpus))
+
+
 def whole_tasks(entries: list[CacheEntry]) -> list[Task]:
     return [
         Task(e.dataset, e.kind, VALIDATIONS[e.kind], 0, 1, max(e.bytes, 1))

@@ -1,11 +1,18 @@
 """What each unit of validation measured, and the plan's predictions made from it.
 
-Every unit that ran records its bytes, datoms, seconds and the peak RSS of its process
-in `<work_dir>/measurements.jsonl` (append-only, the latest `KEEP` kept). A plan's
-prediction fits seconds = fixed + bytes / throughput over that history (this machine's
-throughput, whatever the world); with no history it decodes one segment of the heaviest
-shard as a quick sample. Peak memory is the fixed cost measured plus what a fold of the
-unit's datoms holds, never more than the worker's budget (`budget.Budget`).
+Every unit that ran records its bytes, datoms, seconds, the peak RSS of its process and
+how many units the backend ran at once on its machine in `<work_dir>/measurements.jsonl`
+(append-only, the latest `KEEP` kept). Units running at once share the machine's cores,
+so a unit's time is its time alone times the units beside it (`_shared`: the recorded
+count, or fewer where the recorded intervals show fewer overlapping, at the end of a
+run). A plan's prediction fits seconds alone = fixed + bytes / throughput over that
+history (this machine's throughput, whatever the world); with no history it decodes one
+segment of the heaviest shard as a quick sample. Each parcel's duration is then the span
+of its units in the schedule the backend will run (`schedule`: the local backend's units
+heaviest first, as many at once as it runs, sharing the machine; elsewhere a parcel's
+units one after another on its own machine). Peak memory is the fixed cost measured plus
+what a fold of the unit's datoms holds, never more than the worker's budget
+(`budget.Budget`).
 
 `validate` writes the predictions of the parcels it starts (`predictions.json`);
 `parcel_forecasts` sets them against the measured units of that run, for `status` and
@@ -16,10 +23,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import resource
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 from logcache.datomic.logop import list_segments
@@ -27,7 +36,7 @@ from logcache.entries import CacheEntry
 from logcache.storage import Store
 from logcache.stores import open_logs
 from logcache.validation.budget import DATOMS_PER_BYTE, FOLD_BYTES_PER_DATOM, Budget, budget_of
-from logcache.validation.plan import Parcel, units
+from logcache.validation.plan import Parcel, local_concurrency, units
 from logcache.validation.result import utc_now
 from logcache.validation.scan import decode
 from state.config import CampaignConfig
@@ -49,7 +58,15 @@ class Measurement:
     datoms: int
     seconds: float
     peak_rss: int
-    at: str
+    at: str  # when it ended
+    # Units the backend ran at once on this machine; None in lines recorded before it was
+    # (their overlapping intervals tell instead).
+    concurrency: int | None = None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        end = datetime.fromisoformat(self.at).timestamp()
+        return end - self.seconds, end
 
 
 def peak_rss() -> int:
@@ -101,20 +118,37 @@ class Throughput:
         return self.fixed_s + nbytes * self.seconds_per_byte
 
 
+def _shared(measurements: list[Measurement]) -> list[float]:
+    """How many units, on average over its run, each unit shared its machine with
+    (itself included): what the intervals recorded overlap, at most its `concurrency`
+    (units of other machines overlap too, and are not counted beyond it)."""
+    spans = [m.interval for m in measurements]
+    out = []
+    for m, (start, end) in zip(measurements, spans):
+        if (m.concurrency is not None and m.concurrency <= 1) or end <= start:
+            out.append(1.0)
+            continue
+        overlap = sum(max(0.0, min(end, e) - max(start, s)) for s, e in spans)
+        cap = math.inf if m.concurrency is None else float(m.concurrency)
+        out.append(max(1.0, min(cap, overlap / (end - start))))
+    return out
+
+
 def calibrate(measurements: list[Measurement]) -> Throughput | None:
-    """A least-squares line through the units' (bytes, seconds); None without history."""
+    """A least-squares line through the units' (bytes, seconds alone); None without history."""
     usable = [m for m in measurements if m.bytes > 0 and m.seconds > 0]
     if not usable:
         return None
     n = len(usable)
+    alone = [m.seconds / shared for m, shared in zip(usable, _shared(usable))]
     mean_b = sum(m.bytes for m in usable) / n
-    mean_s = sum(m.seconds for m in usable) / n
+    mean_s = sum(alone) / n
     var = sum((m.bytes - mean_b) ** 2 for m in usable)
-    slope = sum((m.bytes - mean_b) * (m.seconds - mean_s) for m in usable) / var if var else 0.0
+    slope = sum((m.bytes - mean_b) * (s - mean_s) for m, s in zip(usable, alone)) / var if var else 0.0
     fixed = mean_s - slope * mean_b
     if slope <= 0 or fixed < 0:
         # Too few or too alike units for a line: all the time is proportional to bytes.
-        slope, fixed = sum(m.seconds for m in usable) / sum(m.bytes for m in usable), 0.0
+        slope, fixed = sum(alone) / sum(m.bytes for m in usable), 0.0
     datoms = sum(m.datoms for m in usable) / sum(m.bytes for m in usable)
     return Throughput(fixed, slope, datoms or DATOMS_PER_BYTE, min(m.peak_rss for m in usable), f"history ({n} units)")
 
@@ -142,17 +176,58 @@ class ParcelPrediction:
     cost: float | None = None
 
 
+def schedule(work: list[float], at_once: int) -> list[tuple[float, float]]:
+    """(start, end) of each piece of `work` (seconds alone, in the order they start) when
+    `at_once` run together and share the machine equally: each of n running advances
+    at 1/n of its speed alone."""
+    out: list[tuple[float, float]] = [(0.0, 0.0)] * len(work)
+    running: dict[int, float] = {}  # index -> seconds alone left
+    now, upcoming = 0.0, iter(range(len(work)))
+    while True:
+        for i in upcoming:
+            running[i], out[i] = work[i], (now, now)
+            if len(running) == at_once:
+                break
+        if not running:
+            return out
+        step = min(running.values())
+        now += step * len(running)
+        for i, left in list(running.items()):
+            if left - step <= 1e-12:
+                out[i] = (out[i][0], now)
+                del running[i]
+            else:
+                running[i] = left - step
+
+
 def predict(
-    parcels: list[Parcel], throughput: Throughput, budget: Budget, nodes: int | None = None, hourly_cost: float | None = None, prefix: str = ""
+    parcels: list[Parcel],
+    throughput: Throughput,
+    budget: Budget,
+    nodes: int | None = None,
+    hourly_cost: float | None = None,
+    prefix: str = "",
+    at_once: int | None = None,
 ) -> list[ParcelPrediction]:
-    """Each parcel's bytes, datoms, duration (its units one after the other, as a job
-    runs them), peak memory and, with `nodes` (and `hourly_cost`), machine-hours and cost."""
+    """Each parcel's bytes, datoms, duration, peak memory and, with `nodes` (and
+    `hourly_cost`), machine-hours and cost. The duration: with `at_once`, the span of the
+    parcel's units when every parcel's units run heaviest first, `at_once` of them
+    sharing one machine (the local backend); without, its units one after another (a job
+    of the command backend, or a Dask worker, on a machine of its own)."""
+    live = [p for p in parcels if p.tasks]
+    pieces = [(i, sum(t.weight for t in unit)) for i, p in enumerate(live) for unit in units(p.tasks)]
+    spans: dict[int, list[tuple[float, float]]] = {}
+    if at_once is not None:
+        pieces.sort(key=lambda piece: -piece[1])
+        for (i, _), span in zip(pieces, schedule([throughput.seconds(b) for _, b in pieces], at_once)):
+            spans.setdefault(i, []).append(span)
     out = []
-    for parcel in parcels:
-        if not parcel.tasks:
-            continue
-        loads = [sum(t.weight for t in unit) for unit in units(parcel.tasks)]
-        seconds = sum(throughput.seconds(b) for b in loads)
+    for i, parcel in enumerate(live):
+        loads = [b for j, b in pieces if j == i]
+        if at_once is None:
+            seconds = sum(throughput.seconds(b) for b in loads)
+        else:
+            seconds = max(e for _, e in spans[i]) - min(s for s, _ in spans[i])
         datoms = round(parcel.bytes * throughput.datoms_per_byte)
         held = min(budget.memory, round(max(loads) * throughput.datoms_per_byte * FOLD_BYTES_PER_DATOM))
         hours = None if nodes is None else seconds / 3600 * nodes
@@ -201,6 +276,7 @@ def parcel_forecasts(work_dir: Path) -> list[ParcelForecast]:
     out = []
     for p in body["parcels"]:
         mine = measured.get(p["label"], [])
+        spans = [m.interval for m in mine]
         out.append(
             ParcelForecast(
                 p["label"],
@@ -208,7 +284,9 @@ def parcel_forecasts(work_dir: Path) -> list[ParcelForecast]:
                 p["datoms"],
                 p["seconds"],
                 p["peak_memory"],
-                sum(m.seconds for m in mine) if mine else None,
+                # From its first unit's start to its last unit's end: its units may run
+                # side by side, or beside other parcels' units.
+                max(e for _, e in spans) - min(s for s, _ in spans) if mine else None,
                 max(m.peak_rss for m in mine) if mine else None,
             )
         )
@@ -219,4 +297,8 @@ def forecast(config: CampaignConfig, entries: list[CacheEntry], parcels: list[Pa
     """The parcels' predictions on this machine, and where the throughput came from."""
     throughput = calibrate(read_measurements(config.work_dir)) or sample(open_logs(config), entries)
     submitter = config.submitter
-    return predict(parcels, throughput, budget_of(config), submitter.nodes, submitter.hourly_cost, prefix), throughput.source
+    at_once = None
+    if config.validation.backend == "local":
+        count = sum(len(units(p.tasks)) for p in parcels)
+        at_once = local_concurrency(config.validation.workers, count, sum(p.bytes for p in parcels), os.cpu_count() or 1)
+    return predict(parcels, throughput, budget_of(config), submitter.nodes, submitter.hourly_cost, prefix, at_once), throughput.source

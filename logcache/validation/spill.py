@@ -71,7 +71,10 @@ class FactSpill:
         part = partition_of(states, self.parts)
         by_part = np.argsort(part, kind="stable")
         cuts = np.searchsorted(part[by_part], np.arange(1, self.parts))
-        pieces = zip(np.split(states[by_part], cuts), np.split(order[by_part], cuts))
+        # Copies, not views: a view held for one partition would keep the whole segment's
+        # arrays alive until every partition had flushed its piece (with 100+ partitions,
+        # most segments' arrays at once: memory that grew with the shard).
+        pieces = [(s.copy(), o.copy()) for s, o in zip(np.split(states[by_part], cuts), np.split(order[by_part], cuts))]
         with self._lock:
             for p, (s, o) in enumerate(pieces):
                 if len(s):

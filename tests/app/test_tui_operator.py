@@ -477,3 +477,16 @@ async def test_the_recopy_toasts_come_from_step_events_even_with_no_refresh_in_b
         await pilot.pause(0.1)
         assert ("re-copy of failed paths failed: the destination refused; see 3 Failed", "error") in said
         await pilot.press("q")
+
+
+async def test_help_lists_a_panes_work_keys_under_that_pane_not_everywhere(world: Path) -> None:
+    app = LogcacheApp(world)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        shown = str(app.screen.query_one("#help-text").render())
+        everywhere = shown.split("Everywhere", 1)[1].split("Checklist", 1)[0]
+        for work in ("Re-copy failed", "Export PR", "Apply PR", "Split stuck"):
+            assert work not in everywhere, work
+            assert work in shown, work
+        assert "Run all" in everywhere

@@ -28,7 +28,7 @@ SIZE = (120, 40)
 # processes load it too).
 SLOW_UNITS = """\
 import time
-from logcache.validation import backends
+from logcache.validation.backends import local as backends
 _real = backends.run_unit_here
 def _slow(*args, **kwargs):
     time.sleep(0.4)

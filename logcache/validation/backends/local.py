@@ -16,13 +16,9 @@ from logcache.validation.backends.follow import follow_units
 from logcache.validation.budget import budget_of
 from logcache.validation.orphans import orphan_guard
 from logcache.validation.parcel import Stores, run_unit, run_unit_here, unit_entries
-from logcache.validation.plan import Task, units
+from logcache.validation.plan import IN_PROCESS_BYTES, IN_PROCESS_UNITS, Task, local_concurrency, units
 from logcache.validation.scan import cores
 from state.config import CampaignConfig
-
-# Below this many cached bytes in all, the local backend runs the units in this process.
-IN_PROCESS_BYTES = 64 << 20
-IN_PROCESS_UNITS = 3
 
 
 class LocalBackend:
@@ -39,7 +35,10 @@ class LocalBackend:
         pool: Executor
         readers: ThreadPoolExecutor | None = None
         run: Callable[[ParcelJob, tuple[Task, ...]], Any]
-        if config.validation.workers is None and sum(job.parcel.bytes for job in jobs) < IN_PROCESS_BYTES:
+        nbytes = sum(job.parcel.bytes for job in jobs)
+        # Recorded with each unit's measurement: units at once share the machine.
+        at_once = local_concurrency(config.validation.workers, count, nbytes, os.cpu_count() or 1)
+        if config.validation.workers is None and nbytes < IN_PROCESS_BYTES:
             # Starting a worker process (interpreter, imports) costs as much CPU as checking
             # tens of MB: small work runs here, on threads (decoding releases the GIL), a few
             # units at a time, so one unit's short serial parts never leave a core idle.
@@ -51,14 +50,14 @@ class LocalBackend:
             stores = Stores.of(config)
 
             def run(job: ParcelJob, unit: tuple[Task, ...]) -> Any:
-                return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force, readers, budget_of(config))
+                return pool.submit(run_unit_here, stores, unit_entries(by_key, unit), unit, job.label, force, readers, budget_of(config), at_once)
         else:
-            workers = max(1, min(count, config.validation.workers or os.cpu_count() or 1))
+            workers = at_once
             # spawn, not fork: the parent holds threads (boto3 pools, the saver), which fork would copy mid-state.
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=orphan_guard, initargs=(os.getpid(),))
 
             def run(job: ParcelJob, unit: tuple[Task, ...]) -> Any:
-                return pool.submit(run_unit, config, unit_entries(by_key, unit), unit, job.label, force)
+                return pool.submit(run_unit, config, unit_entries(by_key, unit), unit, job.label, force, at_once)
         try:
             return follow_units(config, jobs, run, lambda futures, timeout: wait_futures(futures, timeout), "local", options, lambda: None)
         finally:
