@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from logcache.campaign import Campaign
-from logcache.errors import LogcacheError
+from logcache.errors import LogcacheError, describe
 from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, StepEnded, StepStarted, ignore
 from state.model import INTERRUPTED_NOTE, FailedPathOrigin, StepName, StepStatus
 
@@ -77,6 +77,10 @@ def run_step(campaign: Campaign, name: StepName, work: Callable[[], Done[T]], on
         raise
     except KeyboardInterrupt:
         end(StepStatus.PENDING, INTERRUPTED_NOTE)
+        raise
+    except Exception as exc:
+        # A bug still ends the step: never left "running" for the next session to trust.
+        end(StepStatus.FAILED, f"internal error: {describe(exc)}")
         raise
     end(StepStatus.DONE, done.note)
     return done.result

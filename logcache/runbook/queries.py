@@ -70,11 +70,11 @@ def apply_risks(campaign: Campaign) -> list[str]:
     without `--yes` otherwise, and the app shows them before it asks."""
     excluded = campaign.state.excluded()
     rows = [r for r in current_results(campaign) if pair_dataset(r) not in excluded]
-    not_run = sum(r.error_kind == "not-run" for r in rows)
+    not_run = sum(not r.checked for r in rows)
     invalid = sum(not r.is_valid for r in rows) - not_run
     cached = [e for e in entries(campaign) if e.name not in excluded]
     unverified = len(cached) - len(verified_entries(campaign))
-    counted = ((invalid, "rows invalid"), (not_run, "pairs not yet validated"), (unverified, "datasets not verified at the destination"))
+    counted = ((invalid, "rows invalid"), (not_run, "pairs not yet validated or not checked"), (unverified, "datasets not verified at the destination"))
     return [f"{n} {what}" for n, what in counted if n]
 
 

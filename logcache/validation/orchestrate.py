@@ -76,7 +76,23 @@ class ValidationRun:
 
     @property
     def invalid(self) -> list[ResultRow]:
-        return [r for r in self.rows if not r.is_valid]
+        """The pairs the data shows wrong (not those that could not be checked)."""
+        return [r for r in self.rows if not r.is_valid and r.checked]
+
+    @property
+    def valid(self) -> int:
+        """Pairs whose saved result is valid: a pair never counts as valid otherwise."""
+        return sum(r.is_valid for r in self.rows)
+
+    @property
+    def not_checked(self) -> list[ResultRow]:
+        """The pairs whose latest attempt could not check them, with the cause."""
+        return [r for r in self.rows if not r.checked]
+
+    @property
+    def unchecked(self) -> int:
+        """Pairs not checked: those with a not-checked row and those with no result saved."""
+        return self.pairs - self.valid - len(self.invalid)
 
 
 @dataclass

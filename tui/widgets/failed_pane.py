@@ -23,8 +23,8 @@ from state.model import CampaignState, FailedPath, FailedPathOrigin, Resolution
 from tui import findings
 from tui.glyphs import Glyphs
 from tui.live import Live
-from tui.statuses import Verdict
 from tui.widgets.pane import PaneDefaults
+from tui.widgets.results_pane import outcome
 from tui.widgets.table import KeyedTable, styled
 
 PAIR_PREFIX = "pair:"
@@ -162,14 +162,16 @@ class FailedPane(PaneDefaults, Vertical):
             rows.append((fp.url, (fp.dataset_name, styled(fp.resolution), error, fp.origin, fp.url)))
         for r in self._invalid:
             pair = f"{r.dataset}/{r.validation}"
-            rows.append((PAIR_PREFIX + pair, (pair, styled(Verdict.INVALID), f"{r.error_kind}: {r.error}" if r.error else r.error_kind, "validation", "Enter: detail")))
+            rows.append((PAIR_PREFIX + pair, (pair, styled(outcome(r)), f"{r.error_kind}: {r.error}" if r.error else r.error_kind, "validation", "Enter: detail")))
         table = self.query_one(KeyedTable)
         table.rebuild(fit_errors(rows, self.size.width, [c.label.cell_len for c in table.columns.values()]))
         parts = []
         if state.failed_paths:
             parts.append(f"{open_count} open of {len(state.failed_paths)} failed paths" + ("  c: re-copy and re-validate" if open_count else ""))
         if self._invalid:
-            parts.append(f"{len(self._invalid)} invalid pairs  Enter: detail")
+            unchecked = sum(not r.checked for r in self._invalid)
+            counts = [f"{len(self._invalid) - unchecked} invalid"] + ([f"{unchecked} not checked"] if unchecked else [])
+            parts.append(f"{', '.join(counts)} pairs  Enter: detail")
         self.query_one("#failed-summary", Static).update("; ".join(parts) or "no failed paths, no invalid pairs")
 
     def on_resize(self) -> None:
