@@ -22,13 +22,15 @@ T = TypeVar("T")
 
 class StepFailed(LogcacheError, Generic[T]):
     """A step ran but did not reach its goal (datasets not copied, parcels failed, rows
-    invalid). The message is the step's note; `result` is what the step did get done."""
+    invalid). The message is the step's note; `result` is what the step did get done;
+    `fix`, the CLI's way on (the app has keys for it), ends the note after `finding`."""
 
     exit_code = 1  # findings, not a refusal
 
-    def __init__(self, note: str, result: T | None = None) -> None:
-        super().__init__(note)
+    def __init__(self, note: str, result: T | None = None, fix: str = "") -> None:
+        super().__init__(f"{note}; {fix}" if fix else note)
         self.result = result
+        self.finding = " ".join(note.split())
 
 
 class StepInterrupted(KeyboardInterrupt, Generic[T]):

@@ -83,6 +83,17 @@ def actions(campaign: Campaign, campaign_arg: str) -> list[Action]:
     return actions_for(campaign.config, campaign.state, campaign_arg)
 
 
+def findings(campaign: Campaign, campaign_arg: str) -> tuple[list[ResultRow], list[Action]]:
+    """Every pair's current row (none before validation has begun) and the next actions
+    they and the open failed paths call for, read once: what the app's Results and
+    Failed panes and its header show."""
+    if not entries_path(campaign).exists():
+        return [], []
+    cached = entries(campaign)
+    rows = aggregate_rows(cached, open_results(campaign.config)) if campaign.state.parcels else []
+    return rows, next_actions(campaign.config, campaign.state, cached, rows, campaign_arg)
+
+
 def recopy_candidates(campaign: Campaign) -> list[str]:
     """The datasets whose copy a re-copy can fix: the failed paths' (not at the source),
     and those with a row invalid in a way a fresh copy changes, not re-copied yet."""
