@@ -113,7 +113,10 @@ class Partitions:
     def cut(self, tasks: list[Task]) -> list[Task]:
         out: list[Task] = []
         for task in tasks:
-            parts = self.parts.get(task.name, 1) if task.kind != "log" else 1
+            parts = self.parts.get(task.name, 1)
+            if task.kind == "log" or parts == 1:
+                out.append(task)
+                continue
             keep = self.only.get(task.name, frozenset(range(parts)))
             out.extend(
                 Task(task.dataset, task.kind, task.validation, p, parts, max(1, task.weight // parts)) for p in range(parts) if p in keep
