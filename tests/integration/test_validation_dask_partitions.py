@@ -40,6 +40,14 @@ class _WhereRan:
             self.worker_of[str(key)] = str(kwargs["worker"])
 
 
+def _world(root: Path, scale: str) -> Path:
+    build_world(str(root), seed=5, scale=scale)
+    campaign = root / "campaign.toml"
+    assert main(["discover", str(campaign)]) == 0
+    assert main(["copy", str(campaign)]) == 0
+    return campaign
+
+
 def _comparable(row: object) -> dict[str, object]:
     fields = asdict(row)  # type: ignore[call-overload]
     for name in ("started_at", "duration_s", "parcel"):
@@ -52,10 +60,7 @@ def test_a_heavy_entities_check_spreads_over_every_worker(tmp_path: Path) -> Non
     from distributed.diagnostics.plugin import SchedulerPlugin
 
     root = tmp_path / "w"
-    build_world(str(root), seed=5, scale="small")
-    campaign = root / "campaign.toml"
-    assert main(["discover", str(campaign)]) == 0
-    assert main(["copy", str(campaign)]) == 0
+    campaign = _world(root, "small")
     config = load_config(campaign)
     logs, destination = open_logs(config), open_destination(config)
     heavy = max((e for e in read_entries(root / CSV_NAME) if e.kind != "log"), key=lambda e: e.bytes)
@@ -91,10 +96,7 @@ def test_a_heavy_entities_check_spreads_over_every_worker(tmp_path: Path) -> Non
 
 def test_a_command_job_checks_one_named_partition(tmp_path: Path) -> None:
     root = tmp_path / "w"
-    build_world(str(root), seed=5, scale="tiny")
-    campaign = root / "campaign.toml"
-    assert main(["discover", str(campaign)]) == 0
-    assert main(["copy", str(campaign)]) == 0
+    campaign = _world(root, "tiny")
     config = load_config(campaign)
     heavy = max((e for e in read_entries(root / CSV_NAME) if e.kind != "log"), key=lambda e: e.bytes)
     template = f"{shlex.quote(sys.executable)} -m logcache validate {{campaign}} --parcel-count {{parcel_count}} --parcel-id {{parcel_id}} {{args}}"
