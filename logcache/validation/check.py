@@ -109,7 +109,13 @@ def run_shard(
     if stop is not None:
         raise stop
     duration = round(time.perf_counter() - clock, 6)
-    return [_on_the_log(_row(job, m, parcel, started, duration / len(jobs)), coverage(job.entry.dataset, segments, job.entry.t)) for job, m in zip(jobs, measures)]
+    return [result_row(job, m, parcel, started, duration / len(jobs), segments) for job, m in zip(jobs, measures)]
+
+
+def result_row(job: Job, outcome: Measure | Exception, parcel: str, started: str, duration: float, segments: list[Segment]) -> ResultRow:
+    """The row of `job` from its measure or the error that stopped it, judged against its
+    shard's log (`segments`): what `run_shard` returns, for checks run elsewhere too."""
+    return _on_the_log(_row(job, outcome, parcel, started, duration), coverage(job.entry.dataset, segments, job.entry.t))
 
 
 def _on_the_log(row: ResultRow, log: Coverage) -> ResultRow:
