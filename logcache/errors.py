@@ -108,6 +108,12 @@ class ReadInterrupted(StorageError):
     every attempt: the bytes were never all seen, so nothing can be said about them."""
 
 
+class JobRefused(LogcacheError):
+    """A validation job exited 2: its environment refused it (credentials denied or
+    expired, a full or unwritable results store, a bad argument). Every job shares that
+    environment, so the run stops at once on it, like the in-process backends do."""
+
+
 class CorruptData(LogcacheError):
     """A Parquet or Avro file could not be read as such."""
 
