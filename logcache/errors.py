@@ -14,11 +14,13 @@ __all__ = [
     "MISSING_PATH_PREFIX",
     "AccessDenied",
     "BucketNotFound",
+    "CannotCheckHere",
     "ConfigError",
     "CorruptData",
     "EndpointUnreachable",
     "LogcacheError",
     "PathNotFound",
+    "ReadInterrupted",
     "StorageError",
     "UnknownDataset",
     "UsageError",
@@ -101,8 +103,24 @@ class EndpointUnreachable(StorageError):
     """No S3 server answered at the configured endpoint."""
 
 
+class ReadInterrupted(StorageError):
+    """A body kept arriving cut short (a dropped connection, a reset, a read timeout) on
+    every attempt: the bytes were never all seen, so nothing can be said about them."""
+
+
+class JobRefused(LogcacheError):
+    """A validation job exited 2: its environment refused it (credentials denied or
+    expired, a full or unwritable results store, a bad argument). Every job shares that
+    environment, so the run stops at once on it, like the in-process backends do."""
+
+
 class CorruptData(LogcacheError):
     """A Parquet or Avro file could not be read as such."""
+
+
+class CannotCheckHere(LogcacheError):
+    """The bytes were read but this installation cannot decode them (an Avro codec whose
+    library is missing): nothing is known about the data, which may well be fine."""
 
 
 class UnknownDataset(LogcacheError):

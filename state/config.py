@@ -47,8 +47,10 @@ class S3Settings:
     endpoint_url: str | None = None
     region: str | None = None
     profile: str | None = None
-    retry_mode: str = "standard"
-    max_attempts: int = 10
+    # None: not in the campaign file, so AWS_RETRY_MODE / AWS_MAX_ATTEMPTS or the profile's
+    # retry_mode / max_attempts apply, else standard and 10 (logcache.storage.s3.retries).
+    retry_mode: str | None = None
+    max_attempts: int | None = None
     # Lists and copies signed and sent without boto3 (see logcache/storage/s3_direct.py);
     # false sends every request through boto3, for a server that rejects them.
     direct_requests: bool = True
@@ -360,8 +362,8 @@ def _parse(path: Path, raw: dict[str, Any]) -> CampaignConfig:
             endpoint_url=s3.opt_str("endpoint_url"),
             region=s3.opt_str("region"),
             profile=s3.opt_str("profile"),
-            retry_mode=s3.text("retry_mode", "standard", RETRY_MODES),
-            max_attempts=s3.integer("max_attempts", 10),
+            retry_mode=s3.text("retry_mode", None, RETRY_MODES) if s3.opt_str("retry_mode") is not None else None,
+            max_attempts=s3.opt_int("max_attempts"),
             direct_requests=s3.flag("direct_requests", True),
             connect_timeout_s=s3.number("connect_timeout_s", 5.0),
             read_timeout_s=s3.number("read_timeout_s", 60.0),

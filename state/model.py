@@ -184,11 +184,14 @@ class AggregateSummary:
     path: str
     at: str
     excluded: int = 0  # invalid rows of excluded datasets: accounted for, not counted in `invalid`
+    # Rows that could not be checked (no result, or the store stopped the check): neither
+    # valid nor invalid. `invalid` counts only what the data shows.
+    not_checked: int = 0
 
     @property
     def all_valid(self) -> bool:
-        """Every row valid, or left out of the patch on purpose."""
-        return self.rows > 0 and self.invalid == 0
+        """Every row valid, or left out of the patch on purpose; none left unchecked."""
+        return self.rows > 0 and self.invalid == 0 and self.not_checked == 0
 
 
 @dataclass

@@ -8,16 +8,14 @@ it stands in for S3's throttling.
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from support.campaigns import write_campaign
-from support.servers import CopyCampaign, S3Proxy, _proxy_handler
+from support.servers import CopyCampaign, S3Proxy, proxy_server
 
 from state.config import S3Settings
 
@@ -101,13 +99,5 @@ concurrency = 2
 
 @pytest.fixture
 def s3_proxy(s3_endpoint: str) -> Iterator[tuple[str, S3Proxy]]:
-    proxy = S3Proxy(s3_endpoint)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", proxy
-    finally:
-        proxy.release()
-        server.shutdown()
-        server.server_close()
+    with proxy_server(s3_endpoint) as served:
+        yield served

@@ -33,6 +33,7 @@ from logcache.cli.common import Exit
 from logcache.errors import LogcacheError, describe
 from logcache.runbook import SPECS, journal, queries
 from logcache.runbook.events import RunbookEvent
+from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.steps import validate
 from state.lock import LockHeld, LockState, LockStatus
 from state.model import ParcelStatus, StepName, operator, utc_now
@@ -248,6 +249,9 @@ class LogcacheApp(App[None]):
             summary = work()
             if summary:
                 self.post_message(LogLine(summary, "toast"))
+        except StepFailed as exc:
+            # What was found, without the CLI's way on: the Failed pane has the keys.
+            error = exc.finding
         except LogcacheError as exc:
             error = exc.one_line()
         except KeyboardInterrupt:
@@ -407,24 +411,26 @@ class LogcacheApp(App[None]):
             except LogcacheError as exc:
                 self.say(f"registry diff: {exc.one_line()}")
                 return
-            diff = RegistryDiff(patch.update.summary(), patch.diff)
+            diff = RegistryDiff(patch.summary(), patch.diff, patch.excluded)
             with self.live.lock:
                 self.live.diff = diff
 
         self.run_worker(work, thread=True, group="diff", exclusive=True, exit_on_error=False)
 
     def _load_results(self) -> None:
-        """Every pair's current row, once validation has begun."""
+        """Every pair's current row, once validation has begun, and the next actions
+        they and the failed paths call for."""
         campaign = self.campaign
+        campaign_arg = str(self.campaign_path)
 
         def work() -> None:
             try:
-                rows = queries.current_results(campaign) if campaign.state.parcels else []
+                rows, actions = queries.findings(campaign, campaign_arg)
             except (LogcacheError, OSError) as exc:
                 self.say(f"results: {exc.one_line() if isinstance(exc, LogcacheError) else describe(exc)}")
                 return
             with self.live.lock:
-                self.live.results = rows
+                self.live.results, self.live.actions = rows, actions
 
         self.run_worker(work, thread=True, group="results", exclusive=True, exit_on_error=False)
 

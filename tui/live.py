@@ -15,6 +15,7 @@ from datetime import datetime
 
 from logcache.runbook import events as ev
 from logcache.runbook.journal import JournalEntry
+from logcache.runbook.next_actions import Action
 from logcache.runbook.queries import MachineUsage, ResultRow
 from tui.statuses import RowStatus
 
@@ -39,8 +40,9 @@ class DatasetRow:
 
 @dataclass(frozen=True)
 class RegistryDiff:
-    summary: str
+    summary: str  # its counts, the datasets left out among them
     diff: str
+    excluded: tuple[tuple[str, str], ...] = ()  # (dataset, reason) of each left out
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Live:
     # Replaced (never changed in place) by the app's readers: a pane compares identities.
     results: list[ResultRow] = field(default_factory=list)  # the aggregate, or the latest result of each pair
     diff: RegistryDiff | None = None
+    actions: list[Action] = field(default_factory=list)  # what to do about every finding
     log: deque[Logged] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     logged: int = 0  # lines ever added to `log`, so the Log pane knows which are new
     # Workers fold in their threads; the app reads while holding this.

@@ -8,6 +8,7 @@ classes, `PANES`, and knows nothing else of them."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -23,15 +24,17 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from logcache.errors import LogcacheError
 from logcache.runbook import SPECS, queries
-from logcache.runbook.driver import check_manual_note, confirm_manual, run_campaign, run_step
-from logcache.runbook.steps import recopy_failed, registry_export, validate
-from state.model import StepName
+from logcache.runbook.driver import Stop, check_manual_note, confirm_manual, run_campaign, run_step
+from logcache.runbook.steps import exclude, recopy_failed, registry_export, validate
+from state.model import StepName, StepStatus
+from tui import findings
 from tui.detail_screen import DetailLoader, DetailScreen, campaign_detail_loader
 from tui.glyphs import Glyphs
 from tui.help_screen import HelpScreen
 from tui.host import Host
-from tui.messages import WorkEnded
+from tui.messages import Question, WorkEnded
 from tui.modals import ConfirmModal, PromptModal
 from tui.widgets.checklist import Checklist, ChecklistLegend
 from tui.widgets.copy_pane import CopyPane
@@ -153,6 +156,9 @@ class MainScreen(Screen[None]):
             overall = f"[cyan]{escape(host.busy)}{self.glyphs.ellipsis}[/]"
         elif state.aggregate and state.aggregate.all_valid:
             overall = "[green]all valid[/]"
+        elif nxt is not None and nxt.status is StepStatus.FAILED and host.live.actions:
+            # The step again would fail again: the fix of its findings comes first.
+            overall = f"[yellow]next: {escape(findings.short(host.live.actions[0]))}[/]"
         else:
             overall = f"next: {SPECS[nxt.name].title}" if nxt else "[green]done[/]"
         tx = f"tx {state.transaction_id[:8]}" if state.transaction_id else "no transaction"
@@ -244,6 +250,12 @@ class MainScreen(Screen[None]):
     def action_split_stuck(self) -> None:
         self.split_stuck(self.query_one(ValidatorsPane).selected())
 
+    def action_leave_out(self) -> None:
+        self.leave_out(self.query_one(FailedPane).selected_pair())
+
+    def action_revalidate(self) -> None:
+        self.revalidate(self.query_one(FailedPane).selected_pair())
+
     def on_checklist_step_chosen(self, message: Checklist.StepChosen) -> None:
         self.run_step_named(message.name)
 
@@ -295,16 +307,82 @@ class MainScreen(Screen[None]):
         host = self.host
         campaign = host.campaign
 
+        # The library asks before the first hook that costs or publishes; unless the
+        # campaign says not to ([run] confirm = false), the operator answers in a dialog.
+        ask = self._ask_from_work if campaign.config.confirm_run else None
+
         def work() -> str:
-            outcome = run_campaign(campaign, str(host.campaign_path), host.emit, host.cancel)
+            outcome = run_campaign(campaign, str(host.campaign_path), host.emit, host.cancel, confirm=ask)
             if outcome.stopped_at in host.manual_steps:
                 # Its prompt opens when this work has ended; never a CLI command, since
                 # Enter on the step does the same.
                 self._manual_next = outcome.stopped_at
                 return f"run all: stopped at {SPECS[outcome.stopped_at].title}, a manual step"
+            if outcome.stop is Stop.FAILED and outcome.stopped_at is not None:
+                # Its fix is in the Failed pane, with keys; never a CLI command here.
+                return f"run all: {SPECS[outcome.stopped_at].title} did not reach its goal; what to do next is in 3 Failed"
             return f"run all: {outcome.message}"
 
         host.start_work("run all", work, notify=True)
+
+    def _ask_from_work(self, question: str) -> bool:
+        """The run's question in a dialog, from the work's thread: it waits for the
+        answer, and takes a stop (quit, a signal) for a no, so a quit never hangs."""
+        answered = threading.Event()
+        said: list[bool] = []
+
+        def answer(yes: bool | None) -> None:
+            said.append(bool(yes))
+            answered.set()
+
+        self.post_message(Question(question, answer))
+        while not answered.wait(0.1):
+            if self.host.cancel.is_set():
+                return False
+        return said[0]
+
+    def on_question(self, message: Question) -> None:
+        self.app.push_screen(ConfirmModal(f"{message.text}.\nGo on?", yes="Go on", no="Stop here"), message.answer)
+
+    def leave_out(self, name: str | None) -> None:
+        """Leave the selected dataset out of the registry patch, with the operator's
+        reason: it keeps its previous cache entry, and the next run exports again."""
+        host = self.host
+        campaign = host.campaign
+        if not host.allowed("leave a dataset out"):
+            return
+        if name is None:
+            self.app.notify("select a dataset or pair in the Failed pane (3) first", severity="warning")
+            return
+
+        def work(reason: str) -> str:
+            left = exclude.run(campaign, [name], reason)
+            return f"left {', '.join(left)} out of the registry patch ({reason}); run all exports it again"
+
+        def chosen(reason: str | None) -> None:
+            if reason:
+                host.start_work(f"leave {name} out", partial(work, reason))
+
+        question = f"Leave {name} out of the registry patch? It keeps its previous cache entry. Why?"
+        self.app.push_screen(PromptModal(question, placeholder="the reason, for the patch and the PR", needed="a reason"), chosen)
+
+    def revalidate(self, name: str | None) -> None:
+        """Validate the selected pair (or a failed path's dataset's pairs) again, with
+        --force: after its log store was fixed, or when it has no result."""
+        host = self.host
+        campaign = host.campaign
+        if name is None:
+            if host.allowed("validate again"):
+                self.app.notify("select a dataset or pair in the Failed pane (3) first", severity="warning")
+            return
+
+        def work() -> str:
+            pairs = queries.pairs_of(campaign, [name]) or [name]
+            run = validate.run(campaign, host.emit, host.cancel, names=pairs, force=True, count=1, prefix="again-", step=None)
+            valid = sum(r.is_valid for r in run.rows)
+            return f"validated {', '.join(pairs)} again: {valid} of {len(run.rows)} rows valid"
+
+        host.start_work(f"validate {name} again", work)
 
     def recopy(self) -> None:
         host = self.host
@@ -330,16 +408,40 @@ class MainScreen(Screen[None]):
         self.app.push_screen(PromptModal("Export the registry patch to", value=default), chosen)
 
     def apply_patch(self) -> None:
+        """Refused in a toast where the library refuses (outside git); otherwise asked,
+        naming what the registry would get unchecked. Both read in a thread."""
         host = self.host
         campaign = host.campaign
         if not host.allowed("apply the PR patch"):
             return
 
+        def check() -> None:
+            try:
+                registry_export.check_apply(campaign)
+                risks = queries.apply_risks(campaign)
+            except LogcacheError as exc:
+                self.app.call_from_thread(self._apply_refused, exc.one_line())
+                return
+            self.app.call_from_thread(self._ask_apply, risks)
+
+        self.app.run_worker(check, thread=True, group="apply-check", exclusive=True, exit_on_error=False)
+
+    def _apply_refused(self, why: str) -> None:
+        self.host.log_line(f"apply the PR patch: refused: {why}", "warning")
+        self.app.notify(why, title="not applied", severity="error", timeout=15)
+
+    def _ask_apply(self, risks: list[str]) -> None:
+        host = self.host
+        campaign = host.campaign
+
         def confirmed(yes: bool | None) -> None:
             if yes:
                 host.start_work("apply the PR patch", lambda: f"applied the PR patch: {registry_export.apply_registry(campaign)}")
 
-        self.app.push_screen(ConfirmModal("Apply the registry patch on a new branch of the registry's work tree?", yes="Apply"), confirmed)
+        question = "Apply the registry patch on a new branch of the registry's work tree?"
+        if risks:
+            question = f"Not every row is known valid: {'; '.join(risks)}.\nThe registry would get them unchecked. {question}"
+        self.app.push_screen(ConfirmModal(question, yes="Apply anyway" if risks else "Apply"), confirmed)
 
     def split_stuck(self, label: str | None) -> None:
         host = self.host

@@ -11,6 +11,7 @@ handful. A message that carries a line is never dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,3 +70,12 @@ class LogLine(Message):
     def __init__(self, text: str, level: str = "info") -> None:
         super().__init__()
         self.text, self.level = text, level
+
+
+class Question(Message):
+    """Work asks the operator (the run's question before a hook that costs or
+    publishes); `answer` gets the reply, on the app's thread, and wakes the work."""
+
+    def __init__(self, text: str, answer: Callable[[bool | None], None]) -> None:
+        super().__init__()
+        self.text, self.answer = text, answer

@@ -24,3 +24,4 @@ class Verdict(StrEnum):
 
     VALID = "valid"
     INVALID = "invalid"
+    NOT_CHECKED = "not checked"  # the storage stopped the check, or it never ran: rerun, not a finding

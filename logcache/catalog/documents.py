@@ -73,6 +73,9 @@ class _Listing:
     def full_checksum(self, key: str) -> str | None:
         return None
 
+    def etag_is_md5(self, key: str) -> bool:
+        return True
+
 
 def decode_page(data: bytes, origin: str) -> tuple[list[Listed], Any]:
     """(the transactions, the `next` value) of one page of the contract: an object

@@ -13,9 +13,9 @@ from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.next_actions import next_actions
 from logcache.runbook.status import action_lines
 from logcache.runbook.steps import aggregate
-from logcache.validation.aggregate import pair_dataset
+from logcache.validation.aggregate import pair_dataset, unchecked
 from logcache.validation.report import HTML_NAME, JUNIT_NAME
-from logcache.validation.result import ResultRow
+from logcache.validation.result import NOT_CHECKED, ResultRow
 
 
 def register(sub: SubParsers) -> None:
@@ -40,12 +40,12 @@ def run(args: argparse.Namespace) -> int:
         reports = {"html": str(campaign.config.work_dir / HTML_NAME), "junit": str(campaign.config.work_dir / JUNIT_NAME)}
     s = result.summary
     if args.json:
-        print_json({"summary": asdict(s), "invalid": [row_json(r) for r in result.invalid], "reports": reports})
+        print_json({"summary": asdict(s), "invalid": [row_json(r) for r in result.invalid], "not_checked": [row_json(r) for r in result.not_checked], "reports": reports})
         return Exit.DONE if s.all_valid else Exit.FINDINGS
-    for row in result.invalid:
+    for row in [*result.invalid, *result.not_checked]:
         print(row_line(row))
     kinds = "".join(f", {k.kind}: {k.count}" for k in s.by_error_kind)
-    print(f"{s.rows} rows: {s.valid} valid, {s.invalid} invalid{kinds} -> {s.path}")
+    print(f"{s.rows} rows: {s.valid} valid, {s.invalid} invalid, {s.not_checked} not checked{kinds} -> {s.path}")
     print(f"report: {reports['html']} (JUnit XML: {reports['junit']})")
     print("all valid: the registry PR can be merged" if s.all_valid else "not all valid: see `logcache failures`")
     return 0 if s.all_valid else 1
@@ -55,14 +55,16 @@ def run_failures(args: argparse.Namespace) -> int:
     with open_for(args, None, write=False) as campaign:
         rows = queries.current_results(campaign)
         excluded = campaign.state.excluded()
-        invalid = [r for r in rows if not r.is_valid and r.error_kind != "not-run" and pair_dataset(r) not in excluded]
+        invalid = [r for r in rows if not r.is_valid and not unchecked(r) and pair_dataset(r) not in excluded]
+        not_checked = [r for r in rows if r.error_kind == NOT_CHECKED and pair_dataset(r) not in excluded]
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()
         todo = next_actions(campaign.config, campaign.state, queries.entries(campaign), rows, str(args.campaign))
-        found = Exit.FINDINGS if invalid or campaign.state.open_failed_paths() else Exit.DONE
+        found = Exit.FINDINGS if invalid or not_checked or campaign.state.open_failed_paths() else Exit.DONE
         if args.json:
             print_json(
                 {
                     "invalid": [row_json(r) for r in invalid],
+                    "not_checked": [row_json(r) for r in not_checked],
                     "failed_paths": [asdict(fp) for fp in paths],
                     "actions": [asdict(a) for a in todo],
                     "excluded": [asdict(x) for x in campaign.state.exclusions],
@@ -71,6 +73,8 @@ def run_failures(args: argparse.Namespace) -> int:
             return found
         for row in invalid:
             print(failure_line(row))
+        for row in not_checked:
+            print(f"not checked {row.dataset}/{row.validation}: {row.error}; run validate again")
         if invalid:
             print(f"details: logcache show {args.campaign} DATASET/VALIDATION")
         paths = campaign.state.failed_paths if args.all else campaign.state.open_failed_paths()

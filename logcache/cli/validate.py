@@ -167,21 +167,23 @@ def run(args: argparse.Namespace) -> int:
         print_json(
             {
                 "pairs": result.pairs,
-                "valid": result.pairs - len(result.invalid),
+                "valid": result.valid,
                 "invalid": [asdict(r) for r in result.invalid],
+                "not_checked": result.unchecked,
+                "not_checked_rows": [asdict(r) for r in result.not_checked],
                 "failed_paths": [asdict(f) for f in result.failed_paths],
                 "failed_parcels": [{"label": j.label, "error": j.error} for j in failed_jobs],
             }
         )
     else:
-        for row in result.invalid:
+        for row in [*result.invalid, *result.not_checked]:
             print(row_line(row))
         for found in result.failed_paths:
             print(f"failed path ({found.origin}, {found.dataset_name}): {found.url}")
-        print(f"{result.pairs} pairs checked: {result.pairs - len(result.invalid)} valid, {len(result.invalid)} invalid")
+        print(f"{result.pairs} pairs: {result.valid} valid, {len(result.invalid)} invalid, {result.unchecked} not checked")
         for job in failed_jobs:
             print(f"parcel {job.label} failed: {job.error}")
-    return Exit.FINDINGS if result.invalid or failed_jobs else Exit.DONE
+    return Exit.FINDINGS if result.invalid or result.unchecked or failed_jobs else Exit.DONE
 
 
 def _run_one(args: argparse.Namespace, config: CampaignConfig, count: int, balance: str) -> int:
@@ -203,6 +205,8 @@ def row_line(row: ResultRow) -> str:
     name = f"{row.dataset}/{row.validation}"
     if row.is_valid:
         return f"valid   {name} ({row.rows_actual:,} rows)"
+    if not row.checked:
+        return f"NOT CHECKED {name}: {row.error}"
     return f"INVALID {name}: {row.error_kind}: {row.error}"
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from logcache.copy.events import Conflict, DatasetPlan
 from logcache.entries import CacheEntry, last_part, normal_url
 from logcache.storage import ObjectInfo, Store
+from logcache.storage.spark import is_temporary
 
 READ_CHUNK = 1 << 20
 
@@ -30,6 +31,12 @@ def under(objects: Iterable[ObjectInfo], prefix: str) -> dict[str, ObjectInfo]:
     return {o.key[len(start):]: o for o in objects if o.key.startswith(start)}
 
 
+def to_copy(source: Store, prefix: str) -> dict[str, ObjectInfo]:
+    """The source objects a copy of `prefix` carries, by relative key: Spark's markers
+    (`_SUCCESS`, `.crc`) too, an unfinished task's `_temporary/` output never."""
+    return {rel: o for rel, o in under(source.list(prefix), prefix).items() if not is_temporary(rel)}
+
+
 def comparable_etag(etag: str) -> bool:
     # A multipart ETag (`md5-of-parts-N`) depends on how the object was uploaded, and a
     # local file has none: only two plain MD5 ETags say anything about content.
@@ -47,13 +54,17 @@ def content_digest(store: Store, key: str) -> str:
 
 def content_equal(source: Store, a: ObjectInfo, destination: Store, b: ObjectInfo) -> bool:
     """True only when `b` is shown to hold `a`'s bytes: the same file (a hard link), equal
-    single-part ETags (MD5s), equal full-object checksums of one algorithm, or else equal
-    SHA-256s of both sides' bytes as read. Equal sizes alone prove nothing."""
+    single-part ETags (MD5s, or the same opaque ETag), equal full-object checksums of one
+    algorithm, or else equal SHA-256s of both sides' bytes as read. Equal sizes alone
+    prove nothing, and neither do unequal ETags that are not both MD5s (SSE-KMS, SSE-C)."""
     if a.size != b.size:
         return False
     if a.file_id and a.file_id == b.file_id:
         return True
-    if comparable_etag(a.etag) and comparable_etag(b.etag):
+    # Equal opaque ETags (SSE-KMS, SSE-C) still name one object's bytes; unequal ones
+    # prove a difference only when both are MD5s.
+    both = comparable_etag(a.etag) and comparable_etag(b.etag)
+    if both and (a.etag == b.etag or (source.etag_is_md5(a.key) and destination.etag_is_md5(b.key))):
         return a.etag == b.etag
     if a.etag or b.etag:  # an S3 side: a checksum the server keeps saves reading the bytes
         ours, theirs = source.full_checksum(a.key), destination.full_checksum(b.key)
@@ -97,7 +108,7 @@ def plan_entry(entry: CacheEntry, source: Store, destination: Store, overwrite: 
     """List both sides of one entry and decide each object's fate."""
     src_prefix = prefix_in(source, entry.source)
     dst_prefix = prefix_in(destination, entry.destination)
-    src = under(source.list(src_prefix), src_prefix)
+    src = to_copy(source, src_prefix)
     plan = EntryPlan(entry, src_prefix, dst_prefix, src)
     if not src:
         return plan

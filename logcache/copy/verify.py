@@ -7,7 +7,7 @@ S3 listings are strongly consistent, so the final listing is trustworthy.
 
 from __future__ import annotations
 
-from logcache.copy.plan import content_equal, under
+from logcache.copy.plan import content_equal, to_copy, under
 from logcache.errors import missing_path
 from logcache.storage import Store
 
@@ -18,7 +18,7 @@ def _sample(keys: list[str]) -> str:
 
 def verify_prefix(source: Store, source_prefix: str, destination: Store, destination_prefix: str) -> str | None:
     """None when the destination prefix equals the source prefix, else why not (one line)."""
-    src = under(source.list(source_prefix), source_prefix)
+    src = to_copy(source, source_prefix)
     dst = under(destination.list(destination_prefix), destination_prefix)
     if not src:
         return missing_path(source.url_of(source_prefix))

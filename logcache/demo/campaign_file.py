@@ -36,8 +36,8 @@ def render_campaign(name: str, seed: int, scale: str, where: CampaignLocations, 
             "# environment or a profile (`profile = \"name\"`), never from this file.",
             f"endpoint_url = {_q(s3.endpoint_url)}" if s3.endpoint_url else "# endpoint_url = \"https://s3.example.com\"",
             f"region = {_q(s3.region)}" if s3.region else "# region = \"us-east-1\"",
-            f"retry_mode = {_q(s3.retry_mode)}",
-            f"max_attempts = {s3.max_attempts}",
+            f"retry_mode = {_q(s3.retry_mode)}" if s3.retry_mode else "# retry_mode = \"standard\"  # else AWS_RETRY_MODE",
+            f"max_attempts = {s3.max_attempts}" if s3.max_attempts else "# max_attempts = 10  # else AWS_MAX_ATTEMPTS",
         ]
         if s3
         else [

@@ -10,6 +10,21 @@ dataset carries two faults, so each one's effect can be predicted exactly; the w
 - corrupt-cache: the cached Parquet drops, duplicates and alters rows.
 - stale-t: the catalog's t for the dataset is not the data's max t.
 - bad-parquet: one Parquet file of the dataset is truncated to half its size.
+
+Conditions that a real refresh meets and a validator must read right:
+
+- spark-temporary: the dataset's prefix also holds Spark's markers (`_SUCCESS`, a `.crc`)
+  and a failed task's `_temporary/.../part-00000.parquet`, a copy of a real part; the
+  dataset is valid, and a copy carries the markers but never `_temporary/`.
+- codec-bzip2, codec-xz, codec-zstandard: the shard's Avro log segments use that codec;
+  both of its datasets are valid.
+- empty-dataset: the dataset holds no rows and the catalog records T = 0: valid.
+- empty-with-t: the dataset holds no rows but the catalog records the run's T:
+  discovery flags it.
+- log-gap: a segment in the middle of the shard's log (below T) is missing: a finding
+  about the log (`log of <shard> has no segment for t A-B`), never about the cache.
+- log-overlap: the shard's log has one more segment repeating datoms of another: a
+  finding about the log (`segments A and B of <shard> overlap in t A-B`).
 """
 
 from __future__ import annotations
@@ -23,7 +38,12 @@ import pyarrow.compute as pc
 
 from logcache.errors import UsageError
 
-FAULT_KINDS = ("missing-copy", "missing-source", "corrupt-cache", "stale-t", "bad-parquet")
+FAULT_KINDS = (
+    "missing-copy", "missing-source", "corrupt-cache", "stale-t", "bad-parquet",
+    # New kinds go last: the existing kinds of a seed then land where they always did.
+    "spark-temporary", "codec-bzip2", "codec-xz", "codec-zstandard", "empty-dataset", "empty-with-t", "log-gap", "log-overlap",
+)
+LOG_FAULTS = ("codec-bzip2", "codec-xz", "codec-zstandard", "log-gap", "log-overlap")  # on the shard's log, not one dataset
 
 # Marks an altered value so it can never equal a real one.
 ALTERED_MARK = "\u2047corrupt:"

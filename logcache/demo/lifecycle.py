@@ -148,6 +148,9 @@ class ExpiringStore:
     def full_checksum(self, key: str) -> str | None:
         return self.inner.full_checksum(key)
 
+    def etag_is_md5(self, key: str) -> bool:
+        return self.inner.etag_is_md5(key)
+
 
 def _under(key: str, prefix: str) -> bool:
     return not prefix or key == prefix or key.startswith(prefix + "/")

@@ -37,7 +37,7 @@ from logcache.catalog import CatalogDataset, Transaction
 from logcache.datomic.schema import DATOM_SCHEMA, ENTITY_SCHEMA, KINDS, entry_name, segment_key
 from logcache.demo import lifecycle, writers
 from logcache.demo.campaign_file import CampaignLocations, render_campaign
-from logcache.demo.faults import FAULT_KINDS, assign_faults, corrupt
+from logcache.demo.faults import FAULT_KINDS, LOG_FAULTS, assign_faults, corrupt
 from logcache.demo.history import USER_PARTITION_BASE, ShardHistory, generate_shard, transactions_for
 from logcache.demo.registry_file import REGISTRY_FILE, RegistryEntry, render_registry
 from logcache.errors import UsageError
@@ -284,7 +284,11 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
         run_tx = [int(share * (n_tx - 1)) for share, _ in RUNS]
         log = history.log_table(0, history.rows)
         shard_info[shard] = {"datoms": history.rows, "first_t": int(history.t_values[0]), "last_t": int(history.t_values[-1])}
-        shard_info[shard]["segments"] = _write_segments(data, shard, history, log, run_tx[-1], _rng(plan.seed, _SYNC, index))
+        log_fault = next(((n, k) for n, k in plan.faults.items() if k in LOG_FAULTS and n in {entry_name(shard, kind) for kind in KINDS}), None)
+        segments = _write_segments(data, shard, history, log, run_tx[-1], _rng(plan.seed, _SYNC, index), log_fault[1] if log_fault else None)
+        shard_info[shard]["segments"] = segments.written
+        if log_fault is not None:
+            fault_records.append({"kind": log_fault[1], "entry": log_fault[0], "shard": shard, "effect": segments.effect})
         fact_order = history.fact_order()
         for r, tx_index in enumerate(run_tx):
             t = int(history.t_values[tx_index])
@@ -303,6 +307,13 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
                     broken = corrupt(table, t, _rng(plan.seed, _CORRUPT, index, KINDS.index(kind)))
                     table = broken.table
                     record["effect"] = broken.effect
+                elif fault in ("empty-dataset", "empty-with-t"):
+                    table, rows = table.slice(0, 0), 0
+                    catalog_t = 0 if fault == "empty-dataset" else t
+                    record["effect"] = {
+                        "catalog_t": catalog_t,
+                        "expected": "valid by both checks" if fault == "empty-dataset" else "discovery flags an empty dataset with a T above 0",
+                    }
                 files = _write_dataset(data, cache_id, table, kind, fault, record, ephemeral) if fault != "missing-source" else 0
                 if fault == "missing-source":
                     record["effect"] = {"source_url": ephemeral.url_of(cache_id), "expected": "discovery reports the missing prefix"}
@@ -313,8 +324,8 @@ def _build(plan: _Plan, where: _Target, s3: S3Settings | None, progress: Callabl
                     }
                 catalog[r].append(CatalogDataset(shard, kind, cache_id, catalog_t))
                 if r == CHOSEN_RUN:
-                    entries[name] = {"dataset": shard, "kind": kind, "t": t, "catalog_t": catalog_t, "cache_id": cache_id, "rows": rows, "files": files}
-                    if fault:
+                    entries[name] = {"dataset": shard, "kind": kind, "t": catalog_t if fault == "empty-dataset" else t, "catalog_t": catalog_t, "cache_id": cache_id, "rows": rows, "files": files}
+                    if fault and fault not in LOG_FAULTS:
                         fault_records.append(record)
         if shard not in NEW_SHARDS:
             old_tx = int(_REGISTRY_SHARE * (n_tx - 1))
@@ -384,26 +395,53 @@ def _locations(where: _Target) -> CampaignLocations:
     return CampaignLocations(root.url_of("ephemeral"), root.url_of("permanent/cache"), root.url_of("logs"), root.url_of("catalog"), REGISTRY_FILE)
 
 
-def _write_segments(out: _Writer, shard: str, history: ShardHistory, log: pa.Table, last_run_tx: int, rng: np.random.Generator) -> int:
-    """Avro segments covering contiguous t ranges; the last one lies wholly after every run's T."""
+@dataclass(frozen=True)
+class _Segments:
+    written: int
+    effect: dict[str, object]
+
+
+def _write_segments(
+    out: _Writer, shard: str, history: ShardHistory, log: pa.Table, last_run_tx: int, rng: np.random.Generator, fault: str | None = None
+) -> _Segments:
+    """Avro segments covering contiguous t ranges; the last one lies wholly after every run's
+    T. `fault` (one of LOG_FAULTS) changes their codec, drops a middle one or adds one
+    that repeats part of another."""
     before = history.rows_up_to(last_run_tx)
-    count = max(2, math.ceil(before / _SEGMENT_ROWS))
+    # A gap needs a segment with neighbours on both sides, below every run's T.
+    count = max(3 if fault == "log-gap" else 2, math.ceil(before / _SEGMENT_ROWS))
     # Cut at transaction starts near equal row counts, so no t is split across segments.
     cuts = {int(np.searchsorted(history.tx, history.tx[(i * before) // count], side="left")) for i in range(1, count)}
-    return _put_segments(out, shard, history, log, sorted({0, before, history.rows} | cuts), rng)
+    return _put_segments(out, shard, history, log, sorted({0, before, history.rows} | cuts), rng, fault)
 
 
-def _put_segments(out: _Writer, shard: str, history: ShardHistory, log: pa.Table, bounds: list[int], rng: np.random.Generator) -> int:
-    """One Avro segment per pair of consecutive row `bounds` (each at a transaction's start)."""
+def _put_segments(
+    out: _Writer, shard: str, history: ShardHistory, log: pa.Table, bounds: list[int], rng: np.random.Generator, fault: str | None = None
+) -> _Segments:
+    """One Avro segment per pair of consecutive row `bounds` (each at a transaction's start);
+    `fault` (one of LOG_FAULTS) changes their codec, drops the second or adds one that
+    repeats part of the first."""
+    codec = fault.removeprefix("codec-") if fault and fault.startswith("codec-") else writers.AVRO_CODEC
+    effect: dict[str, object] = {"codec": codec, "expected": "valid: the segments are read whatever their codec"} if fault and fault.startswith("codec-") else {}
     written = 0
     for start, stop in itertools.pairwise(bounds):
         if stop <= start:
             continue
         first_t = int(history.t_values[history.tx[start]])
         last_t = int(history.t_values[history.tx[stop - 1]])
-        out.put(f"logs/{shard}/{segment_key(first_t, last_t)}", writers.avro_segment(log.slice(start, stop - start), rng.bytes(16)))
+        key = segment_key(first_t, last_t)
+        if fault == "log-gap" and written == 1 and not effect:
+            effect = {"segment": key, "first_t": first_t, "last_t": last_t, "expected": f"log of {shard} has no segment for t {first_t}-{last_t}"}
+            continue
+        out.put(f"logs/{shard}/{key}", writers.avro_segment(log.slice(start, stop - start), rng.bytes(16), codec))
         written += 1
-    return written
+        if fault == "log-overlap" and not effect:
+            # A second segment holding the second half of this one's transactions again.
+            middle = int(np.searchsorted(history.tx, history.tx[(start + stop) // 2], side="left"))
+            again = segment_key(int(history.t_values[history.tx[middle]]), last_t)
+            out.put(f"logs/{shard}/{again}", writers.avro_segment(log.slice(middle, stop - middle), rng.bytes(16), codec))
+            effect = {"segments": [key, again], "expected": f"segments {key} and {again} of {shard} overlap"}
+    return _Segments(written, effect)
 
 
 @dataclass
@@ -451,7 +489,7 @@ def _streamed_shard(data: _Writer, plan: _Plan, index: int, shard: str, target_d
         marks = {history.rows_up_to(last_here)} if 0 <= last_here < block_tx else set()
         step = math.ceil(history.rows / max(1, math.ceil(history.rows / _SEGMENT_ROWS)))
         cuts = {int(np.searchsorted(history.tx, history.tx[i], side="left")) for i in range(step, history.rows, step)}
-        info["segments"] += _put_segments(data, shard, history, log, sorted({0, history.rows} | cuts | marks), _rng(plan.seed, _SYNC, index, k))
+        info["segments"] += _put_segments(data, shard, history, log, sorted({0, history.rows} | cuts | marks), _rng(plan.seed, _SYNC, index, k)).written
         fact_order = history.fact_order()
         for r, g in enumerate(run_tx):
             local = min(g - base, block_tx - 1)
@@ -490,4 +528,14 @@ def _write_dataset(
             }
             body = body[: len(body) // 2]
         out.put(f"ephemeral/{key}", body)
+        if fault == "spark-temporary" and i == 0:
+            # What Spark leaves beside the parts: its markers, and a failed task's output.
+            out.put(f"ephemeral/{cache_id}/_SUCCESS", b"")
+            out.put(f"ephemeral/{cache_id}/.{key.rsplit('/', 1)[-1]}.crc", b"crc " + str(len(body)).encode())
+            temporary = f"{cache_id}/_temporary/0/_temporary/attempt_202611200412_0001_m_000000_1/part-00000.parquet"
+            out.put(f"ephemeral/{temporary}", body)
+            record["effect"] = {
+                "temporary_key": temporary,
+                "expected": "valid; the copy carries _SUCCESS and the .crc but not _temporary/",
+            }
     return len(parts)

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 from logcache.catalog import CatalogDataset, Transaction
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, sort_entries
-from logcache.errors import CorruptData, EndpointUnreachable, PathNotFound, StorageError, missing_path
+from logcache.errors import AccessDenied, CorruptData, EndpointUnreachable, PathNotFound, ReadInterrupted, StorageError, missing_path
 from logcache.storage import ObjectInfo, Store
+from logcache.storage.spark import is_data, is_temporary
 
 FINDING_KINDS = ("missing-path", "corrupt-file", "t-mismatch", "empty")
 
@@ -83,7 +84,9 @@ def _discover_one(
     source: Store, destination: Store, ds: CatalogDataset, pool: ThreadPoolExecutor
 ) -> tuple[CacheEntry, list[Finding], bool]:
     name = entry_name(ds.dataset, ds.kind)
-    objects: list[ObjectInfo] = list(source.list(ds.path))
+    start = len(ds.path.strip("/")) + 1
+    # What a copy carries: everything but an unfinished task's `_temporary/` output.
+    objects: list[ObjectInfo] = [o for o in source.list(ds.path) if not is_temporary(o.key[start:])]
     entry = CacheEntry(
         dataset=ds.dataset,
         kind=ds.kind,
@@ -95,7 +98,7 @@ def _discover_one(
     )
     if not objects:
         return entry, [Finding(name, "missing-path", missing_path(entry.source))], False
-    parquet = [o.key for o in objects if o.key.endswith(".parquet")]
+    parquet = [o.key for o in objects if o.key.endswith(".parquet") and is_data(o.key[start:])]
     if not parquet:
         return entry, [Finding(name, "empty", f"{entry.source} holds no Parquet file")], False
     findings: list[Finding] = []
@@ -112,14 +115,16 @@ def _discover_one(
         findings.append(
             Finding(name, "t-mismatch", f"the catalog records t = {ds.t} but the data's max t is {max(maxima)}")
         )
+    if not findings and not maxima and ds.t > 0:
+        findings.append(Finding(name, "t-mismatch", f"the catalog records t = {ds.t} but {entry.source} holds no rows"))
     return entry, findings, scanned
 
 
 def _try_max_t(store: Store, key: str) -> _FileT | StorageError | CorruptData:
     try:
         return parquet_max_t(store, key)
-    except EndpointUnreachable:
-        raise  # the server, not this file: it stops the discovery, once
+    except (EndpointUnreachable, AccessDenied, ReadInterrupted):
+        raise  # the server, the credentials or the network, not this file: it stops the discovery, once
     except (StorageError, CorruptData) as exc:
         return exc
 

@@ -5,6 +5,7 @@ new ones (`read_since`); `logcache log CAMPAIGN` prints them."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -31,9 +32,21 @@ def append(work_dir: Path, entry: JournalEntry) -> None:
     """One line, appended in one write, so concurrent readers never see half an entry."""
     line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
     work_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(journal_path(work_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    data = line.encode("utf-8")
+    path = journal_path(work_dir)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line.encode("utf-8"))
+        start = os.fstat(fd).st_size
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "no room for the whole entry", str(path))
+        except OSError:
+            # A full disk leaves neither half an entry nor, for a refused command that
+            # writes nothing, a journal it created.
+            os.ftruncate(fd, start)
+            if start == 0:
+                path.unlink(missing_ok=True)
+            raise
     finally:
         os.close(fd)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from logcache.campaign import Campaign
-from logcache.errors import LogcacheError
+from logcache.errors import LogcacheError, describe
 from logcache.runbook.events import EventSink, FailedPathFound, HookOutput, StepEnded, StepStarted, ignore
 from state.model import INTERRUPTED_NOTE, FailedPathOrigin, StepName, StepStatus
 
@@ -22,13 +22,15 @@ T = TypeVar("T")
 
 class StepFailed(LogcacheError, Generic[T]):
     """A step ran but did not reach its goal (datasets not copied, parcels failed, rows
-    invalid). The message is the step's note; `result` is what the step did get done."""
+    invalid). The message is the step's note; `result` is what the step did get done;
+    `fix`, the CLI's way on (the app has keys for it), ends the note after `finding`."""
 
     exit_code = 1  # findings, not a refusal
 
-    def __init__(self, note: str, result: T | None = None) -> None:
-        super().__init__(note)
+    def __init__(self, note: str, result: T | None = None, fix: str = "") -> None:
+        super().__init__(f"{note}; {fix}" if fix else note)
         self.result = result
+        self.finding = " ".join(note.split())
 
 
 class StepInterrupted(KeyboardInterrupt, Generic[T]):
@@ -75,6 +77,10 @@ def run_step(campaign: Campaign, name: StepName, work: Callable[[], Done[T]], on
         raise
     except KeyboardInterrupt:
         end(StepStatus.PENDING, INTERRUPTED_NOTE)
+        raise
+    except Exception as exc:
+        # A bug still ends the step: never left "running" for the next session to trust.
+        end(StepStatus.FAILED, f"internal error: {describe(exc)}")
         raise
     end(StepStatus.DONE, done.note)
     return done.result

@@ -24,6 +24,7 @@ from logcache.errors import UsageError
 from logcache.stores import open_results
 from logcache.validation import ResultRow
 from logcache.validation.aggregate import aggregate_rows, pair_dataset
+from logcache.validation.result import NOT_CHECKED
 from state.config import CampaignConfig
 from state.model import CampaignState, StepName, StepStatus
 
@@ -73,7 +74,7 @@ class _Findings:
     gone: dict[str, str]  # name -> why a re-copy cannot fix it
     logs: dict[str, list[str]]  # shard -> segments
     log_pairs: dict[str, list[str]]  # shard -> pairs to re-validate
-    unchecked: list[str]  # pairs without a result
+    unchecked: list[str]  # pairs without a result, or whose check the storage stopped
 
 
 def _classify(config: CampaignConfig, state: CampaignState, entries: Sequence[CacheEntry], rows: Sequence[ResultRow]) -> _Findings:
@@ -97,9 +98,10 @@ def _classify(config: CampaignConfig, state: CampaignState, entries: Sequence[Ca
         if row.is_valid or name in excluded or name in found.gone:
             continue
         ds = state.dataset(name)
-        if row.error_kind == "not-run":
-            # Before the validation step is done, no result is the plan, not a finding.
-            if validated:
+        if not row.checked:
+            # Before the validation step is done, no result is the plan, not a finding; a
+            # check the storage stopped is checked again by a plain rerun.
+            if validated or row.error_kind == NOT_CHECKED:
                 found.unchecked.append(f"{row.dataset}/{row.validation}")
         elif segments := log_segments(config, row.error):
             found.logs.setdefault(row.dataset, []).extend(segments)
@@ -146,7 +148,7 @@ def next_actions(
             )
         )
     if found.unchecked:
-        actions.append(Action(ActionKind.REVALIDATE, revalidate_command(campaign_arg, found.unchecked), f"{len(found.unchecked)} pairs have no result yet", ()))
+        actions.append(Action(ActionKind.REVALIDATE, revalidate_command(campaign_arg, found.unchecked), f"{len(found.unchecked)} pairs have no result yet or were not checked", ()))
     if found.gone:
         names = sorted(found.gone)
         reason = "cannot be fixed in this refresh"

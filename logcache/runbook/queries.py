@@ -97,17 +97,28 @@ def apply_risks(campaign: Campaign) -> list[str]:
     without `--yes` otherwise, and the app shows them before it asks."""
     excluded = campaign.state.excluded()
     rows = [r for r in current_results(campaign) if pair_dataset(r) not in excluded]
-    not_run = sum(r.error_kind == "not-run" for r in rows)
+    not_run = sum(not r.checked for r in rows)
     invalid = sum(not r.is_valid for r in rows) - not_run
     cached = [e for e in entries(campaign) if e.name not in excluded]
     unverified = len(cached) - len(verified_entries(campaign))
-    counted = ((invalid, "rows invalid"), (not_run, "pairs not yet validated"), (unverified, "datasets not verified at the destination"))
+    counted = ((invalid, "rows invalid"), (not_run, "pairs not yet validated or not checked"), (unverified, "datasets not verified at the destination"))
     return [f"{n} {what}" for n, what in counted if n]
 
 
 def actions(campaign: Campaign, campaign_arg: str) -> list[Action]:
     """What to do next about every finding (see `runbook.next_actions`)."""
     return actions_for(campaign.config, campaign.state, campaign_arg)
+
+
+def findings(campaign: Campaign, campaign_arg: str) -> tuple[list[ResultRow], list[Action]]:
+    """Every pair's current row (none before validation has begun) and the next actions
+    they and the open failed paths call for, read once: what the app's Results and
+    Failed panes and its header show."""
+    if not entries_path(campaign).exists():
+        return [], []
+    cached = entries(campaign)
+    rows = aggregate_rows(cached, open_results(campaign.config)) if campaign.state.parcels else []
+    return rows, next_actions(campaign.config, campaign.state, cached, rows, campaign_arg)
 
 
 def recopy_candidates(campaign: Campaign) -> list[str]:

@@ -95,7 +95,8 @@ def status_report(state: CampaignState, campaign_arg: str, config: CampaignConfi
     summary = None
     if state.aggregate:
         a = state.aggregate
-        summary = f"{a.valid}/{a.rows} valid" + ("" if a.all_valid else f", {a.invalid} invalid ({', '.join(f'{k.kind}: {k.count}' for k in a.by_error_kind)})")
+        kinds = ", ".join(f"{k.kind}: {k.count}" for k in a.by_error_kind)
+        summary = f"{a.valid}/{a.rows} valid" + ("" if a.all_valid else f", {a.invalid} invalid, {a.not_checked} not checked ({kinds})")
     return StatusReport(
         campaign=state.campaign_name,
         transaction=state.transaction_id,

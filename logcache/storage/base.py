@@ -66,3 +66,8 @@ class Store(Protocol):
         that the store keeps (S3's additional checksums), or None where it keeps none (a
         local folder). Two stores' checksums of one algorithm prove equal bytes without
         reading them."""
+
+    def etag_is_md5(self, key: str) -> bool:
+        """Whether the object's single-part ETag is the MD5 of its bytes: not so under
+        S3's SSE-KMS or SSE-C, whose ETags are opaque and differ for a copy. True where the
+        store has no ETags at all (they are then "", never compared)."""

@@ -9,9 +9,12 @@ boto3 sends whatever those decline.
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,10 +24,11 @@ import boto3
 import botocore.exceptions as bce
 from botocore.config import Config
 from botocore.utils import parse_timestamp as default_timestamp_parser
+from urllib3.exceptions import HTTPError as Urllib3Error
 
-from logcache.errors import AccessDenied, BucketNotFound, EndpointUnreachable, PathNotFound, StorageError
+from logcache.errors import AccessDenied, BucketNotFound, EndpointUnreachable, PathNotFound, ReadInterrupted, StorageError
 from logcache.storage.base import ObjectInfo, Store
-from logcache.storage.s3_direct import DirectS3, Page
+from logcache.storage.s3_direct import DirectS3, Page, shared_limiter
 from state.config import S3Settings
 
 # CopyObject copies up to 5 GiB in one request; above that, multipart UploadPartCopy.
@@ -32,6 +36,41 @@ SINGLE_COPY_LIMIT = 5 * 1024**3
 READ_BUFFER = 4 << 20
 _DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AllAccessDisabled"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+# How a body read after botocore's retries (it retries the request, not a body read
+# later) fails when the transfer is cut: each is worth another GET of the same range.
+_BODY_FAULTS = (
+    bce.ResponseStreamingError,
+    bce.IncompleteReadError,
+    bce.ReadTimeoutError,
+    bce.ConnectionClosedError,
+    Urllib3Error,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+)
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 2.0
+
+
+def backoff_s(attempt: int) -> float:
+    """The wait before retry `attempt` (1, 2, ...): exponential with full jitter, capped
+    short so a stop asked for meanwhile is not held up."""
+    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+
+
+def retries(settings: S3Settings, profile: dict[str, Any]) -> tuple[str, int]:
+    """The retry mode and attempts: the campaign file's, else AWS_RETRY_MODE and
+    AWS_MAX_ATTEMPTS, else the profile's, else standard and 10 (botocore's own default,
+    legacy, is weaker)."""
+    mode = settings.retry_mode or os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode") or "standard"
+    if mode not in ("standard", "adaptive", "legacy"):
+        raise StorageError(f"retry mode {mode!r} (from AWS_RETRY_MODE or the profile) is not standard, adaptive or legacy; fix it")
+    found = settings.max_attempts or os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts") or 10
+    try:
+        attempts = int(found)
+    except ValueError:
+        raise StorageError(f"max attempts {found!r} (from AWS_MAX_ATTEMPTS or the profile) is not a number; fix it") from None
+    return mode, max(1, attempts)
 
 
 class _Client:
@@ -52,13 +91,16 @@ class _Client:
 
 
 class S3Store:
-    def __init__(self, client: _Client, bucket: str, prefix: str, endpoint: str, page_size: int = 1000, direct: DirectS3 | None = None) -> None:
+    def __init__(
+        self, client: _Client, bucket: str, prefix: str, endpoint: str, page_size: int = 1000, direct: DirectS3 | None = None, max_attempts: int = 3
+    ) -> None:
         self._client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.endpoint = endpoint
         self.page_size = page_size
         self.direct = direct
+        self.max_attempts = max(1, max_attempts)
 
     @classmethod
     def open(cls, rest: str, settings: S3Settings, concurrency: int = 16, page_size: int = 1000) -> S3Store:
@@ -78,14 +120,26 @@ class S3Store:
         session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
         # Timeouts on every request and a bounded number of attempts: a stalled or
         # unreachable server ends in EndpointUnreachable instead of a wait without end.
+        mode, attempts = retries(settings, session._session.get_scoped_config())
+        # Adaptive is standard retries plus a client-side rate limiter; the limiter is made
+        # here, so the direct requests take their turn from it and tell it of a 503 too.
+        limiter = shared_limiter() if mode == "adaptive" else None
         config = Config(
-            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            retries={"mode": "standard" if limiter else mode, "max_attempts": attempts},
             max_pool_connections=max(10, concurrency + 4),
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
         )
         region = settings.region or session.region_name or "us-east-1"
-        client = _Client(lambda: session.client("s3", endpoint_url=settings.endpoint_url, region_name=region, config=config))
+
+        def make() -> Any:
+            made = session.client("s3", endpoint_url=settings.endpoint_url, region_name=region, config=config)
+            if limiter is not None:
+                made.meta.events.register("before-send", limiter.on_sending_request)
+                made.meta.events.register("needs-retry", limiter.on_receiving_response)
+            return made
+
+        client = _Client(make)
         direct = None
         if settings.direct_requests:
             # Without an endpoint in the settings, only the client knows AWS's for the region.
@@ -93,9 +147,9 @@ class S3Store:
             # AWS_CA_BUNDLE or the profile's ca_bundle, as boto3 reads them.
             ca_bundle = session._session.get_config_variable("ca_bundle")
             direct = DirectS3.for_bucket(
-                endpoint, bucket, region, session.get_credentials(), ca_bundle, settings.connect_timeout_s, settings.read_timeout_s
+                endpoint, bucket, region, session.get_credentials(), ca_bundle, settings.connect_timeout_s, settings.read_timeout_s, limiter
             )
-        return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size, direct)
+        return cls(client, bucket, prefix, settings.endpoint_url or "AWS S3", page_size, direct, attempts)
 
     @property
     def client(self) -> Any:
@@ -113,7 +167,7 @@ class S3Store:
         return f"s3://{self.bucket}/{self._key(key)}".rstrip("/")
 
     def child(self, prefix: str) -> S3Store:
-        return S3Store(self._client, self.bucket, self._key(prefix), self.endpoint, self.page_size, self.direct)
+        return S3Store(self._client, self.bucket, self._key(prefix), self.endpoint, self.page_size, self.direct, self.max_attempts)
 
     @contextmanager
     def _errors(self, key: str) -> Iterator[None]:
@@ -179,6 +233,13 @@ class S3Store:
                 return f"{algorithm}:{value}"
         return None
 
+    def etag_is_md5(self, key: str) -> bool:
+        """Whether the object's ETag is the MD5 of its bytes: not under SSE-KMS (or DSSE-KMS)
+        nor SSE-C, whose ETags are opaque and differ between a copy and its source."""
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return not (str(head.get("ServerSideEncryption", "")).startswith("aws:kms") or head.get("SSECustomerAlgorithm"))
+
     def exists(self, key: str) -> bool:
         try:
             self.stat(key)
@@ -191,8 +252,30 @@ class S3Store:
         return io.BufferedReader(_RangeReader(self, key, size), READ_BUFFER)
 
     def read_bytes(self, key: str) -> bytes:
-        with self._errors(key):
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        return self.get(key)
+
+    def get(self, key: str, first: int | None = None, last: int | None = None) -> bytes:
+        """The object's bytes (`first`..`last` inclusive, when given), whole: a body cut
+        short is asked for again, within `max_attempts`, then ReadInterrupted."""
+        extra = {"Range": f"bytes={first}-{last}"} if first is not None else {}
+        fault = ""
+        for attempt in range(self.max_attempts):
+            if attempt:
+                time.sleep(backoff_s(attempt))
+            with self._errors(key):
+                reply = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
+            try:
+                body: bytes = reply["Body"].read()
+            except _BODY_FAULTS as exc:
+                fault = type(exc).__name__
+                continue
+            expected = reply.get("ContentLength")
+            if expected is None or len(body) == expected:
+                return body
+            fault = f"{len(body)} of {expected} bytes"
+        raise ReadInterrupted(
+            f"reading {self.url_of(key)} was cut short on all {self.max_attempts} attempts ({fault}); check the network to {self.endpoint}, then run again"
+        )
 
     def write_bytes(self, key: str, data: bytes) -> None:
         # A PUT is atomic on S3: readers see the old object or the new one.
@@ -238,10 +321,7 @@ class _RangeReader(io.RawIOBase):
         if self.pos >= self.size:
             return 0
         end = min(self.size, self.pos + len(buffer)) - 1
-        with self.store._errors(self.key):
-            body = self.store.client.get_object(
-                Bucket=self.store.bucket, Key=self.store._key(self.key), Range=f"bytes={self.pos}-{end}"
-            )["Body"].read()
+        body = self.store.get(self.key, self.pos, end)
         n = len(body)
         buffer[:n] = body
         self.pos += n

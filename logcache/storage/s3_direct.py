@@ -12,6 +12,10 @@ boto3, so its retries and backoff (503 SlowDown), redirects and error codes appl
 unchanged. A redirect or a rejected request shape means this endpoint wants something
 this path does not do; it is then switched off for the rest of the run.
 
+Under the adaptive retry mode the direct requests share boto3's client-side rate limiter
+(`shared_limiter`): each takes its turn from the same token bucket, and a 503 SlowDown
+here slows boto3's requests as boto3's own 503s do, before boto3 sends the request again.
+
 The exception is a server that does not answer: a refused or timed-out connect, or a
 reply that stops arriving for `read_timeout_s`. Sending the same request again through
 boto3 would only wait again, so that is EndpointUnreachable, at once.
@@ -32,6 +36,7 @@ from urllib.parse import quote, unquote_plus, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 from botocore.httpsession import get_cert_path
+from botocore.retries import adaptive, bucket, standard, throttling
 
 from logcache.errors import EndpointUnreachable
 from logcache.storage.base import ObjectInfo
@@ -42,6 +47,34 @@ USER_AGENT = "logcache-direct"
 # host wanted) and 400 (a request shape the server refuses, e.g. a region mismatch).
 _SWITCH_OFF = {301, 302, 307, 308, 400}
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+_THROTTLED = {429, 503}
+
+
+class _Throttling:
+    """botocore's throttling detector, which also takes a direct request's own verdict."""
+
+    def __init__(self) -> None:
+        self._standard = standard.ThrottlingErrorDetector(retry_event_adapter=standard.RetryEventAdapter())
+
+    def is_throttling_error(self, **kwargs: Any) -> bool:
+        if "direct_throttled" in kwargs:
+            return bool(kwargs["direct_throttled"])
+        return bool(self._standard.is_throttling_error(**kwargs))
+
+
+def shared_limiter() -> adaptive.ClientRateLimiter:
+    """One adaptive rate limiter, as botocore's adaptive mode builds it, for a boto3 client
+    (registered on its `before-send` and `needs-retry`) and the direct path together."""
+    clock = bucket.Clock()
+    return adaptive.ClientRateLimiter(
+        rate_adjustor=throttling.CubicCalculator(starting_max_rate=0, start_time=clock.current_time()),
+        rate_clocker=adaptive.RateClocker(clock),
+        token_bucket=bucket.TokenBucket(max_rate=1, clock=clock),
+        throttling_detector=_Throttling(),
+        clock=clock,
+    )
 
 
 @dataclass(frozen=True)
@@ -64,8 +97,10 @@ class DirectS3:
         ca_bundle: str | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 60.0,
+        limiter: adaptive.ClientRateLimiter | None = None,
     ) -> None:
         parts = urlsplit(bucket_url)
+        self.limiter = limiter
         self.host = parts.netloc
         self.server = f"{parts.scheme}://{parts.netloc}"
         self.base_path = parts.path.rstrip("/")
@@ -88,6 +123,7 @@ class DirectS3:
         ca_bundle: str | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 60.0,
+        limiter: adaptive.ClientRateLimiter | None = None,
     ) -> DirectS3 | None:
         """For the bucket at boto3's resolved endpoint, addressed as boto3 would, trusting
         boto3's CA bundle; None where boto3 must do it all: no credentials, or a proxy in
@@ -98,8 +134,8 @@ class DirectS3:
             return None
         # AWS wants virtual hosts; a dotted bucket name would not match its TLS certificate.
         if host.endswith(".amazonaws.com") and "." not in bucket:
-            return cls(f"{parts.scheme}://{bucket}.{parts.netloc}", region, credentials, ca_bundle, connect_timeout_s, read_timeout_s)
-        return cls(f"{endpoint_url.rstrip('/')}/{bucket}", region, credentials, ca_bundle, connect_timeout_s, read_timeout_s)
+            return cls(f"{parts.scheme}://{bucket}.{parts.netloc}", region, credentials, ca_bundle, connect_timeout_s, read_timeout_s, limiter)
+        return cls(f"{endpoint_url.rstrip('/')}/{bucket}", region, credentials, ca_bundle, connect_timeout_s, read_timeout_s, limiter)
 
     def copy(self, key: str, source_bucket: str, source_key: str) -> bool:
         """CopyObject, server-side; False if boto3 must take this one."""
@@ -131,6 +167,8 @@ class DirectS3:
             conn = self._connection()
         except ssl.SSLError:
             return None  # boto3 says what is wrong with the certificate
+        if self.limiter is not None:
+            self.limiter.on_sending_request(request=None)
         try:
             conn.request(method, f"{target}?{qs}" if qs else target, headers={**headers, "User-Agent": USER_AGENT})
             response = conn.getresponse()
@@ -145,6 +183,8 @@ class DirectS3:
             # A keep-alive connection the server closed, or a reset: a fresh one next time.
             self._drop()
             return None
+        if self.limiter is not None:
+            self.limiter.on_receiving_response(direct_throttled=response.status in _THROTTLED or b"<Code>SlowDown</Code>" in body)
         if response.status in _SWITCH_OFF:
             self.enabled = False
         if response.status != 200:

@@ -2,7 +2,9 @@
 
 The latest attempt wins per (dataset, validation). Every expected pair is present: one
 without a result (or with a result for another T, left from an earlier transaction) is a
-row with is_valid false and error_kind `not-run`, so "all valid" means all checked.
+row with is_valid false and error_kind `not-run`, so "all valid" means all checked. The
+summary counts three outcomes apart: valid, invalid (what the data shows) and not checked
+(`not-run`, and `not-checked` rows whose check the storage stopped).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from logcache.datomic.schema import VALIDATIONS
 from logcache.entries import CacheEntry
 from logcache.storage import Store
 from logcache.validation import KIND_OF, ResultRow, latest_results, read_results
-from logcache.validation.result import rows_to_table
+from logcache.validation.result import NOT_RUN, rows_to_table
 from state.model import AggregateSummary, ErrorKindCount, utc_now
 from state.persist_text import write_bytes_atomic
 
@@ -33,7 +35,17 @@ class Aggregate:
 
     @property
     def invalid(self) -> list[ResultRow]:
-        return [r for r in self.rows if not r.is_valid]
+        """The rows the data shows wrong."""
+        return [r for r in self.rows if not r.is_valid and not unchecked(r)]
+
+    @property
+    def not_checked(self) -> list[ResultRow]:
+        return [r for r in self.rows if unchecked(r)]
+
+
+def unchecked(row: ResultRow) -> bool:
+    """Whether the row says nothing about the data: never run, or its check stopped."""
+    return not row.checked
 
 
 def not_run(entry: CacheEntry, why: str) -> ResultRow:
@@ -49,7 +61,7 @@ def not_run(entry: CacheEntry, why: str) -> ResultRow:
         extra=0,
         duplicates=0,
         is_valid=False,
-        error_kind="not-run",
+        error_kind=NOT_RUN,
         error=f"{why}; run `logcache validate CAMPAIGN --filter-by-name {entry.pair}`",
         sample="[]",
         started_at="",
@@ -78,19 +90,22 @@ def pair_dataset(row: ResultRow) -> str:
 
 def summarize(rows: list[ResultRow], path: Path, excluded: AbstractSet[str] = frozenset()) -> AggregateSummary:
     """Counts; an invalid row of a dataset left out of the patch is accounted for, so it
-    counts as `excluded`, not as `invalid`."""
+    counts as `excluded`, not as `invalid`; a row that says nothing about the data (never
+    run, or its check stopped) counts as `not_checked`."""
     failing = [r for r in rows if not r.is_valid]
     left_out = [r for r in failing if pair_dataset(r) in excluded]
     counted = [r for r in failing if pair_dataset(r) not in excluded]
     kinds = Counter(r.error_kind for r in counted)
+    not_checked = sum(unchecked(r) for r in counted)
     return AggregateSummary(
         rows=len(rows),
         valid=len(rows) - len(failing),
-        invalid=len(counted),
+        invalid=len(counted) - not_checked,
         by_error_kind=[ErrorKindCount(k, n) for k, n in sorted(kinds.items())],
         path=str(path),
         at=utc_now(),
         excluded=len(left_out),
+        not_checked=not_checked,
     )
 
 

@@ -3,28 +3,37 @@
 The checks of one shard run together, so its log segments are decoded once for both
 (`scan.run_checks`). Data problems never raise: a missing prefix, an unreadable file, a
 wrong schema, a wrong T or different rows each become the row's error_kind with a
-one-line error.
+one-line error. A check the storage stopped (unreachable, a body cut short on every
+attempt, a full disk) says nothing about the data: its row is `not-checked`, naming the
+cause. Denied or expired credentials would stop every check the same way, so they stop
+the run instead (`STOPS_THE_RUN`).
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from logcache.datomic.coverage import Coverage, coverage
 from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, Segment, TRange, list_segments
 from logcache.entries import CacheEntry
-from logcache.errors import CorruptData, PathNotFound, describe, missing_path
+from logcache.errors import AccessDenied, CannotCheckHere, CorruptData, PathNotFound, StorageError, describe, missing_path
 from logcache.storage import Store
+from logcache.storage.base import StoreUnwritable
 from logcache.validation.budget import Budget
 from logcache.validation.checksum import Measure, sample_json
 from logcache.validation.entities import WHOLE, EntitiesCheck, EntityPartition
 from logcache.validation.log import LogCheck
-from logcache.validation.result import KIND_OF, ResultRow, classify, utc_now
+from logcache.validation.result import KIND_OF, LOG_GAP, LOG_OVERLAP, NOT_CHECKED, ResultRow, classify, utc_now
 from logcache.validation.scan import Check, reader_threads, run_checks
 from logcache.validation.spill import sweep
 
 Subtask = TRange | EntityPartition
+# Causes that would leave every other check of the run not checked too (credentials
+# denied or expired; a results store that takes no writes): the run stops at the first,
+# with its one line, and what was saved stays.
+STOPS_THE_RUN = (AccessDenied, StoreUnwritable)
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ def run_shard(
     if budget is not None:
         sweep(budget.spill_root)  # what a killed unit of this host left
     checks: list[Check | Exception] = []
+    segments: list[Segment] = []
     try:
         segments = list_segments(logs, jobs[0].entry.dataset)
         for job in jobs:
@@ -95,8 +105,30 @@ def run_shard(
             measures = run_checks(logs, checks, own)
     else:
         measures = run_checks(logs, checks, readers)
+    stop = next((m for m in measures if isinstance(m, STOPS_THE_RUN)), None)
+    if stop is not None:
+        raise stop
     duration = round(time.perf_counter() - clock, 6)
-    return [_row(job, m, parcel, started, duration / len(jobs)) for job, m in zip(jobs, measures)]
+    return [result_row(job, m, parcel, started, duration / len(jobs), segments) for job, m in zip(jobs, measures)]
+
+
+def result_row(job: Job, outcome: Measure | Exception, parcel: str, started: str, duration: float, segments: list[Segment]) -> ResultRow:
+    """The row of `job` from its measure or the error that stopped it, judged against its
+    shard's log (`segments`): what `run_shard` returns, for checks run elsewhere too."""
+    return _on_the_log(_row(job, outcome, parcel, started, duration), coverage(job.entry.dataset, segments, job.entry.t))
+
+
+def _on_the_log(row: ResultRow, log: Coverage) -> ResultRow:
+    """A finding made against a log with an overlap, or with a gap where the cache and the
+    log differ, is stated as a finding about the log: the cache was compared with a log
+    that is not whole. (A gap alone is no finding: t values need not be contiguous.)"""
+    if log.whole or not row.checked or row.error_kind in ("missing-path", "corrupt-file", "schema"):
+        return row
+    if not log.overlaps and row.is_valid:
+        return row
+    kind = LOG_OVERLAP if log.overlaps else LOG_GAP
+    differ = f" (compared with it, {row.error})" if row.error else ""
+    return replace(row, is_valid=False, error_kind=kind, error=f"{log.describe()}: the log is not whole, fix it before judging the cache{differ}")
 
 
 def _check(job: Job, logs: Store, destination: Store, segments: list[Segment], batch_rows: int, budget: Budget | None) -> Check | Exception:
@@ -120,6 +152,10 @@ def _row(job: Job, outcome: Measure | Exception, parcel: str, started: str, dura
         error_kind, error = "corrupt-file", str(outcome)
     elif isinstance(outcome, SchemaMismatch):
         error_kind, error = "schema", str(outcome)
+    elif isinstance(outcome, (StorageError, CannotCheckHere)):
+        error_kind, error = NOT_CHECKED, outcome.one_line()
+    elif isinstance(outcome, OSError):
+        error_kind, error = NOT_CHECKED, describe(outcome)
     else:  # neither an unexpected error nor a bug may stop the parcel's other validations
         error_kind, error = "internal", describe(outcome)
     row = ResultRow(

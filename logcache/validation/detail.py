@@ -23,7 +23,7 @@ from logcache.errors import LogcacheError, UnknownDataset
 from logcache.storage import Store
 from logcache.stores import open_destination, open_logs, open_results
 from logcache.validation.aggregate import aggregate_rows
-from logcache.validation.result import ResultRow
+from logcache.validation.result import NOT_CHECKED, ResultRow
 from state.config import CampaignConfig
 
 
@@ -149,7 +149,7 @@ def _file_of(destination: Store, entry: CacheEntry, datom: SampleDatom) -> str:
 def render_detail(detail: PairDetail) -> list[str]:
     """The detail as plain-text lines (no markup), as `logcache show` prints it."""
     c = detail.counts
-    state = "valid" if detail.is_valid else f"INVALID ({detail.error_kind})"
+    state = "valid" if detail.is_valid else "NOT CHECKED (run validate again)" if detail.error_kind == NOT_CHECKED else f"INVALID ({detail.error_kind})"
     lines = [
         f"{detail.pair}: {state}",
         f"  T {detail.t}; expected max t {_t(detail.expected_max_t)}; cache max t {_t(detail.actual_max_t)}",

@@ -123,6 +123,26 @@ def _fold(facts: list[_Facts], pool: ThreadPoolExecutor) -> _Cached:
     return folded
 
 
+# What a fold returns: `spread`'s fold tasks hand it from worker to worker.
+Folded = _Cached
+
+
+def fold_partition(states: np.ndarray, order: np.ndarray, pool: ThreadPoolExecutor) -> _Cached:
+    """Checksums of the current facts among one partition's digests (every datom of its facts)."""
+    return _fold([_sliced(states, order)], pool)
+
+
+def fact_digests(decoded: Decoded, up_to_t: int, partition: EntityPartition = WHOLE) -> tuple[np.ndarray, np.ndarray]:
+    """Fact state and `2t + added` of a decoded segment's datoms up to T in `partition`."""
+    t = decoded.column("t")
+    keep = t <= up_to_t
+    inside = partition.mask(decoded.column("e"))
+    if inside is not None:
+        keep &= inside
+    added = decoded.table.column("added").to_numpy(zero_copy_only=False)
+    return decoded.states[keep], t[keep] * 2 + added[keep]
+
+
 def _current_in_slice(facts: list[_Facts], index: int) -> _Cached:
     """Checksums of the current facts of one slice: each fact's latest datom (the
     greatest 2t + added: later t wins, an assertion wins a tie) when it is an assertion."""
@@ -156,7 +176,10 @@ class EntitiesCheck:
         partition: EntityPartition = WHOLE,
         batch_rows: int = BATCH_ROWS,
         budget: Budget | None = None,
+        parts: int | None = None,
     ) -> None:
+        """`parts`: the partitions its digests are routed to (None: as many as `budget`
+        needs; 1 for a check whose folds are made elsewhere, `spread`)."""
         self.entry, self.logs, self.destination = entry, logs, destination
         self.files = list_parquet(destination, cache_prefix(entry, destination))
         self.all_segments = segments
@@ -164,7 +187,7 @@ class EntitiesCheck:
         self.batch_rows = batch_rows
         self.up_to_t = TRange(None, entry.t)
         datoms = estimated_datoms(sum(s.size for s in self.segments()) // partition.count)
-        self.parts = 1 if budget is None else budget.partitions(datoms)
+        self.parts = parts or (1 if budget is None else budget.partitions(datoms))
         self.diff_rows = None if budget is None else budget.diff_rows
         self.spill = None if budget is None or self.parts == 1 else FactSpill(budget.spill_root, self.parts, budget.held)
 
@@ -172,13 +195,7 @@ class EntitiesCheck:
         return [s for s in self.all_segments if s.first_t <= self.entry.t]
 
     def digest(self, decoded: Decoded) -> _Facts | None:
-        t = decoded.column("t")
-        keep = t <= self.entry.t
-        inside = self.partition.mask(decoded.column("e"))
-        if inside is not None:
-            keep &= inside
-        added = decoded.table.column("added").to_numpy(zero_copy_only=False)
-        states, order = decoded.states[keep], t[keep] * 2 + added[keep]
+        states, order = fact_digests(decoded, self.entry.t, self.partition)
         if self.spill is not None:
             self.spill.add(states, order)
             return None
@@ -217,9 +234,14 @@ class EntitiesCheck:
             for p in range(self.parts):
                 states, order = self.spill.take(p)
                 datoms += len(states)
-                expected.merge(_fold([_sliced(states, order)], pool))
+                expected.merge(fold_partition(states, order, pool))
                 del states, order
         del digests
+        return self.compare(expected, datoms, cached, pool)
+
+    def compare(self, expected: _Cached, datoms: int, cached: list[object], pool: ThreadPoolExecutor) -> Measure:
+        """The measure from the folded log (`expected`, of `datoms` datoms up to T) and the
+        cache tasks' checksums: differing buckets are diffed exactly."""
         actual = _Cached(BucketChecksums(ENTITY_BUCKETS))
         for part in cached:
             assert isinstance(part, _Cached)

@@ -20,7 +20,7 @@ from logcache.validation import KIND_OF, ResultRow, latest_results, read_results
 from logcache.validation.backends.base import JobEnd, JobStarted, ParcelJob, RunOptions
 from logcache.validation.backends.registry import backend_named
 from logcache.validation.heartbeat import Heartbeat, HeartbeatState, read_heartbeats
-from logcache.validation.plan import Parcel, filter_by_name, plan
+from logcache.validation.plan import Parcel, filter_by_name, named_partitions, plan
 from logcache.validation.predict import forecast, write_predictions
 from logcache.validation.result import utc_now
 from state.config import CampaignConfig, load_config
@@ -76,7 +76,23 @@ class ValidationRun:
 
     @property
     def invalid(self) -> list[ResultRow]:
-        return [r for r in self.rows if not r.is_valid]
+        """The pairs the data shows wrong (not those that could not be checked)."""
+        return [r for r in self.rows if not r.is_valid and r.checked]
+
+    @property
+    def valid(self) -> int:
+        """Pairs whose saved result is valid: a pair never counts as valid otherwise."""
+        return sum(r.is_valid for r in self.rows)
+
+    @property
+    def not_checked(self) -> list[ResultRow]:
+        """The pairs whose latest attempt could not check them, with the cause."""
+        return [r for r in self.rows if not r.checked]
+
+    @property
+    def unchecked(self) -> int:
+        """Pairs not checked: those with a not-checked row and those with no result saved."""
+        return self.pairs - self.valid - len(self.invalid)
 
 
 @dataclass
@@ -115,7 +131,12 @@ class _Watcher:
 
 
 def plan_parcels(entries: list[CacheEntry], count: int, balance: str, names: list[str] | None = None) -> list[Parcel]:
-    return plan(filter_by_name(entries, names) if names else entries, count, balance)
+    """The parcels of `names` (all entries without), an entities check's partitions
+    (`<pair>#pKofN`) each a task of its own."""
+    if not names:
+        return plan(entries, count, balance)
+    pairs, partitions = named_partitions(names)
+    return plan(filter_by_name(entries, pairs), count, balance, partitions)
 
 
 def jobs_for(config: CampaignConfig, parcels: list[Parcel], balance: str, names: list[str] | None, prefix: str = "") -> list[ParcelJob]:

@@ -33,7 +33,7 @@ from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.log import split_log
 from logcache.validation.plan import Parcel, Task, units
 from logcache.validation.predict import Measurement, peak_rss, record
-from logcache.validation.result import ResultRow, attempts, merge_partials, read_result, result_key, utc_now, write_result
+from logcache.validation.result import ResultRow, merge_partials, pair_attempts, read_result, result_key, utc_now, write_result
 from state.config import CampaignConfig
 
 
@@ -123,11 +123,11 @@ def run_unit_here(
         entry = by_key.get((task.dataset, task.kind))
         if entry is None:
             raise LogcacheError(f"{task.name} is not in {CSV_NAME}; the plan is out of date, run `logcache discover` again")
-        done = attempts(stores.results, task.dataset, task.validation)
-        if done and not force:
+        done = pair_attempts(stores.results, task.dataset, task.validation)
+        if done.settled and not force:
             skipped += 1
             continue
-        attempt = max(done, default=0) + 1
+        attempt = done.next
         if task.parts == 1:
             jobs.append(Job(entry, task.validation, None, attempt))
             continue

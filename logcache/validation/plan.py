@@ -7,13 +7,16 @@ bin packing, after cutting any log task heavier than a fraction of one parcel's 
 share into t-range sub-tasks, each reading only its own segments, so that no parcel
 waits behind one giant shard's log. A materialized-entities task stays whole: every
 fact's latest datom may lie in any segment, so a split by entity would decode the whole
-log once per part; it runs on all cores of its worker instead.
+log once per part; it runs on all cores of its worker instead (on Dask its decodes and
+partition folds are tasks of their own, `spread`). Named as `<pair>#pKofN`, partitions of
+it are tasks of their own (`Partitions`): what a command-backend job can run alone.
 """
 
 from __future__ import annotations
 
 import difflib
 import heapq
+import re
 from dataclasses import dataclass
 
 from logcache.datomic.schema import VALIDATIONS, database_of
@@ -26,6 +29,8 @@ BALANCES = ("size", "alphabetical")
 # the worst case and close to 1x in practice.
 SPLIT_FRACTION = 0.5
 MAX_PARTS = 64
+# An entities check is cut into at most this many partitions, each a task of its own.
+MAX_ENTITY_PARTS = 4096
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,11 @@ class Task:
 
     @property
     def task_id(self) -> str:
-        return self.name if self.parts == 1 else f"{self.name}#{self.part + 1}of{self.parts}"
+        """The name of the whole task, or of one part: `#KofN` a log's t range, `#pKofN` an
+        entities check's partition (which `--filter-by-name` can name)."""
+        if self.parts == 1:
+            return self.name
+        return f"{self.name}#{'' if self.kind == 'log' else 'p'}{self.part + 1}of{self.parts}"
 
 
 @dataclass(frozen=True)
@@ -92,10 +101,57 @@ def whole_tasks(entries: list[CacheEntry]) -> list[Task]:
     ]
 
 
-def plan_alphabetical(entries: list[CacheEntry], count: int) -> list[Parcel]:
+@dataclass(frozen=True)
+class Partitions:
+    """Entities checks cut into partitions, each a task of its own (what the command
+    backend's jobs run, `entity_partitions`): pair -> partitions, and the parts named
+    by `--filter-by-name` (pair -> 0-based parts; a pair absent: all of them)."""
+
+    parts: dict[str, int]
+    only: dict[str, frozenset[int]]
+
+    def cut(self, tasks: list[Task]) -> list[Task]:
+        out: list[Task] = []
+        for task in tasks:
+            parts = self.parts.get(task.name, 1)
+            if task.kind == "log" or parts == 1:
+                out.append(task)
+                continue
+            keep = self.only.get(task.name, frozenset(range(parts)))
+            out.extend(
+                Task(task.dataset, task.kind, task.validation, p, parts, max(1, task.weight // parts)) for p in range(parts) if p in keep
+            )
+        return out
+
+
+NO_PARTITIONS = Partitions({}, {})
+_PARTITION_NAME = re.compile(r"^(?P<pair>.+)#p(?P<part>[0-9]+)of(?P<parts>[0-9]+)$")
+
+
+def named_partitions(names: list[str]) -> tuple[list[str], Partitions]:
+    """`--filter-by-name`'s pairs, and the entities partitions it names (`<pair>#pKofN`)."""
+    pairs: list[str] = []
+    parts: dict[str, int] = {}
+    only: dict[str, set[int]] = {}
+    for name in names:
+        match = _PARTITION_NAME.match(name)
+        if match is None:
+            pairs.append(name)
+            continue
+        pair, part, count = match["pair"], int(match["part"]), int(match["parts"])
+        if not 1 <= part <= count <= MAX_ENTITY_PARTS or parts.setdefault(pair, count) != count:
+            raise UsageError(f"{name!r} in --filter-by-name names no partition: use <dataset>/<validation>#pKofN with 1 <= K <= N <= {MAX_ENTITY_PARTS}, one N per pair")
+        if not pair.endswith("/materialized-entities-validation"):
+            raise UsageError(f"{name!r} in --filter-by-name: only a materialized-entities check is cut into partitions")
+        pairs.append(pair)
+        only.setdefault(pair, set()).add(part - 1)
+    return pairs, Partitions(parts, {pair: frozenset(ps) for pair, ps in only.items()})
+
+
+def plan_alphabetical(entries: list[CacheEntry], count: int, partitions: Partitions = NO_PARTITIONS) -> list[Parcel]:
     _check_count(count)
     databases = sorted({database_of(e.dataset) for e in entries})
-    tasks = whole_tasks(entries)
+    tasks = partitions.cut(whole_tasks(entries))
     parcels = []
     for i in range(count):
         share = set(databases[i * len(databases) // count : (i + 1) * len(databases) // count])
@@ -103,7 +159,7 @@ def plan_alphabetical(entries: list[CacheEntry], count: int) -> list[Parcel]:
     return parcels
 
 
-def plan_by_size(entries: list[CacheEntry], count: int) -> list[Parcel]:
+def plan_by_size(entries: list[CacheEntry], count: int, partitions: Partitions = NO_PARTITIONS) -> list[Parcel]:
     _check_count(count)
     tasks = whole_tasks(entries)
     total = sum(t.weight for t in tasks)
@@ -115,6 +171,7 @@ def plan_by_size(entries: list[CacheEntry], count: int) -> list[Parcel]:
             Task(task.dataset, task.kind, task.validation, p, parts, task.weight // parts + (p < task.weight % parts))
             for p in range(parts)
         )
+    pieces = partitions.cut(pieces)
     # Heaviest first onto the lightest parcel; ties broken by name so plans are stable.
     pieces.sort(key=lambda t: (-t.weight, t.task_id))
     heap = [(0, i) for i in range(count)]
@@ -126,11 +183,11 @@ def plan_by_size(entries: list[CacheEntry], count: int) -> list[Parcel]:
     return [Parcel(i, tuple(sorted(ts, key=lambda t: t.task_id))) for i, ts in enumerate(assigned)]
 
 
-def plan(entries: list[CacheEntry], count: int, balance: str) -> list[Parcel]:
+def plan(entries: list[CacheEntry], count: int, balance: str, partitions: Partitions = NO_PARTITIONS) -> list[Parcel]:
     if balance == "size":
-        return plan_by_size(entries, count)
+        return plan_by_size(entries, count, partitions)
     if balance == "alphabetical":
-        return plan_alphabetical(entries, count)
+        return plan_alphabetical(entries, count, partitions)
     raise UsageError(f"unknown balance {balance!r}; use one of {', '.join(BALANCES)}")
 
 

@@ -27,7 +27,7 @@ class Outcome(StrEnum):
 
     VALID = "valid"
     INVALID = "invalid"
-    NOT_VALIDATED = "not validated"  # no result for the entry's T yet
+    NOT_VALIDATED = "not validated"  # no result for the entry's T yet, or its check was stopped (not checked)
     EXCLUDED = "excluded"  # left out of the registry patch on purpose
 
 
@@ -38,7 +38,7 @@ def outcome(row: ResultRow, excluded: Mapping[str, str]) -> Outcome:
         return Outcome.EXCLUDED
     if row.is_valid:
         return Outcome.VALID
-    return Outcome.NOT_VALIDATED if row.error_kind == "not-run" else Outcome.INVALID
+    return Outcome.INVALID if row.checked else Outcome.NOT_VALIDATED
 
 
 def sample_rows(row: ResultRow) -> list[dict[str, object]]:

@@ -3,6 +3,12 @@
 Layout under the results store: `<dataset>/<validation>/attempt-<NNNNNN>.parquet` for a
 finished row and `...attempt-<NNNNNN>.part-<label>.parquet` for a sub-task's partial.
 Zero-padded attempts make "latest attempt wins" the last key in listing order.
+
+A pair has one of three outcomes: valid, invalid (what the data shows), or not checked
+(the store, the network, the credentials or the disk stopped the check: nothing is known
+about the data). A not-checked row is kept beside the others as
+`attempt-<NNNNNN>[.part-<label>].not-checked.parquet`, naming its cause; it is never a
+result a rerun skips, so a plain rerun checks the pair again.
 """
 
 from __future__ import annotations
@@ -25,9 +31,15 @@ from logcache.validation.checksum import SAMPLE_SIZE, sample_json
 
 _PARALLEL_READS = 64
 KIND_OF = {validation: kind for kind, validation in VALIDATIONS.items()}
-ERROR_KINDS = ("none", "missing-path", "corrupt-file", "schema", "t-mismatch", "mismatch", "internal")
-# Errors that stop a validation before any count is trustworthy, most telling first.
-_FATAL = ("missing-path", "corrupt-file", "schema", "internal")
+NOT_CHECKED = "not-checked"
+NOT_RUN = "not-run"  # the aggregate's row for a pair without a result (never saved as one)
+# Findings about the shard's log, not the cache: its segments leave a gap or overlap.
+LOG_GAP, LOG_OVERLAP = "log-gap", "log-overlap"
+ERROR_KINDS = ("none", "missing-path", "corrupt-file", "schema", "t-mismatch", "mismatch", "internal", NOT_CHECKED, LOG_GAP, LOG_OVERLAP)
+# Errors that stop a validation before any count is trustworthy, most telling first: a
+# part not checked leaves the whole pair not checked, whatever its siblings found.
+_FATAL = (NOT_CHECKED, "missing-path", "corrupt-file", "schema", LOG_OVERLAP, LOG_GAP, "internal")
+_NOT_CHECKED_SUFFIX = ".not-checked"
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,14 @@ class ResultRow:
     advance_mismatches: int = 0  # entities: facts where advance(cache, newer) != materialize(log)
 
     @property
+    def checked(self) -> bool:
+        """False when the check could not be made or was never run (valid and invalid are
+        both checked)."""
+        return self.error_kind not in (NOT_CHECKED, NOT_RUN)
+
+    @property
     def key(self) -> str:
-        return result_key(self.dataset, self.validation, self.attempt, self.subtask)
+        return result_key(self.dataset, self.validation, self.attempt, self.subtask, not_checked=self.error_kind == NOT_CHECKED)
 
 
 RESULT_SCHEMA = pa.schema(
@@ -91,9 +109,9 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def result_key(dataset: str, validation: str, attempt: int, subtask: str = "") -> str:
+def result_key(dataset: str, validation: str, attempt: int, subtask: str = "", *, not_checked: bool = False) -> str:
     part = "" if not subtask else ".part-" + re.sub(r"[^A-Za-z0-9_-]+", "_", subtask)
-    return f"{dataset}/{validation}/attempt-{attempt:06d}{part}.parquet"
+    return f"{dataset}/{validation}/attempt-{attempt:06d}{part}{_NOT_CHECKED_SUFFIX if not_checked else ''}.parquet"
 
 
 def rows_to_table(rows: list[ResultRow]) -> pa.Table:
@@ -130,30 +148,53 @@ def read_result(results: Store, key: str) -> list[ResultRow]:
 
 
 def latest_results(rows: list[ResultRow]) -> dict[tuple[str, str], ResultRow]:
-    """The latest attempt per (dataset, validation), partials ignored."""
+    """The latest attempt per (dataset, validation), partials ignored; of one attempt, a
+    checked row wins over a not-checked one."""
     latest: dict[tuple[str, str], ResultRow] = {}
     for row in rows:
         if row.subtask:
             continue
         pair = (row.dataset, row.validation)
-        if pair not in latest or row.attempt >= latest[pair].attempt:
+        if pair not in latest or (row.attempt, row.checked) >= (latest[pair].attempt, latest[pair].checked):
             latest[pair] = row
     return latest
 
 
-def attempts(results: Store, dataset: str, validation: str) -> list[int]:
-    """The attempts with a finished (whole, not partial) result for the pair."""
-    found = []
+@dataclass(frozen=True)
+class Attempts:
+    """The whole (not partial) attempts of one pair found in the results store."""
+
+    checked: list[int]
+    not_checked: list[int]
+
+    @property
+    def settled(self) -> bool:
+        """Whether the latest attempt checked the pair, so a rerun skips it."""
+        return bool(self.checked) and max(self.checked) >= max(self.not_checked, default=0)
+
+    @property
+    def next(self) -> int:
+        return max(self.checked + self.not_checked, default=0) + 1
+
+
+def pair_attempts(results: Store, dataset: str, validation: str) -> Attempts:
+    checked: list[int] = []
+    not_checked: list[int] = []
     for info in results.list(f"{dataset}/{validation}/"):
-        m = re.search(r"/attempt-(\d+)\.parquet$", "/" + info.key)
+        m = re.search(r"/attempt-(\d+)(\.not-checked)?\.parquet$", "/" + info.key)
         if m:
-            found.append(int(m.group(1)))
-    return found
+            (not_checked if m.group(2) else checked).append(int(m.group(1)))
+    return Attempts(checked, not_checked)
+
+
+def attempts(results: Store, dataset: str, validation: str) -> list[int]:
+    """The attempts with a finished (whole, not partial) checked result for the pair."""
+    return pair_attempts(results, dataset, validation).checked
 
 
 def has_result(results: Store, dataset: str, validation: str) -> bool:
-    """Whether a finished (non-partial) result exists, so a rerun can skip the pair."""
-    return bool(attempts(results, dataset, validation))
+    """Whether the pair's latest attempt checked it, so a rerun can skip the pair."""
+    return pair_attempts(results, dataset, validation).settled
 
 
 def classify(row: ResultRow, validation_kind: str) -> ResultRow:
@@ -169,10 +210,12 @@ def classify(row: ResultRow, validation_kind: str) -> ResultRow:
     if row.rows_past_t:
         problems.append(f"{row.rows_past_t} cached rows have t > T = {row.cache_t}")
     if whole and not row.rows_past_t:
-        if validation_kind == "log" and row.cache_max_t != row.cache_t:
-            problems.append(f"the registry's T is {row.cache_t} but the cache's max t is {row.cache_max_t}")
+        # An empty cache agrees with an empty log up to T (both checks say so alike).
+        if validation_kind == "log" and row.cache_max_t != row.cache_t and not (row.cache_max_t is None and row.expected_max_t is None):
+            problems.append(f"the registry's T is {row.cache_t} but {_max_t(row.cache_max_t, 'the cache', 'datoms')}")
         if validation_kind == "materialized-entities" and row.cache_max_t != row.expected_max_t:
-            problems.append(f"the cache's max t is {row.cache_max_t} but the log materialised to T = {row.cache_t} gives {row.expected_max_t}")
+            log_side = "no facts" if row.expected_max_t is None else str(row.expected_max_t)
+            problems.append(f"{_max_t(row.cache_max_t, 'the cache', 'facts')} but the log materialised to T = {row.cache_t} gives {log_side}")
     if problems:
         kind = "t-mismatch"
     counts = [(row.missing, "missing"), (row.extra, "extra"), (row.duplicates, "duplicated")]
@@ -184,6 +227,10 @@ def classify(row: ResultRow, validation_kind: str) -> ResultRow:
         problems.append(f"advancing the cached snapshot with the newer log differs from materialising the whole log in {row.advance_mismatches} facts")
         kind = "mismatch" if kind == "none" else kind
     return replace(row, error_kind=kind, error="; ".join(problems), is_valid=kind == "none")
+
+
+def _max_t(value: int | None, whose: str, noun: str) -> str:
+    return f"{whose} holds no {noun}" if value is None else f"{whose}'s max t is {value}"
 
 
 def merge_partials(parts: list[ResultRow]) -> ResultRow:

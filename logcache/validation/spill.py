@@ -48,16 +48,52 @@ def sweep(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def spill_folder(root: Path, token: str) -> Path:
+    """A spill folder of this process under `root`, which `sweep` removes once it is gone."""
+    return root / f"{_host()}-{os.getpid()}-{token}"
+
+
 def partition_of(states: np.ndarray, parts: int) -> np.ndarray:
     """Each fact state's partition: its checksum bucket's range (0..parts-1)."""
     return (fact_buckets(states) * parts // ENTITY_BUCKETS).astype(np.int64)
+
+
+def routed(states: np.ndarray, order: np.ndarray, parts: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One segment's (state, order) pairs cut into their `parts` partitions."""
+    part = partition_of(states, parts)
+    by_part = np.argsort(part, kind="stable")
+    cuts = np.searchsorted(part[by_part], np.arange(1, parts))
+    # Copies, not views: a view held for one partition would keep the whole segment's
+    # arrays alive until every partition had flushed its piece (with 100+ partitions,
+    # most segments' arrays at once: memory that grew with the shard).
+    return [(s.copy(), o.copy()) for s, o in zip(np.split(states[by_part], cuts), np.split(order[by_part], cuts))]
+
+
+def write_piece(path: Path, states: np.ndarray, order: np.ndarray) -> None:
+    """One piece as its own Arrow IPC file, whole or absent (written aside, then renamed)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with pa.ipc.new_stream(str(tmp), _SCHEMA) as writer:
+        writer.write_batch(pa.record_batch([pa.array(states), pa.array(order)], schema=_SCHEMA))
+    os.replace(tmp, path)
+
+
+def read_pieces(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """The (state, order) pairs of these IPC files, joined."""
+    states: list[np.ndarray] = []
+    order: list[np.ndarray] = []
+    for path in paths:
+        with pa.OSFile(str(path)) as source:
+            table = pa.ipc.open_stream(source).read_all()
+        states.extend(c.to_numpy() for c in table.column("state").chunks)
+        order.extend(c.to_numpy() for c in table.column("order").chunks)
+    return _joined(states, order)
 
 
 class FactSpill:
     """(state, order) pairs in `parts` partitions, at most `held` bytes of them in memory."""
 
     def __init__(self, root: Path, parts: int, held: int) -> None:
-        self.folder = root / f"{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.folder = spill_folder(root, uuid.uuid4().hex[:8])
         self.folder.mkdir(parents=True)
         self.parts, self.held = parts, held
         self._lock = threading.Lock()
@@ -68,13 +104,7 @@ class FactSpill:
 
     def add(self, states: np.ndarray, order: np.ndarray) -> None:
         """Route one segment's digests (called from the decoding threads)."""
-        part = partition_of(states, self.parts)
-        by_part = np.argsort(part, kind="stable")
-        cuts = np.searchsorted(part[by_part], np.arange(1, self.parts))
-        # Copies, not views: a view held for one partition would keep the whole segment's
-        # arrays alive until every partition had flushed its piece (with 100+ partitions,
-        # most segments' arrays at once: memory that grew with the shard).
-        pieces = [(s.copy(), o.copy()) for s, o in zip(np.split(states[by_part], cuts), np.split(order[by_part], cuts))]
+        pieces = routed(states, order, self.parts)
         with self._lock:
             for p, (s, o) in enumerate(pieces):
                 if len(s):

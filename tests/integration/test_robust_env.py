@@ -197,3 +197,25 @@ def test_deeply_nested_campaign_and_state_files_are_refused(world: Path) -> None
     one_line_exit_2(logcache("status", str(world / "campaign.toml")), "nested too deeply")
     (world / "campaign.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
     one_line_exit_2(logcache("status", str(world / "campaign.toml")), "nested too deeply")
+
+
+def test_a_full_results_store_stops_validation_in_one_line_and_counts_only_what_was_saved(tmpfs: Path, world: Path) -> None:
+    campaign = world / "campaign.toml"
+    text = campaign.read_text(encoding="utf-8")
+    campaign.write_text(text.replace("[validation]\n", f'[validation]\nresults = "{tmpfs}/results"\nparcel_count = 1\n', 1).replace("parcel_count = 3\n", ""), encoding="utf-8")
+    for command in ("discover", "copy"):
+        assert logcache(command, str(campaign)).returncode == 0
+    # Room for a few results, not for all 36.
+    free = os.statvfs(tmpfs).f_bavail * os.statvfs(tmpfs).f_frsize
+    (tmpfs / "filler").write_bytes(b"\0" * (free - 48 * 1024))
+    full = logcache("validate", str(campaign))
+    one_line_exit_2(full, "No space left on device")
+    no_step_running(world)
+    saved = list((tmpfs / "results").rglob("attempt-*.parquet"))
+    assert 0 < len(saved) < 36, saved
+    assert not [p for p in saved if "not-checked" in p.name]
+
+    (tmpfs / "filler").unlink()
+    again = logcache("validate", str(campaign))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "36 pairs: 36 valid, 0 invalid, 0 not checked" in again.stdout, again.stdout

@@ -249,3 +249,31 @@ def test_plan_prints_bytes_per_parcel_and_the_imbalance(tmp_path: Path, capsys: 
     assert lines[-1].startswith("size balance over 6 parcels: max/mean bytes") and 1.0 <= ratio < 1.5
     assert main(["plan", campaign, "--parcel-count", "0"]) == 2
     assert capsys.readouterr().err.strip() == "logcache: --parcel-count must be at least 1 (got 0)"
+
+
+def test_a_command_job_refused_by_its_environment_stops_the_run_at_once_with_exit_2(tmp_path: Path) -> None:
+    """A job that exits 2 (here: expired credentials, as `logcache validate` says them) is
+    no finding about its parcel: the run stops at once with its line, exit 2, the other
+    jobs are stopped and nothing is left running; a plain rerun with a working job
+    template then checks every pair."""
+    root = tmp_path / "w"
+    campaign = str(_world(root))
+    refused = "echo 'logcache: access denied to s3://results (ExpiredToken); renew the credentials' >&2; exit 2"
+    slow = "sleep 31; true"  # a shell with a child, as a real submitter is
+    template = f"if [ {{parcel_id}} = 0 ]; then {refused}; else {slow}; fi"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "logcache", "validate", campaign, "--parcel-count", "2", "--backend", "command", "--template", template],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "parcel 0's job was refused: access denied to s3://results (ExpiredToken)" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert time.monotonic() - started < 25, "the sleeping job was stopped, not waited for"
+    assert subprocess.run(["pgrep", "-f", "sleep 31"], capture_output=True).returncode == 1, "the job's children were stopped too"
+    state = load_state(root / "campaign.state.toml")
+    assert all(p.status.value != "running" for p in state.parcels)
+    assert all(s.status.value != "running" for s in state.steps)
+    job = f"{shlex.quote(sys.executable)} -m logcache validate {{campaign}} --parcel-count {{parcel_count}} --parcel-id {{parcel_id}} {{args}}"
+    assert main(["validate", campaign, "--parcel-count", "2", "--backend", "command", "--template", job]) == 0
+    assert len(_rows(root)) == len(read_entries(root / CSV_NAME))

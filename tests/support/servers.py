@@ -1,12 +1,15 @@
-"""Servers the tests start on loopback and their helpers: a proxy in front of moto's S3
-server (standing in for S3's throttling, and holding copies so a test stops a copy at a
-moment it chooses) and `rclone serve s3` (which checks every signature)."""
+"""Servers the tests start on loopback and their helpers: a proxy in front of an S3 server
+(standing in for S3's faults: throttling, cut bodies, expired credentials, KMS ETags; and
+holding copies so a test stops a copy at a moment it chooses) and `rclone serve s3`
+(which checks every signature)."""
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -14,12 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
 from logcache.storage.s3_direct import USER_AGENT
 
@@ -44,12 +49,47 @@ def listing(client: Any, bucket: str, prefix: str) -> list[tuple[str, int, str]]
     return [(o["Key"][len(prefix):], o["Size"], o["ETag"]) for p in pages for o in p.get("Contents", [])]
 
 
+SLOW_DOWN_BODY = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+EXPIRED_BODY = b"<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>"
+_LISTED = re.compile(rb"<Contents>(.*?)</Contents>", re.DOTALL)
+_ETAG = re.compile(rb"<ETag>[^<]*</ETag>")
+
+
+def request_kind(method: str, path: str, headers: Any) -> str:
+    """What an S3 request is, for the proxy's counters: LIST, GET, HEAD, PUT, COPY, POST."""
+    parts = urlsplit(path)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    has_key = "/" in parts.path.strip("/")
+    if method == "GET" and ("list-type" in query or not has_key):
+        return "LIST"
+    if method == "PUT" and "x-amz-copy-source" in headers:
+        return "COPY"
+    return method
+
+
+def kms_etag(bucket: str, key: str, etag: str) -> str:
+    """An opaque ETag as SSE-KMS gives one: not the MD5 of the bytes, and another one for
+    the same bytes at another key (a copy)."""
+    return '"' + hashlib.sha256(f"{bucket}/{key}/{etag}".encode()).hexdigest()[:32] + '"'
+
+
 class S3Proxy:
-    """An HTTP proxy on loopback in front of the moto server. It answers CopyObject requests
-    with canned replies while it has any, the way S3 answers when it throttles (503
-    SlowDown) or when a request is for another region (301); and it can hold every copy
-    after the first `hold_after` until `release()`, so a test interrupts a copy run at a
-    known point instead of racing it."""
+    """An HTTP proxy on loopback in front of an S3 server (moto, `rclone serve s3`).
+
+    - `canned`: CopyObject requests are answered with these replies while any are left, the
+      way S3 answers when it throttles (503 SlowDown) or wants another region (301);
+    - `hold_after`: every copy after the first `hold_after` is held until `release()`, so a
+      test interrupts a copy run at a known point instead of racing it;
+    - `cut_every`: every Nth object GET (ranged or not) sends its headers and half its body,
+      then closes the connection, as a network that drops a transfer does;
+    - `slowdown_every`: every Nth request of any kind is answered 503 SlowDown;
+    - `expire_after`: once this many requests have been sent, every request is answered
+      403 ExpiredToken until the test sets it back to None;
+    - `kms_etags`: every ETag (headers, listings, copy results) is rewritten as SSE-KMS
+      gives them, with `x-amz-server-side-encryption: aws:kms`.
+
+    `counts` counts requests by kind (`request_kind`), with `direct <kind>` for those the
+    direct path sent, and the faults dealt (`cut`, `503`, `expired`)."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.split("//", 1)[1]
@@ -58,12 +98,30 @@ class S3Proxy:
         self.released = threading.Event()
         self.copy_requests = 0
         self.direct_copy_requests = 0
+        self.cut_every = 0
+        self.slowdown_every = 0
+        self.expire_after: int | None = None
+        self.kms_etags = False
+        self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    def answer(self, method: str, headers: Any) -> tuple[int, bytes] | None:
-        if method != "PUT" or "x-amz-copy-source" not in headers:
-            return None
+    def answer(self, method: str, path: str, headers: Any) -> tuple[int, bytes] | None:
+        """A canned reply for this request, or None to pass it on."""
+        kind = request_kind(method, path, headers)
         with self.lock:
+            self.counts["all"] += 1
+            self.counts[kind] += 1
+            if headers.get("User-Agent") == USER_AGENT:
+                self.counts[f"direct {kind}"] += 1
+            sent = self.counts["all"]
+            if self.expire_after is not None and sent > self.expire_after:
+                self.counts["expired"] += 1
+                return 403, EXPIRED_BODY
+            if self.slowdown_every and sent % self.slowdown_every == 0:
+                self.counts["503"] += 1
+                return 503, SLOW_DOWN_BODY
+            if kind != "COPY":
+                return None
             self.copy_requests += 1
             self.direct_copy_requests += headers.get("User-Agent") == USER_AGENT
             held = self.hold_after is not None and self.copy_requests > self.hold_after
@@ -71,6 +129,44 @@ class S3Proxy:
         if held:
             self.released.wait(60)
         return canned
+
+    def cut(self, method: str, path: str, headers: Any, status: int, size: int) -> bool:
+        """Whether to cut this reply's body half-way."""
+        if not self.cut_every or request_kind(method, path, headers) != "GET" or status not in (200, 206) or size < 2:
+            return False
+        with self.lock:
+            self.counts["object GET"] += 1
+            if self.counts["object GET"] % self.cut_every:
+                return False
+            self.counts["cut"] += 1
+            return True
+
+    def rewrite(self, method: str, path: str, headers: Any, reply: list[tuple[str, str]], payload: bytes) -> tuple[list[tuple[str, str]], bytes]:
+        """The reply's headers and body with KMS ETags, when `kms_etags` is on."""
+        if not self.kms_etags:
+            return reply, payload
+        target = urlsplit(path).path.lstrip("/")
+        bucket, _, key = target.partition("/")
+        key = unquote(key)
+        out = [(k, kms_etag(bucket, key, v) if k.lower() == "etag" else v) for k, v in reply]
+        out.append(("x-amz-server-side-encryption", "aws:kms"))
+        kind = request_kind(method, path, headers)
+        if kind == "COPY":
+            payload = _ETAG.sub(lambda m: b"<ETag>" + kms_etag(bucket, key, "copy").encode() + b"</ETag>", payload)
+        elif kind == "LIST":
+            url_encoded = "encoding-type=url" in path
+
+            def listed(m: re.Match[bytes]) -> bytes:
+                item = m.group(1)
+                found = re.search(rb"<Key>([^<]*)</Key>", item)
+                name = found.group(1).decode() if found else ""
+                name = unquote_plus(name) if url_encoded else name.replace("&amp;", "&")
+                etag = re.search(rb"<ETag>([^<]*)</ETag>", item)
+                value = kms_etag(bucket, name, etag.group(1).decode().replace("&quot;", '"') if etag else "")
+                return b"<Contents>" + _ETAG.sub(b"<ETag>" + value.replace('"', "&quot;").encode() + b"</ETag>", item) + b"</Contents>"
+
+            payload = _LISTED.sub(listed, payload)
+        return out, payload
 
     @property
     def holding(self) -> bool:
@@ -89,7 +185,7 @@ def _proxy_handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
         def handle_any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            canned = proxy.answer(self.command, self.headers)
+            canned = proxy.answer(self.command, self.path, self.headers)
             if canned is not None:
                 status, payload = canned
                 headers = [("Content-Type", "application/xml")]
@@ -102,14 +198,22 @@ def _proxy_handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
                 if self.command == "HEAD":
                     headers.append(("Content-Length", reply.getheader("Content-Length", "0")))
                 upstream.close()
+                headers, payload = proxy.rewrite(self.command, self.path, self.headers, headers, payload)
             self.send_response(status)
             for k, v in headers:
                 self.send_header(k, v)
             if self.command != "HEAD":
                 self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
+            if self.command == "HEAD":
+                return
+            if proxy.cut(self.command, self.path, self.headers, status, len(payload)):
+                # The whole length announced, half of it sent, then the connection closed.
+                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(payload)
 
         do_GET = do_PUT = do_HEAD = do_POST = handle_any
 
@@ -119,6 +223,19 @@ def _proxy_handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@contextmanager
+def proxy_server(upstream: str) -> Iterator[tuple[str, S3Proxy]]:
+    """An `S3Proxy` in front of `upstream` (`http://host:port`) on a free loopback port."""
+    proxy = S3Proxy(upstream)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", proxy
+    finally:
+        proxy.release()
+        server.shutdown()
+        server.server_close()
 
 
 def _die_with_parent() -> None:

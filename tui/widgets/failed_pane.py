@@ -1,6 +1,7 @@
 """The Failed pane: every failed path (with its dataset and the error) and every invalid
-pair of the latest validation; Enter opens the detail of either, `y` copies the path or
-the pair."""
+pair of the latest validation, under the next actions they call for, each with its key:
+`c` re-copies, `l` leaves the selected dataset out of the registry patch, `v` validates
+the selected pair again. Enter opens the detail of a row, `y` copies the path or the pair."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from logcache.campaign import Campaign
 from logcache.runbook import queries
 from logcache.runbook.queries import ResultRow
 from state.model import CampaignState, FailedPath, FailedPathOrigin, Resolution
+from tui import findings
 from tui.glyphs import Glyphs
 from tui.live import Live
-from tui.statuses import Verdict
 from tui.widgets.pane import PaneDefaults
+from tui.widgets.results_pane import outcome
 from tui.widgets.table import KeyedTable, styled
 
 PAIR_PREFIX = "pair:"
@@ -93,11 +95,15 @@ class FailedPane(PaneDefaults, Vertical):
     TITLE: ClassVar[str] = "Failed"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "screen.recopy", "Re-copy failed"),
+        Binding("l", "screen.leave_out", "Leave out"),
+        Binding("v", "screen.revalidate", "Validate again"),
         Binding("enter", "choose", "Detail"),
     ]
     DEFAULT_CSS = """
     FailedPane { height: 1fr; }
     FailedPane > .summary { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    FailedPane > #failed-actions { height: auto; max-height: 8; padding: 0 1; color: $warning; display: none; }
+    FailedPane > #failed-actions.-shown { display: block; }
     """
 
     class PairChosen(Message):
@@ -119,9 +125,11 @@ class FailedPane(PaneDefaults, Vertical):
         self._invalid: list[ResultRow] = []
         self._results: list[ResultRow] | None = None
         self._shape: tuple[object, ...] = ()
+        self._state: CampaignState | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("no failed paths", id="failed-summary", classes="summary", markup=False)
+        yield Static("", id="failed-actions", markup=False)
         yield KeyedTable(
             (("dataset", "dataset"), ("state", "state"), ("error", "error"), ("from", "origin"), ("path", "url")),
             id="failed-table",
@@ -137,11 +145,16 @@ class FailedPane(PaneDefaults, Vertical):
         if live.results is not self._results:
             self._results = live.results
             self._invalid = [r for r in live.results if not r.is_valid]
+        self._state = state
         open_count = len(state.open_failed_paths())
-        shape = (len(state.failed_paths), open_count, sum(fp.resolution is Resolution.REVALIDATED for fp in state.failed_paths), id(self._invalid))
+        revalidated = sum(fp.resolution is Resolution.REVALIDATED for fp in state.failed_paths)
+        shape = (len(state.failed_paths), open_count, revalidated, id(self._invalid), id(live.actions))
         if shape == self._shape and not force:
             return
         self._shape = shape
+        todo = self.query_one("#failed-actions", Static)
+        todo.update("\n".join(findings.line(a) for a in live.actions))
+        todo.set_class(bool(live.actions), "-shown")
         reasons = {d.name: d.reason for d in state.datasets if d.reason} if state.failed_paths else {}
         rows: list[tuple[str, Sequence[object]]] = []
         for fp in state.failed_paths:
@@ -149,18 +162,31 @@ class FailedPane(PaneDefaults, Vertical):
             rows.append((fp.url, (fp.dataset_name, styled(fp.resolution), error, fp.origin, fp.url)))
         for r in self._invalid:
             pair = f"{r.dataset}/{r.validation}"
-            rows.append((PAIR_PREFIX + pair, (pair, styled(Verdict.INVALID), f"{r.error_kind}: {r.error}" if r.error else r.error_kind, "validation", "Enter: detail")))
+            rows.append((PAIR_PREFIX + pair, (pair, styled(outcome(r)), f"{r.error_kind}: {r.error}" if r.error else r.error_kind, "validation", "Enter: detail")))
         table = self.query_one(KeyedTable)
         table.rebuild(fit_errors(rows, self.size.width, [c.label.cell_len for c in table.columns.values()]))
         parts = []
         if state.failed_paths:
             parts.append(f"{open_count} open of {len(state.failed_paths)} failed paths" + ("  c: re-copy and re-validate" if open_count else ""))
         if self._invalid:
-            parts.append(f"{len(self._invalid)} invalid pairs  Enter: detail")
+            unchecked = sum(not r.checked for r in self._invalid)
+            counts = [f"{len(self._invalid) - unchecked} invalid"] + ([f"{unchecked} not checked"] if unchecked else [])
+            parts.append(f"{', '.join(counts)} pairs  Enter: detail")
         self.query_one("#failed-summary", Static).update("; ".join(parts) or "no failed paths, no invalid pairs")
 
     def on_resize(self) -> None:
         self._shape = ()  # the errors are cut to the width: rebuild at the next refresh
+
+    def selected_pair(self) -> str | None:
+        """The pair of the selected row, or the dataset (`<shard>/<kind>`) of the selected
+        failed path: what `l` leaves out and `v` validates again."""
+        key = self.query_one(KeyedTable).selected_key()
+        if key is None:
+            return None
+        if key.startswith(PAIR_PREFIX):
+            return key.removeprefix(PAIR_PREFIX)
+        fp = self._state.failed_path(key) if self._state is not None else None
+        return fp.dataset_name if fp is not None and fp.dataset_name else None
 
     def action_choose(self) -> None:
         key = self.query_one(KeyedTable).selected_key()

@@ -25,6 +25,11 @@ from tui.widgets.table import KeyedTable, styled
 MAX_KIND_LINES = 4
 
 
+def outcome(row: ResultRow) -> Verdict:
+    """The pair's outcome: valid, invalid (what the data shows) or not checked."""
+    return Verdict.VALID if row.is_valid else Verdict.INVALID if row.checked else Verdict.NOT_CHECKED
+
+
 def kind_lines(rows: Sequence[ResultRow]) -> list[str]:
     """One line per error kind: how many, and the first pair of that kind."""
     invalid = [r for r in rows if not r.is_valid]
@@ -80,16 +85,19 @@ class ResultsPane(PaneDefaults, Vertical):
         self._state, self._rows = state, rows
         shown = [r for r in rows if not (self.invalid_only and r.is_valid)]
         self.query_one(KeyedTable).sync(
-            (f"{r.dataset}/{r.validation}", (r.dataset, styled(Verdict.VALID if r.is_valid else Verdict.INVALID), r.validation, r.error_kind if not r.is_valid else ""))
+            (f"{r.dataset}/{r.validation}", (r.dataset, styled(outcome(r)), r.validation, r.error_kind if not r.is_valid else ""))
             for r in shown
         )
         flag = "  (invalid only)" if self.invalid_only else ""
         a = state.aggregate
         if a is not None:
-            head = f"{a.valid}/{a.rows} valid: " + ("all valid" if a.all_valid else f"{a.invalid} invalid") + flag
+            unchecked = f", {a.not_checked} not checked" if a.not_checked else ""
+            head = f"{a.valid}/{a.rows} valid: " + ("all valid" if a.all_valid else f"{a.invalid} invalid{unchecked}") + flag
         elif rows:
-            invalid = sum(not r.is_valid for r in rows)
-            head = f"{len(rows) - invalid}/{len(rows)} valid so far (not aggregated yet)" + flag
+            valid = sum(r.is_valid for r in rows)
+            not_checked = sum(not r.checked for r in rows)
+            unchecked = f", {not_checked} not checked" if not_checked else ""
+            head = f"{valid}/{len(rows)} valid so far{unchecked} (not aggregated yet)" + flag
         else:
             head = "no results yet"
         lines = kind_lines(rows)

@@ -23,7 +23,7 @@ from tui.statuses import RowStatus, Verdict
 STATUS_STYLE: dict[StrEnum, str] = {
     RowStatus.VERIFIED: "green", ParcelStatus.DONE: "green", Verdict.VALID: "green", Resolution.REVALIDATED: "green",
     Resolution.RECOPIED: "cyan", RowStatus.FAILED: "bold red", RowStatus.CONFLICT: "bold red", ParcelStatus.STUCK: "bold yellow",
-    Verdict.INVALID: "bold red", Resolution.OPEN: "bold red", ParcelStatus.RUNNING: "cyan", RowStatus.COPYING: "cyan",
+    Verdict.INVALID: "bold red", Verdict.NOT_CHECKED: "bold yellow", Resolution.OPEN: "bold red", ParcelStatus.RUNNING: "cyan", RowStatus.COPYING: "cyan",
     RowStatus.PENDING: "dim", RowStatus.INTERRUPTED: "yellow",
 }
 

@@ -31,7 +31,7 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
             kinds = ", ".join(f"{k.kind}: {k.count}" for k in s.by_error_kind)
             todo = next_actions(campaign.config, campaign.state, entries(campaign), result.rows, "CAMPAIGN")
             nxt = f"next: {todo[0].command}" if todo else "see `logcache failures`"
-            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid ({kinds}); {nxt}", result)
+            raise StepFailed(f"{s.invalid} of {s.rows} rows invalid, {s.not_checked} not checked ({kinds})", result, fix=nxt)
         left_out = f", {s.excluded} excluded from the patch" if s.excluded else ""
         return Done(result, f"all {s.rows - s.excluded} rows valid{left_out} -> {s.path}")
 

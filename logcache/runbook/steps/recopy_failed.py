@@ -60,8 +60,8 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
         note = f"re-copied and re-validated {len(copied)} datasets"
         if still:
             todo = actions(campaign, "CAMPAIGN")
-            nxt = f"; or leave them out: {todo[-1].command}" if todo and todo[-1].kind is ActionKind.EXCLUDE else ""
-            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again{nxt}", note)
+            nxt = f"or leave them out: {todo[-1].command}" if todo and todo[-1].kind is ActionKind.EXCLUDE else ""
+            raise StepFailed(f"{len(still)} failed paths remain after a re-copy and a retry (e.g. {still[0]}); check the source, then run again", note, fix=nxt)
         return Done(note, note)
 
     return run_step(campaign, StepName.RECOPY_FAILED, work, on_event)

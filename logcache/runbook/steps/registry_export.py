@@ -11,7 +11,7 @@ from logcache.campaign import Campaign
 from logcache.errors import UsageError
 from logcache.hooks.pr import open_pr
 from logcache.hooks.template import uses
-from logcache.registry import apply_patch, default_patch_path, export_patch, plan_registry, require_work_tree
+from logcache.registry import RegistryPatch, apply_patch, default_patch_path, export_patch, plan_registry, require_work_tree
 from logcache.runbook.events import EventSink, ignore
 from logcache.runbook.journaling import journaled
 from logcache.runbook.lifecycle import Done, StepFailed, hook_lines, run_step, stop_if_cancelled
@@ -70,12 +70,18 @@ def run(campaign: Campaign, on_event: EventSink = ignore, cancel: threading.Even
     return run_step(campaign, StepName.REGISTRY_EXPORT, work, on_event)
 
 
+def check_apply(campaign: Campaign) -> RegistryPatch:
+    """The patch `apply_registry` would apply; refused (one line) where it would refuse,
+    outside a git work tree, so the app says so before it asks anything."""
+    patch = plan_registry(campaign.config, verified_entries(campaign), exclusions(campaign.state))
+    require_work_tree(patch, campaign.config.path)
+    return patch
+
+
 def apply_registry(campaign: Campaign) -> str:
     """Apply the patch of the verified, not excluded datasets on a new branch of the
     registry's git work tree, its commit message listing the exclusions. Outside git it
     refuses and writes nothing (no in-place edit without a way back). The caller asks
     the operator first about `queries.apply_risks`."""
-    patch = plan_registry(campaign.config, verified_entries(campaign), exclusions(campaign.state))
-    require_work_tree(patch, campaign.config.path)
-    result = apply_patch(patch, date.today())
+    result = apply_patch(check_apply(campaign), date.today())
     return f"branch {result.branch}, commit {result.commit}"

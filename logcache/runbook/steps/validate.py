@@ -67,7 +67,11 @@ def run(
             raise StepFailed(f"{len(failed_jobs)} parcels failed (parcel {first.label}: {first.error}); run validate again to finish them", run)
         kinds = Counter(r.error_kind for r in run.invalid)
         detail = f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""
-        return Done(run, f"{run.pairs} checked: {run.pairs - len(run.invalid)} valid, {len(run.invalid)} invalid{detail}")
+        note = f"{run.pairs} pairs: {run.valid} valid, {len(run.invalid)} invalid{detail}, {run.unchecked} not checked"
+        if run.unchecked:
+            cause = f" ({run.not_checked[0].dataset}/{run.not_checked[0].validation}: {run.not_checked[0].error})" if run.not_checked else ""
+            raise StepFailed(f"{note}{cause}; run validate again to check them", run)
+        return Done(run, note)
 
     return run_as(campaign, step, bool(names), work, on_event)
 

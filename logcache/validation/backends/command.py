@@ -6,19 +6,24 @@ heartbeat, surviving the run that submitted them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from logcache.errors import UsageError, missing_paths
+from logcache.errors import JobRefused, UsageError, missing_paths
 from logcache.hooks.template import uses
 from logcache.validation.backends.base import POLL_S, JobEnd, JobStarted, ParcelJob, RunOptions
 from logcache.validation.jobs import run_async, submitted_since
 from logcache.validation.orphans import ORCHESTRATOR_ENV
 from state.config import CampaignConfig
+
+# `logcache validate`'s exit code for a refusal (README, exit codes).
+REFUSED = 2
 
 
 class CommandBackend:
@@ -74,20 +79,37 @@ def _run_children(config: CampaignConfig, jobs: list[ParcelJob], options: RunOpt
         while any(proc.poll() is None for proc, _ in running.values()):
             if options.cancelled:
                 raise KeyboardInterrupt
+            _stop_if_refused(running)
             time.sleep(POLL_S)
             options.watch()
-    except KeyboardInterrupt:
+        _stop_if_refused(running)
+    except (KeyboardInterrupt, JobRefused):
         for proc, _ in running.values():
             if proc.poll() is None:
-                proc.terminate()
+                # The whole group: the template's shell and whatever it started.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
         raise
     return [_child_end(label, proc, log_path) for label, (proc, log_path) in running.items()]
+
+
+def _stop_if_refused(running: dict[str, tuple[subprocess.Popen[bytes], Path]]) -> None:
+    """A job that exited 2 was refused by its environment (`logcache validate`'s exit
+    code): never a parcel's finding, and the other jobs meet the same environment."""
+    for label, (proc, log_path) in running.items():
+        if proc.poll() == REFUSED:
+            last = _last_line(log_path.read_text(errors="replace")).removeprefix("logcache: ")
+            raise JobRefused(f"parcel {label}'s job was refused: {last[:300]} (log: {log_path}); fix that, then run again: saved results stay")
+
+
+def _last_line(text: str) -> str:
+    return next((line for line in reversed(text.splitlines()) if line.strip()), "")
 
 
 def _child_end(label: str, proc: subprocess.Popen[bytes], log_path: Path) -> JobEnd:
     text = log_path.read_text(errors="replace")
     # `logcache validate` exits 1 when it ran and found invalid rows: the job itself worked.
     ok = proc.returncode in (0, 1)
-    last = next((line for line in reversed(text.splitlines()) if line.strip()), "")
+    last = _last_line(text)
     error = "" if ok else f"job exited with {proc.returncode}: {last[:200]} (log: {log_path})"
     return JobEnd(label, f"pid {proc.pid}", ok, error, tuple(missing_paths(text)), str(log_path))

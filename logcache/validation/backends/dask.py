@@ -1,4 +1,7 @@
-"""The Dask backend: units on a Dask cluster's workers, followed by the parent."""
+"""The Dask backend: units on a Dask cluster's workers, followed by the parent. A heavy
+shard's materialized-entities check (one that needs partitions under the workers'
+budget) is not one unit but tasks of its own (`validation.spread`): its segment decodes
+and partition folds spread over every worker; the rest of its unit runs as usual."""
 
 from __future__ import annotations
 
@@ -7,12 +10,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from logcache.entries import CSV_NAME, read_entries
+from logcache.entries import CSV_NAME, CacheEntry, read_entries
 from logcache.errors import EndpointUnreachable, UsageError
 from logcache.validation.backends.base import JobEnd, ParcelJob, RunOptions
 from logcache.validation.backends.follow import follow_units, unit_label
-from logcache.validation.parcel import run_unit, unit_entries
+from logcache.validation.budget import Budget, budget_of
+from logcache.validation.parcel import Stores, run_unit, unit_entries
 from logcache.validation.plan import Task
+from logcache.validation.spread import Spread, combined, decode_task, finish_task, fold_task, remove, spread_of
 from state.config import CampaignConfig
 
 
@@ -29,12 +34,24 @@ class DaskBackend:
         by_key = {(e.dataset, e.kind): e for e in read_entries(config.work_dir / CSV_NAME)}
         run_id = uuid.uuid4().hex[:8]
         submitted: list[Any] = []
+        spreads: list[Spread] = []
+        stores, budget = Stores.of(config), budget_of(config)
 
         def submit(job: ParcelJob, unit: tuple[Task, ...]) -> Any:
             key = f"logcache-unit-{unit_label(job, unit)}-{run_id}"
-            future = client.submit(run_unit, config, unit_entries(by_key, unit), unit, job.label, options.force, key=key, pure=False)
-            submitted.append(future)
-            return future
+            spread = {t: s for t in unit if (s := _spread(stores, budget, by_key, t, options.force)) is not None}
+            rest = tuple(t for t in unit if t not in spread)
+            if rest:
+                submitted.append(client.submit(run_unit, config, unit_entries(by_key, rest), rest, job.label, options.force, key=key, pure=False))
+            for task, s in spread.items():
+                spreads.append(s)
+                submitted.append(_submit_spread(client, config, s, job.label, f"{job.label}:{task.task_id}-{run_id}"))
+            if not spread:
+                return submitted[-1]
+            # One future per unit, as the follower expects: the parts' outcomes combined.
+            parts = submitted[-len(spread) - bool(rest):]
+            submitted.append(client.submit(combined, job.label, *parts, key=f"{key}-combined", pure=False))
+            return submitted[-1]
 
         def cancel_all() -> None:
             for f in submitted:
@@ -44,6 +61,22 @@ class DaskBackend:
             return follow_units(config, jobs, submit, _wait, "dask", options, cancel_all)
         finally:
             client.close()
+            for s in spreads:
+                remove(s)
+
+
+def _spread(stores: Stores, budget: Budget, by_key: dict[tuple[str, str], CacheEntry], task: Task, force: bool) -> Spread | None:
+    entry = by_key.get((task.dataset, task.kind))
+    return None if entry is None else spread_of(stores, budget, entry, task, force)
+
+
+def _submit_spread(client: Any, config: CampaignConfig, spread: Spread, label: str, key: str) -> Any:
+    """A heavy entities check as Dask tasks (`validation.spread`): a decode per segment,
+    a fold per partition once they all ended, and the finish that writes its row. Dask
+    places them on whichever workers are free, so they spread over the cluster."""
+    decodes = [client.submit(decode_task, config, spread, i, key=f"logcache-decode-{key}-{i}", pure=False) for i in range(len(spread.decoded))]
+    folds = [client.submit(fold_task, spread, p, *decodes, key=f"logcache-fold-{key}-{p}", pure=False) for p in range(spread.parts)]
+    return client.submit(finish_task, config, spread, label, decodes, *folds, key=f"logcache-finish-{key}", pure=False)
 
 
 def _wait(futures: list[Any], timeout: float) -> None:

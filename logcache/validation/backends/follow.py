@@ -12,6 +12,7 @@ from typing import Any
 from logcache.errors import describe
 from logcache.stores import open_results
 from logcache.validation.backends.base import CANCEL_S, POLL_S, JobEnd, JobStarted, ParcelJob, RunOptions
+from logcache.validation.check import STOPS_THE_RUN
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.plan import Task, units
 from state.config import CampaignConfig
@@ -92,6 +93,10 @@ def follow_units(
                 raise KeyboardInterrupt
             # A stop is honoured within CANCEL_S; heartbeats and `watch` run every POLL_S.
             wait_all(futures, CANCEL_S)
+            stop = next((f.exception() for f in futures if f.done() and not f.cancelled() and isinstance(f.exception(), STOPS_THE_RUN)), None)
+            if stop is not None:
+                on_cancel()
+                raise stop
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_S
                 for p in progress.values():
