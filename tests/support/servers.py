@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -80,8 +81,11 @@ class S3Proxy:
       way S3 answers when it throttles (503 SlowDown) or wants another region (301);
     - `hold_after`: every copy after the first `hold_after` is held until `release()`, so a
       test interrupts a copy run at a known point instead of racing it;
-    - `cut_every`: every Nth object GET (ranged or not) sends its headers and half its body,
-      then closes the connection, as a network that drops a transfer does;
+    - `cut_every`: one object GET in N (ranged or not) sends its headers and half its body,
+      then closes the connection, as a network that drops a transfer does. Counted per
+      object (from an offset its key picks), so a quarter of the GETs are cut however the
+      requests of concurrent readers interleave, and with N >= 2 an object's retry after
+      a cut is never cut again: a test of retries that cannot fail by coincidence;
     - `slowdown_every`: every Nth request of any kind is answered 503 SlowDown;
     - `expire_after`: once this many requests have been sent, every request is answered
       403 ExpiredToken until the test sets it back to None;
@@ -99,6 +103,7 @@ class S3Proxy:
         self.copy_requests = 0
         self.direct_copy_requests = 0
         self.cut_every = 0
+        self.gets_of: Counter[str] = Counter()
         self.slowdown_every = 0
         self.expire_after: int | None = None
         self.kms_etags = False
@@ -136,7 +141,8 @@ class S3Proxy:
             return False
         with self.lock:
             self.counts["object GET"] += 1
-            if self.counts["object GET"] % self.cut_every:
+            self.gets_of[path] += 1
+            if (self.gets_of[path] + zlib.crc32(path.encode())) % self.cut_every:
                 return False
             self.counts["cut"] += 1
             return True
