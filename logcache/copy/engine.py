@@ -425,7 +425,10 @@ class _Run:
             eta = (self.objects_total - self.objects_done) / objects_per_s
             if bytes_per_s > 0:
                 eta = max(eta, (self.bytes_total - self.bytes_done) / bytes_per_s)
-        datasets = tuple(self._dataset_progress(self.results[name]) for name in sorted(self.changed))
+        # The last one (forced) is whole: every dataset, so its figures never depend on how
+        # the ticks before it fell.
+        names = self.results if force else self.changed
+        datasets = tuple(self._dataset_progress(self.results[name]) for name in sorted(names))
         self.changed.clear()
         self.emit(
             CopyProgress(
