@@ -1,3 +1,3 @@
-from logcache.cli import main
+from logcache.cli import run
 
-raise SystemExit(main())
+run()

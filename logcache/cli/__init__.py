@@ -10,11 +10,13 @@ SIGTERM and SIGHUP exit 130 with the state saved.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 import logcache
 from logcache.cli.common import Exit, Parser, add_verbosity, claim_campaign
@@ -135,6 +137,19 @@ def front_end_commands() -> dict[str, str]:
     from importlib.metadata import entry_points  # only when a front end's command may be asked for
 
     return {ep.name: ep.value for ep in entry_points(group=COMMANDS_GROUP)}
+
+
+def run() -> NoReturn:
+    """The console script and `python -m logcache`: `main`, then out without the
+    interpreter's finalization. The command's work, its state and its output are done by
+    then, and native thread pools (Arrow's, Polars') can abort in their destructors at
+    exit ("terminate called without an active exception", killed by SIGABRT) after a
+    command that did all it should."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -418,6 +418,10 @@ class _Run:
         now = time.monotonic()
         if not force and now - self.last_progress < PROGRESS_INTERVAL_S:
             return
+        if force and self.last_progress and not self.changed:
+            # The last tick already told every dataset's final figures: an empty closing
+            # one would leave a consumer reading the last event with nothing in it.
+            return
         self.last_progress = now
         objects_per_s, bytes_per_s = self.rate.add(now, self.objects_done, self.bytes_done)
         eta = None
@@ -425,10 +429,7 @@ class _Run:
             eta = (self.objects_total - self.objects_done) / objects_per_s
             if bytes_per_s > 0:
                 eta = max(eta, (self.bytes_total - self.bytes_done) / bytes_per_s)
-        # The last one (forced) is whole: every dataset, so its figures never depend on how
-        # the ticks before it fell.
-        names = self.results if force else self.changed
-        datasets = tuple(self._dataset_progress(self.results[name]) for name in sorted(names))
+        datasets = tuple(self._dataset_progress(self.results[name]) for name in sorted(self.changed))
         self.changed.clear()
         self.emit(
             CopyProgress(
