@@ -92,15 +92,19 @@ class Campaign:
     def close(self) -> bool:
         """The end of a writable session: pending saves written, and nothing left marked
         running that nothing runs. True if the file was written."""
-        if self.saver is None:
+        saver, self.saver = self.saver, None
+        if saver is None:
             return False
-        self.saver.close()
+        # From here the session writes nothing more: a worker thread that outlives it by a
+        # moment (a unit in hand at a quit) must not save a parcel "running" over the
+        # settled state.
+        saver.close()
         self.state.settle(self.detached)
         # A command that changed nothing (or failed before changing anything) leaves the
         # file as it was.
         if render_state(self.state) == self.loaded:
             return False
-        self.saver.save_now(self.state)
+        saver.save_now(self.state)
         return True
 
 

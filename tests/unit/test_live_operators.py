@@ -143,3 +143,17 @@ def test_state_saves_are_seen_even_within_one_mtime_tick(tmp_path: Path) -> None
     before = state_stamp(path)
     save_state(path, CampaignState("a"))
     assert state_stamp(path) != before  # a save replaces the file: a new inode
+
+
+def test_a_closed_campaign_writes_nothing_more(campaign: Path) -> None:
+    """A thread that outlives its session (a unit in hand at a quit) records a parcel
+    after the close: the settled state on disk stays as it is."""
+    with open_campaign(campaign) as c:
+        c.state.parcels = [ParcelState("0", "local", "local-0", ParcelStatus.RUNNING)]
+        c.save()
+    settled = c.config.state_path.read_bytes()
+    c.state.parcels[0].status = ParcelStatus.RUNNING
+    c.mark()
+    c.save()
+    assert c.config.state_path.read_bytes() == settled
+    assert b"interrupted" in settled
