@@ -33,7 +33,6 @@ from logcache.validation import ResultRow
 from logcache.validation.backends.registry import BACKENDS
 from logcache.validation.orchestrate import ParcelUpdate, plan_parcels
 from logcache.validation.orphans import guard_job
-from logcache.validation.parcel import run_parcel
 from logcache.validation.plan import BALANCES, imbalance, parcel_of
 from logcache.validation.predict import ParcelPrediction, forecast
 from state.config import CampaignConfig, load_config
@@ -195,6 +194,8 @@ def _run_one(args: argparse.Namespace, config: CampaignConfig, count: int, balan
     def show(row: ResultRow) -> None:
         rows.append(row)
         print(row_line(row), flush=True)
+
+    from logcache.validation.parcel import run_parcel  # the data stack: only where a parcel runs here
 
     outcome = run_parcel(config, parcel, str(parcel.parcel_id), force=args.force, on_row=show)
     print(f"parcel {parcel.parcel_id} of {count}: {outcome.ran} tasks run, {outcome.skipped} already done")

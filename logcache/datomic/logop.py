@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from polars.io.plugins import register_io_source
 
-from logcache.datomic.schema import DATOM_SCHEMA, parse_segment_key
+from logcache.datomic.schema import parse_segment_key
+from logcache.datomic.tables import DATOM_SCHEMA
 from logcache.entries import CacheEntry
 from logcache.errors import CannotCheckHere, CorruptData, LogcacheError, PathNotFound, StorageError, first_line
 from logcache.storage import ObjectInfo, Store

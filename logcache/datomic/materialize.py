@@ -18,7 +18,7 @@ from typing import TypeAlias
 import polars as pl
 import pyarrow as pa
 
-from logcache.datomic.schema import DATOM_SCHEMA, ENTITY_SCHEMA
+from logcache.datomic.tables import DATOM_SCHEMA, ENTITY_SCHEMA
 
 FACT = ["e", "a", "v"]
 Datoms: TypeAlias = pl.LazyFrame | pl.DataFrame | pa.Table | Iterable[pl.DataFrame | pa.Table]

@@ -9,35 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import pyarrow as pa
-
 KINDS = ("log", "materialized-entities")
 VALIDATIONS = {"log": "log-validation", "materialized-entities": "materialized-entities-validation"}
 
 # Datomic's transaction entity id for t: tx = 3 * 2^42 + t. Filter on t, never on tx.
 TX_PARTITION_BASE = 3 * (1 << 42)
-
-# A datom as stored in Avro segments and in the cached log Parquet.
-DATOM_SCHEMA = pa.schema(
-    [
-        pa.field("e", pa.int64(), nullable=False),
-        pa.field("a", pa.int64(), nullable=False),
-        pa.field("v", pa.string(), nullable=False),
-        pa.field("t", pa.int64(), nullable=False),
-        pa.field("added", pa.bool_(), nullable=False),
-    ]
-)
-
-# A current fact as of T, as stored in the cached materialized-entities Parquet:
-# t is the t of the assertion that made the fact current.
-ENTITY_SCHEMA = pa.schema(
-    [
-        pa.field("e", pa.int64(), nullable=False),
-        pa.field("a", pa.int64(), nullable=False),
-        pa.field("v", pa.string(), nullable=False),
-        pa.field("t", pa.int64(), nullable=False),
-    ]
-)
 
 AVRO_DATOM_SCHEMA = {
     "type": "record",

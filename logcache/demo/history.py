@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logcache.datomic.schema import DATOM_SCHEMA, ENTITY_SCHEMA, TX_PARTITION_BASE
+from logcache.datomic.schema import TX_PARTITION_BASE
+from logcache.datomic.tables import DATOM_SCHEMA, ENTITY_SCHEMA
 
 # Datomic's own entity id for :db/txInstant, and the user partition (4 * 2^42).
 TX_INSTANT = 50

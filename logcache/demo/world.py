@@ -34,7 +34,8 @@ import numpy as np
 import pyarrow as pa
 
 from logcache.catalog import CatalogDataset, Transaction
-from logcache.datomic.schema import DATOM_SCHEMA, ENTITY_SCHEMA, KINDS, entry_name, segment_key
+from logcache.datomic.schema import KINDS, entry_name, segment_key
+from logcache.datomic.tables import DATOM_SCHEMA, ENTITY_SCHEMA
 from logcache.demo import lifecycle, writers
 from logcache.demo.campaign_file import CampaignLocations, render_campaign
 from logcache.demo.faults import FAULT_KINDS, LOG_FAULTS, assign_faults, corrupt

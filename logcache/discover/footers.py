@@ -12,9 +12,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from logcache.catalog import CatalogDataset, Transaction
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, sort_entries
@@ -55,6 +52,11 @@ class _FileT:
 
 def parquet_max_t(store: Store, key: str) -> _FileT:
     """The max `t` of one Parquet file: from row-group statistics, else by reading `t`."""
+    # Here, not at the top: every command imports this module's events, few read footers.
+    import pyarrow as pa
+    import pyarrow.compute
+    import pyarrow.parquet as pq
+
     try:
         with store.open_read(key) as f:
             meta = pq.read_metadata(f)

@@ -22,28 +22,59 @@ Where each part lives:
 - `detail`: one result in full (`logcache show`, the app's detail screen).
 """
 
-from logcache.datomic.logop import TRange
-from logcache.validation.check import KIND_OF, run_validation
-from logcache.validation.entities import EntityPartition
-from logcache.validation.log import split_log
-from logcache.validation.result import (
-    ERROR_KINDS,
-    RESULT_SCHEMA,
-    ResultRow,
-    attempts,
-    has_result,
-    latest_results,
-    merge_partials,
-    read_result,
-    read_results,
-    result_key,
-    write_result,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# Every command imports some part of this package (the runbook's events, the status), and
+# the checks pull in Polars, Arrow and fastavro: the names below are loaded on first use,
+# so a command that never validates does not pay for them at start-up.
+_HOME = {
+    "TRange": "logcache.datomic.logop",
+    "KIND_OF": "logcache.validation.result",
+    "run_validation": "logcache.validation.check",
+    "EntityPartition": "logcache.validation.entities",
+    "split_log": "logcache.validation.log",
+    **dict.fromkeys(
+        (
+            "ERROR_KINDS", "ResultRow", "attempts", "has_result", "latest_results", "merge_partials",
+            "read_result", "read_results", "result_key", "write_result",
+        ),
+        "logcache.validation.result",
+    ),
+}
+
+if TYPE_CHECKING:
+    from logcache.datomic.logop import TRange
+    from logcache.validation.check import run_validation
+    from logcache.validation.entities import EntityPartition
+    from logcache.validation.log import split_log
+    from logcache.validation.result import (
+        ERROR_KINDS,
+        KIND_OF,
+        ResultRow,
+        attempts,
+        has_result,
+        latest_results,
+        merge_partials,
+        read_result,
+        read_results,
+        result_key,
+        write_result,
+    )
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = [
     "ERROR_KINDS",
     "KIND_OF",
-    "RESULT_SCHEMA",
     "EntityPartition",
     "ResultRow",
     "TRange",

@@ -15,8 +15,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from logcache.datomic.schema import VALIDATIONS
 from logcache.entries import CacheEntry
 from logcache.storage import Store
@@ -111,6 +109,8 @@ def summarize(rows: list[ResultRow], path: Path, excluded: AbstractSet[str] = fr
 
 def aggregate(entries: list[CacheEntry], results: Store, work_dir: Path, excluded: AbstractSet[str] = frozenset()) -> Aggregate:
     """Write `cache-validations.parquet` in `work_dir` (atomically) and summarize it."""
+    import pyarrow.parquet as pq  # here: the runbook's views import this module, few write
+
     rows = aggregate_rows(entries, results)
     path = work_dir / OUTPUT_NAME
     buf = io.BytesIO()
@@ -121,6 +121,8 @@ def aggregate(entries: list[CacheEntry], results: Store, work_dir: Path, exclude
 
 def read_aggregate(work_dir: Path) -> list[ResultRow]:
     """The rows of the last `cache-validations.parquet`, or none if there is none yet."""
+    import pyarrow.parquet as pq
+
     path = work_dir / OUTPUT_NAME
     if not path.exists():
         return []

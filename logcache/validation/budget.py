@@ -17,8 +17,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from logcache.validation.checksum import ENTITY_BUCKETS
-from logcache.validation.scan import cores, reader_threads
 from state.config import CampaignConfig
 
 # Bytes per datom while one partition is folded: its states and orders (16), their
@@ -39,6 +37,23 @@ READ_SHARE = 0.75
 # the rest one partition's fold.
 HELD_SHARE = 0.25
 MACHINE_SHARE = 0.5
+# The materialized-entities checksums' buckets (`checksum.fact_buckets`): a partition is
+# a range of them.
+ENTITY_BUCKETS = 1 << 12
+
+
+def cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def reader_threads() -> int:
+    """Reader threads of a unit that runs alone in its process: the cores, at most 4
+    (beyond that the storage and Polars' own threads gain little)."""
+    return max(1, min(4, cores()))
 
 
 @dataclass(frozen=True)

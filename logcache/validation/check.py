@@ -18,22 +18,17 @@ from dataclasses import dataclass, replace
 from logcache.datomic.coverage import Coverage, coverage
 from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, SchemaMismatch, Segment, TRange, list_segments
 from logcache.entries import CacheEntry
-from logcache.errors import AccessDenied, CannotCheckHere, CorruptData, PathNotFound, StorageError, describe, missing_path
+from logcache.errors import CannotCheckHere, CorruptData, PathNotFound, StorageError, describe, missing_path
 from logcache.storage import Store
-from logcache.storage.base import StoreUnwritable
-from logcache.validation.budget import Budget
-from logcache.validation.checksum import Measure, sample_json
+from logcache.validation.budget import Budget, reader_threads
+from logcache.validation.checksum import Measure
 from logcache.validation.entities import WHOLE, EntitiesCheck, EntityPartition
 from logcache.validation.log import LogCheck
-from logcache.validation.result import KIND_OF, LOG_GAP, LOG_OVERLAP, NOT_CHECKED, ResultRow, classify, utc_now
-from logcache.validation.scan import Check, reader_threads, run_checks
+from logcache.validation.result import KIND_OF, LOG_GAP, LOG_OVERLAP, NOT_CHECKED, STOPS_THE_RUN, ResultRow, classify, sample_json, utc_now
+from logcache.validation.scan import Check, run_checks
 from logcache.validation.spill import sweep
 
 Subtask = TRange | EntityPartition
-# Causes that would leave every other check of the run not checked too (credentials
-# denied or expired; a results store that takes no writes): the run stops at the first,
-# with its one line, and what was saved stays.
-STOPS_THE_RUN = (AccessDenied, StoreUnwritable)
 
 
 @dataclass(frozen=True)

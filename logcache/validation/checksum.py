@@ -8,7 +8,6 @@ with counts, because an anti-join would treat duplicates as one row.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -16,8 +15,8 @@ import numpy as np
 import polars as pl
 
 from logcache.datomic.rowhash import fmix64
-
-SAMPLE_SIZE = 5
+from logcache.validation.budget import ENTITY_BUCKETS
+from logcache.validation.result import SAMPLE_SIZE
 
 
 def bucket_groups(differing: np.ndarray, rows: np.ndarray, limit: int) -> Iterator[np.ndarray]:
@@ -112,10 +111,6 @@ def multiset_diff(expected: pl.DataFrame, actual: pl.DataFrame, columns: Sequenc
     )
 
 
-def sample_json(sample: list[dict[str, object]]) -> str:
-    return json.dumps(sample, ensure_ascii=False, sort_keys=True, default=str)
-
-
 @dataclass
 class Measure:
     """What one validation (or one sub-task of it) found, before it becomes a result row."""
@@ -134,9 +129,6 @@ def max_t(current: int | None, t: np.ndarray) -> int | None:
         return current
     top = int(t.max())
     return top if current is None else max(current, top)
-
-
-ENTITY_BUCKETS = 1 << 12
 
 
 def fact_buckets(states: np.ndarray, size: int = ENTITY_BUCKETS) -> np.ndarray:

@@ -14,10 +14,7 @@ import json
 import shlex
 from dataclasses import asdict, dataclass, field
 
-import pyarrow.compute as pc
-
-from logcache.datomic.logop import TRange, cache_prefix, list_parquet, list_segments, parquet_tables
-from logcache.datomic.schema import DATOM_SCHEMA, ENTITY_SCHEMA, VALIDATIONS
+from logcache.datomic.schema import VALIDATIONS
 from logcache.entries import CacheEntry
 from logcache.errors import LogcacheError, UnknownDataset
 from logcache.storage import Store
@@ -132,11 +129,20 @@ def _locate(config: CampaignConfig, entry: CacheEntry, sample: list[dict[str, ob
 
 
 def _segment_of(logs: Store, shard: str, t: int) -> str:
+    # The data stack is imported where a sample is located, not where the runbook's views
+    # import this module.
+    from logcache.datomic.logop import list_segments
+
     segment = next((s for s in list_segments(logs, shard) if s.first_t <= t <= s.last_t), None)
     return logs.url_of(segment.key) if segment else ""
 
 
 def _file_of(destination: Store, entry: CacheEntry, datom: SampleDatom) -> str:
+    import pyarrow.compute as pc
+
+    from logcache.datomic.logop import TRange, cache_prefix, list_parquet, parquet_tables
+    from logcache.datomic.tables import DATOM_SCHEMA, ENTITY_SCHEMA
+
     schema = DATOM_SCHEMA if entry.kind == "log" else ENTITY_SCHEMA
     for info in list_parquet(destination, cache_prefix(entry, destination)):
         for table in parquet_tables(destination, [info], schema, TRange(datom.t, datom.t)):

@@ -40,7 +40,7 @@ import pyarrow as pa
 from logcache.datomic.logop import BATCH_ROWS, EVERYTHING, Segment, TRange, cache_prefix, list_parquet, parquet_tables, read_segment
 from logcache.datomic.materialize import LatestDatoms, as_datoms, current_facts
 from logcache.datomic.rowhash import entity_partition, fact_states, finish_rows
-from logcache.datomic.schema import ENTITY_SCHEMA
+from logcache.datomic.tables import ENTITY_SCHEMA
 from logcache.entries import CacheEntry
 from logcache.storage import ObjectInfo, Store
 from logcache.validation.budget import Budget, estimated_datoms

@@ -33,7 +33,7 @@ from logcache.datomic.logop import (
     segment_tables,
 )
 from logcache.datomic.rowhash import finish_rows, hash_rows
-from logcache.datomic.schema import DATOM_SCHEMA
+from logcache.datomic.tables import DATOM_SCHEMA
 from logcache.entries import CacheEntry
 from logcache.storage import Store
 from logcache.validation.budget import Budget

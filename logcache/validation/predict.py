@@ -31,14 +31,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from logcache.datomic.logop import list_segments
 from logcache.entries import CacheEntry
 from logcache.storage import Store
 from logcache.stores import open_logs
 from logcache.validation.budget import DATOMS_PER_BYTE, FOLD_BYTES_PER_DATOM, Budget, budget_of
 from logcache.validation.plan import Parcel, local_concurrency, units
 from logcache.validation.result import utc_now
-from logcache.validation.scan import decode
 from state.config import CampaignConfig
 
 MEASUREMENTS = "measurements.jsonl"
@@ -155,6 +153,10 @@ def calibrate(measurements: list[Measurement]) -> Throughput | None:
 
 def sample(logs: Store, entries: list[CacheEntry]) -> Throughput:
     """Decode one segment of the heaviest shard and time it: the quick calibration."""
+    # Here, not at the top: `status` and the plan read predictions without decoding.
+    from logcache.datomic.logop import list_segments
+    from logcache.validation.scan import decode
+
     heaviest = max(entries, key=lambda e: e.bytes)
     segments = list_segments(logs, heaviest.dataset)
     segment = max(segments, key=lambda s: s.size)

@@ -20,17 +20,24 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from logcache.datomic.schema import VALIDATIONS
-from logcache.errors import CorruptData, first_line
-from logcache.storage import Store
-from logcache.validation.checksum import SAMPLE_SIZE, sample_json
+from logcache.errors import AccessDenied, CorruptData, first_line
+from logcache.storage.base import Store, StoreUnwritable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# How many differing datoms a result row keeps as its sample.
+SAMPLE_SIZE = 5
 
 _PARALLEL_READS = 64
 KIND_OF = {validation: kind for kind, validation in VALIDATIONS.items()}
+# Causes that would leave every other check of the run not checked too (credentials
+# denied or expired; a results store that takes no writes): the run stops at the first,
+# with its one line, and what was saved stays.
+STOPS_THE_RUN = (AccessDenied, StoreUnwritable)
 NOT_CHECKED = "not-checked"
 NOT_RUN = "not-run"  # the aggregate's row for a pair without a result (never saved as one)
 # Findings about the shard's log, not the cache: its segments leave a gap or overlap.
@@ -77,32 +84,43 @@ class ResultRow:
         return result_key(self.dataset, self.validation, self.attempt, self.subtask, not_checked=self.error_kind == NOT_CHECKED)
 
 
-RESULT_SCHEMA = pa.schema(
+@functools.cache
+def result_schema() -> pa.Schema:
+    """The result files' schema, built on first use: Arrow is imported only by the commands
+    that read or write results."""
+    import pyarrow as pa
+
+    schema = pa.schema(
     [
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("validation", pa.string(), nullable=False),
-        pa.field("parcel", pa.string(), nullable=False),
-        pa.field("cache_t", pa.int64(), nullable=False),
-        pa.field("rows_expected", pa.int64(), nullable=False),
-        pa.field("rows_actual", pa.int64(), nullable=False),
-        pa.field("missing", pa.int64(), nullable=False),
-        pa.field("extra", pa.int64(), nullable=False),
-        pa.field("duplicates", pa.int64(), nullable=False),
-        pa.field("is_valid", pa.bool_(), nullable=False),
-        pa.field("error_kind", pa.string(), nullable=False),
-        pa.field("error", pa.string(), nullable=False),
-        pa.field("sample", pa.string(), nullable=False),
-        pa.field("started_at", pa.string(), nullable=False),
-        pa.field("duration_s", pa.float64(), nullable=False),
-        pa.field("attempt", pa.int64(), nullable=False),
-        pa.field("subtask", pa.string(), nullable=False),
-        pa.field("cache_max_t", pa.int64()),
-        pa.field("expected_max_t", pa.int64()),
-        pa.field("rows_past_t", pa.int64(), nullable=False),
-        pa.field("advance_mismatches", pa.int64(), nullable=False),
-    ]
-)
-assert RESULT_SCHEMA.names == [f.name for f in fields(ResultRow)]
+            pa.field("dataset", pa.string(), nullable=False),
+            pa.field("validation", pa.string(), nullable=False),
+            pa.field("parcel", pa.string(), nullable=False),
+            pa.field("cache_t", pa.int64(), nullable=False),
+            pa.field("rows_expected", pa.int64(), nullable=False),
+            pa.field("rows_actual", pa.int64(), nullable=False),
+            pa.field("missing", pa.int64(), nullable=False),
+            pa.field("extra", pa.int64(), nullable=False),
+            pa.field("duplicates", pa.int64(), nullable=False),
+            pa.field("is_valid", pa.bool_(), nullable=False),
+            pa.field("error_kind", pa.string(), nullable=False),
+            pa.field("error", pa.string(), nullable=False),
+            pa.field("sample", pa.string(), nullable=False),
+            pa.field("started_at", pa.string(), nullable=False),
+            pa.field("duration_s", pa.float64(), nullable=False),
+            pa.field("attempt", pa.int64(), nullable=False),
+            pa.field("subtask", pa.string(), nullable=False),
+            pa.field("cache_max_t", pa.int64()),
+            pa.field("expected_max_t", pa.int64()),
+            pa.field("rows_past_t", pa.int64(), nullable=False),
+            pa.field("advance_mismatches", pa.int64(), nullable=False),
+        ]
+    )
+    assert schema.names == [f.name for f in fields(ResultRow)]
+    return schema
+
+
+def sample_json(sample: list[dict[str, object]]) -> str:
+    return json.dumps(sample, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def utc_now() -> str:
@@ -115,11 +133,15 @@ def result_key(dataset: str, validation: str, attempt: int, subtask: str = "", *
 
 
 def rows_to_table(rows: list[ResultRow]) -> pa.Table:
-    return pa.Table.from_pylist([asdict(r) for r in rows], schema=RESULT_SCHEMA)
+    import pyarrow as pa
+
+    return pa.Table.from_pylist([asdict(r) for r in rows], schema=result_schema())
 
 
 def write_result(results: Store, row: ResultRow) -> str:
     """Write `row` as its own small Parquet file, atomically; returns its key."""
+    import pyarrow.parquet as pq
+
     buf = io.BytesIO()
     pq.write_table(rows_to_table([row]), buf)
     results.write_bytes(row.key, buf.getvalue())
@@ -138,10 +160,14 @@ def read_results(results: Store, include_partials: bool = False) -> list[ResultR
 
 def read_result(results: Store, key: str) -> list[ResultRow]:
     """The rows of one result file; CorruptData names it when it cannot be read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = result_schema()
     try:
         with results.open_read(key) as f:
             table = pq.read_table(f)
-        table = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
+        table = table.select(schema.names).cast(schema)
     except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
         raise CorruptData(f"{results.url_of(key)} is not a readable result file ({first_line(exc)}); delete it and re-run that validation") from None
     return [ResultRow(**r) for r in table.to_pylist()]

@@ -17,7 +17,6 @@ alone; an unreadable segment fails every check that needed it.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -55,20 +54,6 @@ class Check(Protocol):
 
     def close(self) -> None:
         """Release what the check holds outside memory (spill files), however it ended."""
-
-
-def cores() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def reader_threads() -> int:
-    """Reader threads of a unit that runs alone in its process: the cores, at most 4
-    (beyond that the storage and Polars' own threads gain little)."""
-    return max(1, min(4, cores()))
 
 
 def decode(logs: Store, segment: Segment) -> Decoded:

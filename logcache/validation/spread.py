@@ -30,14 +30,14 @@ from pathlib import Path
 
 from logcache.datomic.logop import Segment, list_segments
 from logcache.entries import CacheEntry
-from logcache.validation.budget import Budget, budget_of, estimated_datoms
-from logcache.validation.check import STOPS_THE_RUN, Job, result_row
+from logcache.validation.budget import Budget, budget_of, estimated_datoms, reader_threads
+from logcache.validation.check import Job, result_row
 from logcache.validation.checksum import ENTITY_BUCKETS, BucketChecksums, Measure
 from logcache.validation.entities import EntitiesCheck, Folded, fact_digests, fold_partition
 from logcache.validation.parcel import ParcelOutcome, Stores
 from logcache.validation.plan import Task
-from logcache.validation.result import pair_attempts, utc_now, write_result
-from logcache.validation.scan import decode, reader_threads
+from logcache.validation.result import STOPS_THE_RUN, pair_attempts, utc_now, write_result
+from logcache.validation.scan import decode
 from logcache.validation.spill import read_pieces, routed, spill_folder, write_piece
 from state.config import CampaignConfig
 

@@ -18,7 +18,8 @@ from support.demo_reference import materialize_reference, replay_violations
 
 from logcache.catalog import FileCatalog, pick_transaction
 from logcache.cli import main
-from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, ENTITY_SCHEMA, TX_PARTITION_BASE, parse_segment_key
+from logcache.datomic.schema import AVRO_DATOM_SCHEMA, TX_PARTITION_BASE, parse_segment_key
+from logcache.datomic.tables import DATOM_SCHEMA, ENTITY_SCHEMA
 from logcache.demo import build_world
 from logcache.demo.history import ATTRIBUTES, TX_INSTANT
 from logcache.demo.lifecycle import ExpiringStore, expiring_ids

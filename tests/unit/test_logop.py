@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from logcache.datomic.logop import TRange, log_tables, scan_log
-from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, segment_key
+from logcache.datomic.schema import AVRO_DATOM_SCHEMA, segment_key
+from logcache.datomic.tables import DATOM_SCHEMA
 from logcache.entries import CacheEntry
 from logcache.errors import CorruptData, PathNotFound
 from logcache.storage import LocalStore

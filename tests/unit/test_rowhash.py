@@ -3,7 +3,7 @@ import polars as pl
 import pyarrow as pa
 
 from logcache.datomic.rowhash import entity_partition, hash_rows, hash_strings
-from logcache.datomic.schema import DATOM_SCHEMA
+from logcache.datomic.tables import DATOM_SCHEMA
 
 GOLDEN_TABLE = pa.table(
     {

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from logcache.datomic.materialize import advance, materialize
-from logcache.datomic.schema import AVRO_DATOM_SCHEMA, DATOM_SCHEMA, ENTITY_SCHEMA, segment_key
+from logcache.datomic.schema import AVRO_DATOM_SCHEMA, segment_key
+from logcache.datomic.tables import DATOM_SCHEMA, ENTITY_SCHEMA
 from logcache.entries import CacheEntry
 from logcache.errors import CorruptData
 from logcache.storage import LocalStore

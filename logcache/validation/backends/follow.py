@@ -12,9 +12,9 @@ from typing import Any
 from logcache.errors import describe
 from logcache.stores import open_results
 from logcache.validation.backends.base import CANCEL_S, POLL_S, JobEnd, JobStarted, ParcelJob, RunOptions
-from logcache.validation.check import STOPS_THE_RUN
 from logcache.validation.heartbeat import HeartbeatWriter
 from logcache.validation.plan import Task, units
+from logcache.validation.result import STOPS_THE_RUN
 from state.config import CampaignConfig
 
 

@@ -13,11 +13,10 @@ from typing import Any
 from logcache.entries import CSV_NAME, read_entries
 from logcache.validation.backends.base import JobEnd, ParcelJob, RunOptions
 from logcache.validation.backends.follow import follow_units
-from logcache.validation.budget import budget_of
+from logcache.validation.budget import budget_of, cores
 from logcache.validation.orphans import orphan_guard
 from logcache.validation.parcel import Stores, run_unit, run_unit_here, unit_entries
 from logcache.validation.plan import IN_PROCESS_BYTES, IN_PROCESS_UNITS, Task, local_concurrency, units
-from logcache.validation.scan import cores
 from state.config import CampaignConfig
 
 
