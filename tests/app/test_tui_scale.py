@@ -92,3 +92,44 @@ async def test_panes_switch_while_a_5000_dataset_copy_is_in_flight(tmp_path: Pat
     # A loaded 2-core machine takes 0.3-1.5 s to draw any switch, whatever the campaign
     # size; before, the copy held every key for minutes.
     assert max(latencies) < 2.5
+
+
+async def test_a_copy_plan_rewrites_only_the_copy_rows_on_screen(tmp_path: Path) -> None:
+    """The copy's plan names every dataset at once: the Copy pane then rewrites the rows
+    on screen, not all of them (rewriting 5,000 rows held the operator's keys for half a
+    second); rows scrolled into view later are brought up to date then."""
+    from logcache.copy.events import DatasetPlan
+    from logcache.runbook import events as ev
+    from tui.app import LogcacheApp
+    from tui.widgets.table import KeyedTable
+
+    datasets = 400
+    campaign = big_campaign(tmp_path / "w", datasets)
+    app = LogcacheApp(campaign)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("1")
+        table = app.screen.query_one("#copy-table", KeyedTable)
+        assert table.row_count == datasets
+        plans = tuple(
+            DatasetPlan(d.name, d.source, d.destination, d.objects, d.bytes, d.objects, d.bytes, 0, 0) for d in app.campaign.state.datasets
+        )
+        with app.live.lock:
+            app.live.fold(ev.CopyPlanned(plans, dry_run=False))
+        rewritten: list[str] = []
+        update_row = table.update_row
+
+        def counting(key: str, cells: object) -> None:
+            rewritten.append(key)
+            update_row(key, cells)  # type: ignore[arg-type]
+
+        table.update_row = counting  # type: ignore[method-assign]
+        app.screen.refresh_panes()  # type: ignore[attr-defined]
+        assert 0 < len(rewritten) <= table.size.height + 1, f"{len(rewritten)} of {datasets} rows rewritten"
+        first = table.get_row(rewritten[0])
+        assert str(first[1]) == "copying"
+        await pilot.press("end")
+        await pilot.pause()
+        app.screen.refresh_panes()  # type: ignore[attr-defined]
+        last = table.get_row(table.selected_key())
+        assert str(last[1]) == "copying"

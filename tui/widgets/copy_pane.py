@@ -86,7 +86,8 @@ class CopyPane(PaneDefaults, Vertical):
             names = sorted(set(self._known) | set(live.datasets))
             if self.failures_only:
                 names = [n for n in names if self._status(n, live) in FAILED]
-            table.sync((n, cells) for n in names if (cells := self._cells(n, live)) is not None)
+            rows = ((n, cells) for n in names if (cells := self._cells(n, live)) is not None)
+            table.sync(rows, cells_on_screen_only=not force)
             verified = sum(d.copy_status is CopyStatus.VERIFIED for d in state.datasets)
             self._counts = (verified, len(state.datasets))
             self._objects = sum(d.objects for d in state.datasets)
