@@ -157,3 +157,25 @@ def test_a_closed_campaign_writes_nothing_more(campaign: Path) -> None:
     c.save()
     assert c.config.state_path.read_bytes() == settled
     assert b"interrupted" in settled
+
+
+def test_a_driver_does_not_take_a_dead_sessions_fresh_heartbeat_for_running_work(campaign: Path) -> None:
+    """A quit mid-validation leaves a parcel pending with a heartbeat written a moment
+    before: the next driver (a reopened app) must not mark it running from that beat, as
+    its worker died with the session. A command job with a job id is still followed."""
+    from logcache.runbook.steps.validate import refresh_parcels
+    from logcache.stores import open_results
+    from logcache.validation.heartbeat import HeartbeatWriter
+
+    with open_campaign(campaign) as c:
+        c.state.parcels = [ParcelState("0", "local"), ParcelState("1", "command", "job-1")]
+        results = open_results(c.config)
+        for label in ("0", "1"):
+            writer = HeartbeatWriter(results, label, 4, 100, every_s=60)
+            writer.start()
+            writer.stop()
+        refresh_parcels(c)
+        assert [(p.parcel_id, p.status) for p in c.state.parcels] == [("0", ParcelStatus.PENDING), ("1", ParcelStatus.RUNNING)]
+    with open_campaign(campaign, write=False) as watcher:
+        refresh_parcels(watcher)
+        assert watcher.state.parcels[0].status is ParcelStatus.RUNNING  # a live driver's parcel, seen by a colleague

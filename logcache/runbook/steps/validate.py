@@ -94,10 +94,16 @@ def refresh_parcels(campaign: Campaign) -> list[ParcelUpdate]:
     not start them (a reopened app, a colleague) follows parcels running elsewhere."""
     beats = read_heartbeats(open_results(campaign.config))
     stale_s = campaign.config.validation.heartbeat_stale_s
+    # A driver runs its local and Dask parcels itself: one it did not start died with the
+    # session that did, whatever fresh heartbeat that session left. It follows only jobs
+    # that outlive their driver; a read-only session follows every parcel of the driver.
+    follows = (lambda p: True) if campaign.read_only else campaign.detached
     updates = [
         ParcelUpdate.of(p.parcel_id, p.backend, p.job_id, beat_status(beat, stale_s), beat, beat.total, beat.bytes_total)
         for p in campaign.state.parcels
-        if p.status not in (ParcelStatus.DONE, ParcelStatus.FAILED, ParcelStatus.INTERRUPTED) and (beat := beats.get(p.parcel_id)) is not None
+        if p.status not in (ParcelStatus.DONE, ParcelStatus.FAILED, ParcelStatus.INTERRUPTED)
+        and follows(p)
+        and (beat := beats.get(p.parcel_id)) is not None
     ]
     for update in updates:
         record_parcel(campaign, update)
