@@ -192,7 +192,9 @@ class _Target:
             _require_empty_dir(self.final)
             self.final_data = LocalStore(self.final)
         self._tmp = self._make_tmp()
-        self.meta = LocalStore(self._tmp)
+        # Not synced object by object: a build that stops leaves only its temp folder,
+        # and a world is built again from its seed.
+        self.meta = LocalStore(self._tmp, durable=False)
         if not self.is_s3:
             self.data = self.meta
             (self._tmp / "permanent").mkdir()
