@@ -103,6 +103,9 @@ def test_sigkill_mid_submission_then_rerun_submits_nothing_twice_and_scales_ever
     try:
         assert wait_until(lambda: len(lines_of(tmp_path / "job-starts")) == 2, 30), "two jobs never started"
         assert wait_until(lambda: sum(1 for r in ledger(tmp_path) if r[0] == "up") == 3, 10)
+        # Killed only once the third submission hangs: its scale-up alone could be seen a
+        # moment before logcache records the submission (seen once under load).
+        assert wait_until(lambda: (tmp_path / "submitting-2").exists(), 10)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
     finally:

@@ -62,6 +62,7 @@ SUBMIT = """\
 label=$1
 world=$(dirname "$0")
 if [ -e "$world/submit-fails" ]; then rm "$world/submit-fails"; echo "sabesp: 503 from aurora" >&2; exit 1; fi
+touch "$world/submitting-$label"  # the submission began: logcache recorded it first
 while [ -e "$world/submit-hold-$label" ]; do sleep 0.05; done
 id="job-$label-$$"
 missing=""
