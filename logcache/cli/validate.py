@@ -31,9 +31,9 @@ from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.steps import validate
 from logcache.validation import ResultRow
 from logcache.validation.backends.registry import BACKENDS
-from logcache.validation.orchestrate import ParcelUpdate, plan_parcels
+from logcache.validation.orchestrate import ParcelUpdate, filtered, memory_cut, plan_parcels
 from logcache.validation.orphans import guard_job
-from logcache.validation.plan import BALANCES, imbalance, parcel_of
+from logcache.validation.plan import BALANCES, imbalance, parcel_of, parse_cut
 from logcache.validation.predict import ParcelPrediction, forecast
 from state.config import CampaignConfig, load_config
 
@@ -62,6 +62,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parcel-count", type=int, metavar="N", help="number of parcels (default: [validation] parcel_count)")
     p.add_argument("--balance", choices=BALANCES, help="size: balance bytes, splitting heavy shards; alphabetical: the seed's shares")
     p.add_argument("--filter-by-name", metavar="D/V,...", type=_names, help="only these <dataset>/<validation> pairs")
+    p.add_argument(
+        "--entity-partitions", metavar="D/V=N,...", type=parse_cut,
+        help="plan these materialized-entities checks in N partitions each, a task apiece (default with the command backend: those over one job's --worker-memory)",
+    )
 
 
 def _names(text: str) -> list[str]:
@@ -78,7 +82,10 @@ def run_plan(args: argparse.Namespace) -> int:
     config = with_overrides(args, load_config(args.campaign))
     count, balance = _settings(args, config)
     entries = read_entries(config.work_dir / CSV_NAME)
-    parcels = plan_parcels(entries, count, balance, args.filter_by_name)
+    cut = args.entity_partitions
+    if cut is None and config.validation.backend == "command" and entries:
+        cut = memory_cut(config, filtered(entries, args.filter_by_name))
+    parcels = plan_parcels(entries, count, balance, args.filter_by_name, cut)
     try:
         predictions, source = forecast(config, entries, parcels) if entries else ([], "")
     except LogcacheError as exc:  # the plan stands without its predictions
@@ -89,7 +96,7 @@ def run_plan(args: argparse.Namespace) -> int:
             {
                 "balance": balance,
                 "parcels": [
-                    {"parcel_id": p.parcel_id, "tasks": [t.name for t in p.tasks], "bytes": p.bytes}
+                    {"parcel_id": p.parcel_id, "tasks": [t.task_id for t in p.tasks], "bytes": p.bytes}
                     | _prediction_json(by_id.get(str(p.parcel_id)))
                     for p in parcels
                 ],
@@ -154,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
                 backend=args.backend,
                 on_event=view.on_event,
                 cancel=cancel,
+                cut=args.entity_partitions,
             )
         except StepFailed as failed:
             if failed.result is None:
@@ -187,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_one(args: argparse.Namespace, config: CampaignConfig, count: int, balance: str) -> int:
     guard_job()
-    parcels = plan_parcels(read_entries(config.work_dir / CSV_NAME), count, balance, args.filter_by_name)
+    parcels = plan_parcels(read_entries(config.work_dir / CSV_NAME), count, balance, args.filter_by_name, args.entity_partitions)
     parcel = parcel_of(parcels, args.parcel_id)
     rows: list[ResultRow] = []
 

@@ -8,19 +8,21 @@ stuck), and gather the result rows and every failed path once they end.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from logcache.datomic.schema import entry_name
 from logcache.entries import CacheEntry, owner_of
 from logcache.errors import LogcacheError, missing_paths
 from logcache.storage import Store
-from logcache.stores import open_results
+from logcache.stores import open_logs, open_results
 from logcache.validation import KIND_OF, ResultRow, latest_results, read_results
 from logcache.validation.backends.base import JobEnd, JobStarted, ParcelJob, RunOptions
 from logcache.validation.backends.registry import backend_named
+from logcache.validation.budget import budget_of, estimated_datoms
 from logcache.validation.heartbeat import Heartbeat, HeartbeatState, read_heartbeats
-from logcache.validation.plan import Parcel, filter_by_name, named_partitions, plan
+from logcache.validation.plan import MAX_ENTITY_PARTS, Parcel, Partitions, filter_by_name, format_cut, named_partitions, plan
 from logcache.validation.predict import forecast, write_predictions
 from logcache.validation.result import utc_now
 from state.config import CampaignConfig, load_config
@@ -130,21 +132,53 @@ class _Watcher:
             self.on_event(ParcelUpdate.of(label, backend, job_id, status, beat, len(job.parcel.tasks), job.parcel.bytes, error))
 
 
-def plan_parcels(entries: list[CacheEntry], count: int, balance: str, names: list[str] | None = None) -> list[Parcel]:
+def plan_parcels(
+    entries: list[CacheEntry], count: int, balance: str, names: list[str] | None = None, cut: Mapping[str, int] | None = None
+) -> list[Parcel]:
     """The parcels of `names` (all entries without), an entities check's partitions
-    (`<pair>#pKofN`) each a task of its own."""
-    if not names:
-        return plan(entries, count, balance)
-    pairs, partitions = named_partitions(names)
-    return plan(filter_by_name(entries, pairs), count, balance, partitions)
+    (`<pair>#pKofN`, or all of a pair `cut` into N) each a task of its own."""
+    pairs, partitions = named_partitions(names or [])
+    chosen = filter_by_name(entries, pairs) if names else entries
+    parts = {pair: n for pair, n in (cut or {}).items() if pair not in partitions.parts} | partitions.parts
+    return plan(chosen, count, balance, Partitions(parts, partitions.only))
 
 
-def jobs_for(config: CampaignConfig, parcels: list[Parcel], balance: str, names: list[str] | None, prefix: str = "") -> list[ParcelJob]:
+def filtered(entries: list[CacheEntry], names: list[str] | None) -> list[CacheEntry]:
+    """The entries `names` (`--filter-by-name`, partitions included) choose; all without."""
+    return filter_by_name(entries, named_partitions(names)[0]) if names else entries
+
+
+def memory_cut(config: CampaignConfig, entries: list[CacheEntry]) -> dict[str, int]:
+    """The command backend's parcels are jobs on machines of their own, which share no
+    spill folder: an entities check whose facts would not fit one job's memory budget is
+    cut into partitions at the plan, each a task any job can run (what the runbook's
+    operators did by hand). Partitions by the shard's log bytes up to T, as the check
+    itself counts them."""
+    from logcache.datomic.logop import list_segments
+
+    budget, logs = budget_of(config), open_logs(config)
+
+    def parts(entry: CacheEntry) -> int:
+        size = sum(s.size for s in list_segments(logs, entry.dataset) if s.first_t <= entry.t)
+        return min(MAX_ENTITY_PARTS, budget.partitions(estimated_datoms(size)))
+
+    heavy = [e for e in entries if e.kind != "log"]
+    with ThreadPoolExecutor(16, thread_name_prefix="cut") as pool:
+        counts = list(pool.map(parts, heavy))
+    return {e.pair: n for e, n in zip(heavy, counts) if n > 1}
+
+
+def jobs_for(
+    config: CampaignConfig, parcels: list[Parcel], balance: str, names: list[str] | None, prefix: str = "", cut: Mapping[str, int] | None = None
+) -> list[ParcelJob]:
     args: tuple[str, ...] = ()
     if balance != config.validation.balance:
         args += ("--balance", balance)
     if names:
         args += ("--filter-by-name", ",".join(names))
+    if cut:
+        # Each job plans the parcels again: told the partitions, it finds its own.
+        args += ("--entity-partitions", format_cut(dict(cut)))
     args += s3_overrides(config)
     if config.validation.worker_memory is not None and config.validation.worker_memory != load_config(config.path).validation.worker_memory:
         args += ("--worker-memory", str(config.validation.worker_memory))
@@ -177,11 +211,13 @@ def validate(
     cancel: threading.Event | None = None,
     image: str = "",
     on_line: Callable[[str], None] | None = None,
+    cut: Mapping[str, int] | None = None,
 ) -> ValidationRun:
     """`image` is the `{image}` of the command backend's templates; `on_line` gets the
-    asynchronous submitter's hook output."""
-    parcels = plan_parcels(entries, count, balance, names)
-    jobs = jobs_for(config, parcels, balance, names, prefix)
+    asynchronous submitter's hook output; `cut`, the entities checks planned in
+    partitions (`memory_cut`)."""
+    parcels = plan_parcels(entries, count, balance, names, cut)
+    jobs = jobs_for(config, parcels, balance, names, prefix, cut)
     try:
         write_predictions(config.work_dir, *forecast(config, entries, parcels, prefix))
     except LogcacheError:

@@ -148,6 +148,23 @@ def named_partitions(names: list[str]) -> tuple[list[str], Partitions]:
     return pairs, Partitions(parts, {pair: frozenset(ps) for pair, ps in only.items()})
 
 
+def parse_cut(text: str) -> dict[str, int]:
+    """`--entity-partitions`: `<dataset>/materialized-entities-validation=N,...`."""
+    cut: dict[str, int] = {}
+    for item in (i.strip() for i in text.split(",")):
+        pair, _, count = item.rpartition("=")
+        if not item:
+            continue
+        if not pair.endswith("/materialized-entities-validation") or not count.isdigit() or not 1 <= int(count) <= MAX_ENTITY_PARTS:
+            raise UsageError(f"{item!r} in --entity-partitions: use <dataset>/materialized-entities-validation=N with 1 <= N <= {MAX_ENTITY_PARTS}")
+        cut[pair] = int(count)
+    return cut
+
+
+def format_cut(cut: dict[str, int]) -> str:
+    return ",".join(f"{pair}={count}" for pair, count in sorted(cut.items()))
+
+
 def plan_alphabetical(entries: list[CacheEntry], count: int, partitions: Partitions = NO_PARTITIONS) -> list[Parcel]:
     _check_count(count)
     databases = sorted({database_of(e.dataset) for e in entries})

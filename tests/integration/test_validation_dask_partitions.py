@@ -126,3 +126,52 @@ def test_a_partition_name_is_checked() -> None:
     pairs, partitions = named_partitions(["raw-a-s0/materialized-entities-validation#p2of4", "raw-b-s0/log-validation"])
     assert pairs == ["raw-a-s0/materialized-entities-validation", "raw-b-s0/log-validation"]
     assert partitions.parts == {"raw-a-s0/materialized-entities-validation": 4}
+
+
+def test_the_plan_names_each_partition_as_filter_by_name_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    root = tmp_path / "w"
+    campaign = _world(root, "tiny")
+    heavy = max((e for e in read_entries(root / CSV_NAME) if e.kind != "log"), key=lambda e: e.bytes)
+    names = [f"{heavy.pair}#p1of4", f"{heavy.pair}#p3of4"]
+    capsys.readouterr()
+    assert main(["plan", str(campaign), "--parcel-count", "2", "--json", "--filter-by-name", ",".join(names)]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert sorted(t for p in planned["parcels"] for t in p["tasks"]) == names
+
+
+def test_the_command_backend_cuts_a_heavy_entities_check_into_partitions_its_jobs_share(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The runbook's manual split, automatic: a check over one job's budget is planned as
+    partitions, spread over the jobs, and the pair's row is the whole check's."""
+    import json
+
+    root = tmp_path / "w"
+    campaign = _world(root, "tiny")
+    config = load_config(campaign)
+    entries = read_entries(root / CSV_NAME)
+    heavy = max((e for e in entries if e.kind != "log"), key=lambda e: e.bytes)
+    light = min((e for e in entries if e.kind != "log"), key=lambda e: e.bytes)
+    plan_args = ["--parcel-count", "3", "--worker-memory", "16KiB", "--filter-by-name", f"{heavy.pair},{light.pair}"]
+
+    def planned() -> list[list[str]]:
+        capsys.readouterr()
+        assert main(["plan", str(campaign), "--json", *plan_args]) == 0
+        return [p["tasks"] for p in json.loads(capsys.readouterr().out)["parcels"]]
+
+    assert sorted(t for tasks in planned() for t in tasks) == sorted((heavy.pair, light.pair)), "the local backend cuts nothing at the plan"
+    text = campaign.read_text(encoding="utf-8")
+    assert 'backend = "local"' in text
+    campaign.write_text(text.replace('backend = "local"', 'backend = "command"'), encoding="utf-8")
+    parcels = planned()
+    parts = [t for tasks in parcels for t in tasks if t.startswith(f"{heavy.pair}#p")]
+    assert len(parts) >= 2 and sum(any(t in parts for t in tasks) for tasks in parcels) >= 2, parcels
+
+    template = f"{shlex.quote(sys.executable)} -m logcache validate {{campaign}} --parcel-count {{parcel_count}} --parcel-id {{parcel_id}} {{args}}"
+    assert main(["validate", str(campaign), "--template", template, *plan_args]) == 0
+    results = open_results(config)
+    partials = [i.key for i in results.list() if i.key.startswith(f"{heavy.dataset}/materialized-entities-validation/") and ".part-p_" in i.key]
+    assert len(partials) == len(parts), partials
+    row = latest_results(read_results(results))[(heavy.dataset, "materialized-entities-validation")]
+    whole = run_validation(heavy, "materialized-entities-validation", open_logs(config), open_destination(config))
+    assert row.is_valid and _comparable(row) == _comparable(whole)

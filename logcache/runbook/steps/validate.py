@@ -17,7 +17,7 @@ from logcache.runbook.queries import entries, image_tag
 from logcache.stores import open_results
 from logcache.validation import has_result, read_results
 from logcache.validation.heartbeat import read_heartbeats
-from logcache.validation.orchestrate import ValidationRun, beat_status, jobs_for, plan_parcels, validate
+from logcache.validation.orchestrate import ValidationRun, beat_status, filtered, jobs_for, memory_cut, plan_parcels, validate
 from logcache.validation.plan import parcel_of
 from state.model import FailedPathOrigin, ParcelState, ParcelStatus, StepName
 
@@ -34,7 +34,10 @@ def run(
     backend: str | None = None,
     prefix: str = "",
     step: StepName | None = StepName.VALIDATE,
+    cut: dict[str, int] | None = None,
 ) -> ValidationRun:
+    """`cut`: entities checks planned in partitions (`--entity-partitions`); by default,
+    with the command backend, those that would not fit one job's memory budget."""
     on_event = journaled(campaign, on_event)
     config = campaign.config
     settings = config.validation
@@ -42,9 +45,11 @@ def run(
     balance = balance or settings.balance
     backend = backend or settings.backend
     cached = entries(campaign)
+    if cut is None:
+        cut = memory_cut(config, filtered(cached, names)) if backend == "command" else {}
     # Everything that can be refused is checked before the state changes.
-    parcels = plan_parcels(cached, count, balance, names)
-    check_backend(config, backend, jobs_for(config, parcels, balance, names, prefix), force)
+    parcels = plan_parcels(cached, count, balance, names, cut)
+    check_backend(config, backend, jobs_for(config, parcels, balance, names, prefix, cut), force)
     read_results(open_results(config))
     if not names:
         campaign.state.parcels = [p for p in campaign.state.parcels if not p.parcel_id.startswith(prefix)] if prefix else []
@@ -57,7 +62,7 @@ def run(
     def work() -> Done[ValidationRun]:
         run = validate(
             config, cached, count=count, balance=balance, backend=backend, names=names, force=force, prefix=prefix, on_event=record, cancel=cancel,
-            image=image_tag(campaign), on_line=hook_lines("validate", on_event),
+            image=image_tag(campaign), on_line=hook_lines("validate", on_event), cut=cut,
         )
         for found in run.failed_paths:
             record_failed_path(campaign, found.url, FailedPathOrigin(found.origin), found.dataset_name, on_event)
@@ -123,7 +128,9 @@ def split_stuck(
     if not label.isdigit():
         raise UsageError(f"parcel {label} is not one of the main validation's parcels; only those can be split")
     settings = campaign.config.validation
-    parcel = parcel_of(plan_parcels(entries(campaign), settings.parcel_count, settings.balance), int(label))
+    cached = entries(campaign)
+    cut = memory_cut(campaign.config, cached) if settings.backend == "command" else {}
+    parcel = parcel_of(plan_parcels(cached, settings.parcel_count, settings.balance, cut=cut), int(label))
     results = open_results(campaign.config)
     remaining = sorted({t.name for t in parcel.tasks if not has_result(results, t.dataset, t.validation)})
     if not remaining:
