@@ -133,3 +133,6 @@ async def test_a_copy_plan_rewrites_only_the_copy_rows_on_screen(tmp_path: Path)
         app.screen.refresh_panes()  # type: ignore[attr-defined]
         last = table.get_row(table.selected_key())
         assert str(last[1]) == "copying"
+        # A filter reads every row as it is now, not as the last rebuild left those off screen.
+        table.set_filter("copying")
+        assert table.row_count == datasets

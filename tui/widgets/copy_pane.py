@@ -22,6 +22,9 @@ from tui.widgets.pane import PaneDefaults
 from tui.widgets.table import KeyedTable, Number, styled
 
 FAILED = (RowStatus.FAILED, RowStatus.CONFLICT)
+# Up to this many rows, a rebuild rewrites every row (a few tens of milliseconds); past
+# it, only the rows on screen.
+EAGER_ROWS = 200
 
 
 class CopyPane(PaneDefaults, Vertical):
@@ -41,6 +44,7 @@ class CopyPane(PaneDefaults, Vertical):
         self.glyphs = glyphs
         self.failures_only = False
         self._known: dict[str, DatasetState] = {}
+        self._names: list[str] = []  # the rows the table holds, in order
         self._shape: tuple[object, ...] = ()
         self._counts = (0, 0)
         self._objects = 0  # the whole copy's objects
@@ -51,7 +55,10 @@ class CopyPane(PaneDefaults, Vertical):
         yield Static("no copy yet", id="copy-summary", classes="summary", markup=False)
         yield Static("", id="copy-bar", classes="summary", markup=False)
         # Dataset and status first: what an operator reads; numbers scroll off at 60 columns.
-        yield KeyedTable((("dataset", "name"), ("status", "status"), ("objects", "objects"), ("bytes", "bytes")), id="copy-table")
+        table = KeyedTable((("dataset", "name"), ("status", "status"), ("objects", "objects"), ("bytes", "bytes")), id="copy-table")
+        # A filter matches what the rows say now, not what they said at the last rebuild.
+        table.before_filter = self._rebuild
+        yield table
 
     def focus_target(self) -> Widget:
         return self.query_one(KeyedTable)
@@ -86,8 +93,14 @@ class CopyPane(PaneDefaults, Vertical):
             names = sorted(set(self._known) | set(live.datasets))
             if self.failures_only:
                 names = [n for n in names if self._status(n, live) in FAILED]
-            rows = ((n, cells) for n in names if (cells := self._cells(n, live)) is not None)
-            table.sync(rows, cells_on_screen_only=not force)
+            if names == self._names and len(names) > EAGER_ROWS and not table.filter_text and table.sorted_by is None:
+                # The copy's plan names the rows the table holds already: only those on
+                # screen are rewritten (every row, 20,000 of them, held keys for seconds);
+                # the others when they scroll into view.
+                table.refresh_visible(lambda key: self._cells(key, live))
+            else:
+                table.sync((n, cells) for n in names if (cells := self._cells(n, live)) is not None)
+                self._names = names
             verified = sum(d.copy_status is CopyStatus.VERIFIED for d in state.datasets)
             self._counts = (verified, len(state.datasets))
             self._objects = sum(d.objects for d in state.datasets)
@@ -122,16 +135,18 @@ class CopyPane(PaneDefaults, Vertical):
         spark_width = max(width - 22, 8)
         set_line(line2, f"{bar(p.objects_done, max(p.objects_total, 1), 20, g)} {sparkline(list(live.rates), spark_width, g)}")
 
-    def action_toggle_failures(self) -> None:
-        self.failures_only = not self.failures_only
+    def _rebuild(self) -> None:
+        """Every row rewritten: a refresh rewrites only those on screen, and a sort or a
+        filter reads them all."""
         if self._state is not None and self._live is not None:
+            self._names = []
             with self._live.lock:
                 self.refresh_from(self._state, self._live, force=True)
 
+    def action_toggle_failures(self) -> None:
+        self.failures_only = not self.failures_only
+        self._rebuild()
+
     def action_sort(self) -> None:
-        # Rows off screen are brought up to date first: a refresh only touches the
-        # visible ones, and a sort reads them all.
-        if self._state is not None and self._live is not None:
-            with self._live.lock:
-                self.refresh_from(self._state, self._live, force=True)
+        self._rebuild()
         self.query_one(KeyedTable).action_sort_next()

@@ -84,20 +84,20 @@ class KeyedTable(DataTable[object]):
         # Every row the pane gave, before the filter: a new filter is applied to them.
         self._all: dict[str, Sequence[object]] = {}
         self.copy_text = copy_text  # what `y` copies of the selected row, from its key
+        # A pane whose refreshes rewrite only the rows on screen brings every row up to
+        # date here, before a filter reads them.
+        self.before_filter: Callable[[], None] | None = None
 
     def selected_key(self) -> str | None:
         if not self.row_count:
             return None
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
-    def sync(self, rows: Iterable[Row], *, cells_on_screen_only: bool = False) -> None:
+    def sync(self, rows: Iterable[Row]) -> None:
         """Hold exactly `rows`: new ones added, gone ones removed, changed cells rewritten.
-        O(rows): for tables whose size does not grow with the campaign, or on a rebuild.
-        `cells_on_screen_only`: of the rows held already, only those on screen are
-        rewritten (unless the table is sorted: a sort reads every cell), for a pane whose
-        every refresh rewrites the rows on screen (`refresh_visible`)."""
+        O(rows): for tables whose size does not grow with the campaign, or on a rebuild."""
         self._all = dict(rows)
-        self._show(self._all, cells_on_screen_only)
+        self._show(self._all)
 
     def rebuild(self, rows: Iterable[Row]) -> None:
         """Hold exactly `rows`, with every column as wide as its widest cell now, also
@@ -107,7 +107,7 @@ class KeyedTable(DataTable[object]):
             column.content_width = column.label.cell_len
         self.sync(rows)
 
-    def _show(self, rows: dict[str, Sequence[object]], cells_on_screen_only: bool = False) -> None:
+    def _show(self, rows: dict[str, Sequence[object]]) -> None:
         needle = self.filter_text.casefold()
         wanted = {k: cells for k, cells in rows.items() if needle in " ".join(map(str, cells)).casefold()} if needle else rows
         gone = [k for k in self.rows if k.value not in wanted]
@@ -117,13 +117,10 @@ class KeyedTable(DataTable[object]):
         else:
             for row_key in gone:
                 self.remove_row(row_key)
-        # A cell rewritten costs about a tenth of a millisecond: rewriting all of a
-        # 5,000-row table held the operator's keys for half a second.
-        on_screen = set(self.visible_keys()) if cells_on_screen_only and self._sorted is None else None
         for key, cells in wanted.items():
             if key not in self.rows:
                 self.add_row(*cells, key=key)
-            elif on_screen is None or key in on_screen:
+            else:
                 self.update_row(key, cells)
         if self._sorted is not None:
             self.sort(self._sorted[0], key=sort_key, reverse=self._sorted[1])
@@ -187,6 +184,8 @@ class KeyedTable(DataTable[object]):
     def set_filter(self, text: str) -> None:
         """Show only the rows whose text holds `text` (any case); "" shows them all."""
         if text != self.filter_text:
+            if self.before_filter is not None:
+                self.before_filter()
             self.filter_text = text
             self._show(self._all)
 
