@@ -31,7 +31,7 @@ from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.steps import validate
 from logcache.validation import ResultRow
 from logcache.validation.backends.registry import BACKENDS
-from logcache.validation.orchestrate import ParcelUpdate, filtered, memory_cut, plan_parcels
+from logcache.validation.orchestrate import ParcelUpdate, cut_for, plan_parcels
 from logcache.validation.orphans import guard_job
 from logcache.validation.plan import BALANCES, imbalance, parcel_of, parse_cut
 from logcache.validation.predict import ParcelPrediction, forecast
@@ -63,9 +63,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--balance", choices=BALANCES, help="size: balance bytes, splitting heavy shards; alphabetical: the seed's shares")
     p.add_argument("--filter-by-name", metavar="D/V,...", type=_names, help="only these <dataset>/<validation> pairs")
     p.add_argument(
-        "--entity-partitions", metavar="D/V=N,...", type=parse_cut,
+        "--entity-partitions", metavar="D/V=N,...", type=_cut,
         help="plan these materialized-entities checks in N partitions each, a task apiece (default with the command backend: those over one job's --worker-memory)",
     )
+
+
+def _cut(text: str) -> dict[str, int]:
+    try:
+        return parse_cut(text)
+    except UsageError as exc:  # argparse's own one-line usage error, exit 2
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _names(text: str) -> list[str]:
@@ -82,9 +89,7 @@ def run_plan(args: argparse.Namespace) -> int:
     config = with_overrides(args, load_config(args.campaign))
     count, balance = _settings(args, config)
     entries = read_entries(config.work_dir / CSV_NAME)
-    cut = args.entity_partitions
-    if cut is None and config.validation.backend == "command" and entries:
-        cut = memory_cut(config, filtered(entries, args.filter_by_name))
+    cut = cut_for(config, config.validation.backend, entries, args.filter_by_name, args.entity_partitions)
     parcels = plan_parcels(entries, count, balance, args.filter_by_name, cut)
     try:
         predictions, source = forecast(config, entries, parcels) if entries else ([], "")

@@ -139,8 +139,17 @@ def plan_parcels(
     (`<pair>#pKofN`, or all of a pair `cut` into N) each a task of its own."""
     pairs, partitions = named_partitions(names or [])
     chosen = filter_by_name(entries, pairs) if names else entries
+    filter_by_name(entries, list(cut or {}), "--entity-partitions")  # an unknown pair is refused, with the closest name
     parts = {pair: n for pair, n in (cut or {}).items() if pair not in partitions.parts} | partitions.parts
     return plan(chosen, count, balance, Partitions(parts, partitions.only))
+
+
+def cut_for(config: CampaignConfig, backend: str, entries: list[CacheEntry], names: list[str] | None, given: dict[str, int] | None) -> dict[str, int]:
+    """The entities checks planned in partitions: those `given` (`--entity-partitions`),
+    else, with the command backend, those over one job's budget (`memory_cut`)."""
+    if given is not None:
+        return given
+    return memory_cut(config, filtered(entries, names)) if backend == "command" and entries else {}
 
 
 def filtered(entries: list[CacheEntry], names: list[str] | None) -> list[CacheEntry]:

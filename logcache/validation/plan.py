@@ -156,7 +156,7 @@ def parse_cut(text: str) -> dict[str, int]:
         if not item:
             continue
         if not pair.endswith("/materialized-entities-validation") or not count.isdigit() or not 1 <= int(count) <= MAX_ENTITY_PARTS:
-            raise UsageError(f"{item!r} in --entity-partitions: use <dataset>/materialized-entities-validation=N with 1 <= N <= {MAX_ENTITY_PARTS}")
+            raise UsageError(f"{item!r} names no partitions: use <dataset>/materialized-entities-validation=N with 1 <= N <= {MAX_ENTITY_PARTS}")
         cut[pair] = int(count)
     return cut
 
@@ -215,7 +215,7 @@ def imbalance(parcels: list[Parcel]) -> float:
     return max(loads) / mean if mean else 1.0
 
 
-def filter_by_name(entries: list[CacheEntry], names: list[str]) -> list[CacheEntry]:
+def filter_by_name(entries: list[CacheEntry], names: list[str], option: str = "--filter-by-name") -> list[CacheEntry]:
     """Entries named `<dataset>/<validation>` (the runbook's `--filter-by-name`), each
     returned with only the kind that validation checks."""
     known = {e.pair: e for e in entries}
@@ -223,7 +223,7 @@ def filter_by_name(entries: list[CacheEntry], names: list[str]) -> list[CacheEnt
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(known), n=1)
         hint = f"; did you mean {close[0]}?" if close else "; names are <dataset>/log-validation or <dataset>/materialized-entities-validation"
-        raise UnknownDataset(f"unknown dataset/validation {unknown[0]!r} in --filter-by-name{hint}")
+        raise UnknownDataset(f"unknown dataset/validation {unknown[0]!r} in {option}{hint}")
     return [known[n] for n in dict.fromkeys(names)]
 
 

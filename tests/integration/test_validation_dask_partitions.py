@@ -175,3 +175,24 @@ def test_the_command_backend_cuts_a_heavy_entities_check_into_partitions_its_job
     row = latest_results(read_results(results))[(heavy.dataset, "materialized-entities-validation")]
     whole = run_validation(heavy, "materialized-entities-validation", open_logs(config), open_destination(config))
     assert row.is_valid and _comparable(row) == _comparable(whole)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("bad", "'bad' names no partitions"),
+        ("raw-feed-s0/log-validation=2", "names no partitions"),
+        ("raw-nope-s0/materialized-entities-validation=3", "unknown dataset/validation 'raw-nope-s0/materialized-entities-validation' in --entity-partitions"),
+    ],
+)
+def test_bad_entity_partitions_are_one_line_exit_2_and_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, said: str) -> None:
+    campaign = _world(tmp_path / "w", "tiny")
+    config = load_config(campaign)
+    before = config.state_path.read_bytes()
+    results = sorted(i.key for i in open_results(config).list())
+    capsys.readouterr()
+    assert main(["validate", str(campaign), "--entity-partitions", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and "\n" not in err, err
+    assert config.state_path.read_bytes() == before
+    assert sorted(i.key for i in open_results(config).list()) == results

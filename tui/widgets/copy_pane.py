@@ -57,7 +57,7 @@ class CopyPane(PaneDefaults, Vertical):
         # Dataset and status first: what an operator reads; numbers scroll off at 60 columns.
         table = KeyedTable((("dataset", "name"), ("status", "status"), ("objects", "objects"), ("bytes", "bytes")), id="copy-table")
         # A filter matches what the rows say now, not what they said at the last rebuild.
-        table.before_filter = self._rebuild
+        table.rows_now = self._rows_now
         yield table
 
     def focus_target(self) -> Widget:
@@ -99,8 +99,8 @@ class CopyPane(PaneDefaults, Vertical):
                 # the others when they scroll into view.
                 table.refresh_visible(lambda key: self._cells(key, live))
             else:
-                table.sync((n, cells) for n in names if (cells := self._cells(n, live)) is not None)
                 self._names = names
+                table.sync(self._rows(live))
             verified = sum(d.copy_status is CopyStatus.VERIFIED for d in state.datasets)
             self._counts = (verified, len(state.datasets))
             self._objects = sum(d.objects for d in state.datasets)
@@ -135,9 +135,18 @@ class CopyPane(PaneDefaults, Vertical):
         spark_width = max(width - 22, 8)
         set_line(line2, f"{bar(p.objects_done, max(p.objects_total, 1), 20, g)} {sparkline(list(live.rates), spark_width, g)}")
 
+    def _rows(self, live: Live) -> list[tuple[str, Sequence[object]]]:
+        return [(n, cells) for n in self._names if (cells := self._cells(n, live)) is not None]
+
+    def _rows_now(self) -> list[tuple[str, Sequence[object]]]:
+        if self._live is None:
+            return []
+        with self._live.lock:
+            return self._rows(self._live)
+
     def _rebuild(self) -> None:
-        """Every row rewritten: a refresh rewrites only those on screen, and a sort or a
-        filter reads them all."""
+        """Every row rewritten: a refresh rewrites only those on screen, and a sort reads
+        them all."""
         if self._state is not None and self._live is not None:
             self._names = []
             with self._live.lock:

@@ -84,9 +84,9 @@ class KeyedTable(DataTable[object]):
         # Every row the pane gave, before the filter: a new filter is applied to them.
         self._all: dict[str, Sequence[object]] = {}
         self.copy_text = copy_text  # what `y` copies of the selected row, from its key
-        # A pane whose refreshes rewrite only the rows on screen brings every row up to
-        # date here, before a filter reads them.
-        self.before_filter: Callable[[], None] | None = None
+        # Every row as it is now, from a pane whose refreshes rewrite only the rows on
+        # screen: what a filter reads, rather than what the last rebuild left.
+        self.rows_now: Callable[[], Iterable[Row]] | None = None
 
     def selected_key(self) -> str | None:
         if not self.row_count:
@@ -184,8 +184,8 @@ class KeyedTable(DataTable[object]):
     def set_filter(self, text: str) -> None:
         """Show only the rows whose text holds `text` (any case); "" shows them all."""
         if text != self.filter_text:
-            if self.before_filter is not None:
-                self.before_filter()
+            if self.rows_now is not None:
+                self._all = dict(self.rows_now())
             self.filter_text = text
             self._show(self._all)
 

@@ -17,7 +17,7 @@ from logcache.runbook.queries import entries, image_tag
 from logcache.stores import open_results
 from logcache.validation import has_result, read_results
 from logcache.validation.heartbeat import read_heartbeats
-from logcache.validation.orchestrate import ValidationRun, beat_status, filtered, jobs_for, memory_cut, plan_parcels, validate
+from logcache.validation.orchestrate import ValidationRun, beat_status, cut_for, jobs_for, plan_parcels, validate
 from logcache.validation.plan import parcel_of
 from state.model import FailedPathOrigin, ParcelState, ParcelStatus, StepName
 
@@ -45,8 +45,7 @@ def run(
     balance = balance or settings.balance
     backend = backend or settings.backend
     cached = entries(campaign)
-    if cut is None:
-        cut = memory_cut(config, filtered(cached, names)) if backend == "command" else {}
+    cut = cut_for(config, backend, cached, names, cut)
     # Everything that can be refused is checked before the state changes.
     parcels = plan_parcels(cached, count, balance, names, cut)
     check_backend(config, backend, jobs_for(config, parcels, balance, names, prefix, cut), force)
@@ -129,7 +128,7 @@ def split_stuck(
         raise UsageError(f"parcel {label} is not one of the main validation's parcels; only those can be split")
     settings = campaign.config.validation
     cached = entries(campaign)
-    cut = memory_cut(campaign.config, cached) if settings.backend == "command" else {}
+    cut = cut_for(campaign.config, settings.backend, cached, None, None)
     parcel = parcel_of(plan_parcels(cached, settings.parcel_count, settings.balance, cut=cut), int(label))
     results = open_results(campaign.config)
     remaining = sorted({t.name for t in parcel.tasks if not has_result(results, t.dataset, t.validation)})
