@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import ClassVar, TypeGuard, cast
 
 from rich.markup import escape
 from textual import events
@@ -48,6 +48,7 @@ from tui.widgets.table import KeyedTable
 from tui.widgets.validators_pane import ValidatorsPane
 
 REFRESH_S = 0.25
+FAILED_SELECTION = "a dataset or pair in the Failed pane (3)"
 # Below this width the checklist shows its icons only, so tables keep their room.
 COLLAPSE_BELOW = 100
 # The tabs, in order; the key of each is its position (1, 2, ...).
@@ -344,15 +345,22 @@ class MainScreen(Screen[None]):
     def on_question(self, message: Question) -> None:
         self.app.push_screen(ConfirmModal(f"{message.text}.\nGo on?", yes="Go on", no="Stop here"), message.answer)
 
+    def _may_act_on(self, selected: str | None, what: str, selection: str) -> TypeGuard[str]:
+        """Whether `what` may start on the selected row: not while other work runs or in
+        a read-only session, and not with nothing selected (each said in a toast)."""
+        if not self.host.allowed(what):
+            return False
+        if selected is None:
+            self.app.notify(f"select {selection} first", severity="warning")
+            return False
+        return True
+
     def leave_out(self, name: str | None) -> None:
         """Leave the selected dataset out of the registry patch, with the operator's
         reason: it keeps its previous cache entry, and the next run exports again."""
         host = self.host
         campaign = host.campaign
-        if not host.allowed("leave a dataset out"):
-            return
-        if name is None:
-            self.app.notify("select a dataset or pair in the Failed pane (3) first", severity="warning")
+        if not self._may_act_on(name, "leave a dataset out", FAILED_SELECTION):
             return
 
         def work(reason: str) -> str:
@@ -371,9 +379,7 @@ class MainScreen(Screen[None]):
         --force: after its log store was fixed, or when it has no result."""
         host = self.host
         campaign = host.campaign
-        if name is None:
-            if host.allowed("validate again"):
-                self.app.notify("select a dataset or pair in the Failed pane (3) first", severity="warning")
+        if not self._may_act_on(name, "validate again", FAILED_SELECTION):
             return
 
         def work() -> str:
@@ -446,10 +452,7 @@ class MainScreen(Screen[None]):
     def split_stuck(self, label: str | None) -> None:
         host = self.host
         campaign = host.campaign
-        if not host.allowed("split a stuck parcel"):
-            return
-        if label is None:
-            self.app.notify("select a parcel in the Validators pane (2) first", severity="warning")
+        if not self._may_act_on(label, "split a stuck parcel", "a parcel in the Validators pane (2)"):
             return
 
         def split() -> str:

@@ -90,33 +90,10 @@ def result_schema() -> pa.Schema:
     that read or write results."""
     import pyarrow as pa
 
-    schema = pa.schema(
-    [
-            pa.field("dataset", pa.string(), nullable=False),
-            pa.field("validation", pa.string(), nullable=False),
-            pa.field("parcel", pa.string(), nullable=False),
-            pa.field("cache_t", pa.int64(), nullable=False),
-            pa.field("rows_expected", pa.int64(), nullable=False),
-            pa.field("rows_actual", pa.int64(), nullable=False),
-            pa.field("missing", pa.int64(), nullable=False),
-            pa.field("extra", pa.int64(), nullable=False),
-            pa.field("duplicates", pa.int64(), nullable=False),
-            pa.field("is_valid", pa.bool_(), nullable=False),
-            pa.field("error_kind", pa.string(), nullable=False),
-            pa.field("error", pa.string(), nullable=False),
-            pa.field("sample", pa.string(), nullable=False),
-            pa.field("started_at", pa.string(), nullable=False),
-            pa.field("duration_s", pa.float64(), nullable=False),
-            pa.field("attempt", pa.int64(), nullable=False),
-            pa.field("subtask", pa.string(), nullable=False),
-            pa.field("cache_max_t", pa.int64()),
-            pa.field("expected_max_t", pa.int64()),
-            pa.field("rows_past_t", pa.int64(), nullable=False),
-            pa.field("advance_mismatches", pa.int64(), nullable=False),
-        ]
-    )
-    assert schema.names == [f.name for f in fields(ResultRow)]
-    return schema
+    # Read from ResultRow's declarations, so that the record and its files cannot drift
+    # apart: a column is nullable only where its field is declared `... | None`.
+    arrow = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+    return pa.schema([pa.field(f.name, arrow[str(f.type).removesuffix(" | None")], nullable=str(f.type).endswith(" | None")) for f in fields(ResultRow)])
 
 
 def sample_json(sample: list[dict[str, object]]) -> str:

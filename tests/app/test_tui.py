@@ -27,12 +27,6 @@ from tui.widgets.validators_pane import ValidatorsPane
 SIZE = (120, 40)
 
 
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The app remembers the theme in the operator's config dir: a test's, not the host's."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 async def idle(pilot, app: LogcacheApp, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
     """Wait until the app's step worker is done (and its end has been handled)."""
     deadline = time.monotonic() + timeout

@@ -4,11 +4,9 @@ shows them; the app journals none of the runbook's lines a second time."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from support.processes import logcache
 
 from logcache.demo import build_world
 from logcache.runbook import journal
@@ -17,15 +15,6 @@ from tui.widgets.log_pane import LogPane
 
 STEPS = ["pick-transaction: done", "discover: started", "discover: done", "copy: started", "copy: done", "registry-export: done", "build-image: done",
          "validate: started", "validate: done", "aggregate: done"]
-
-
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-def logcache(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], check=False, capture_output=True, text=True, timeout=300)
 
 
 async def test_a_campaign_driven_by_the_cli_is_in_logcache_log_and_the_apps_log_pane(tmp_path: Path) -> None:

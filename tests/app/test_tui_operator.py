@@ -35,11 +35,6 @@ from tui.widgets.results_pane import kind_lines
 SIZE = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Path:
     root = tmp_path / "w"

@@ -10,6 +10,7 @@ import json
 import re
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,11 +32,6 @@ SIZE = (160, 40)
 CLI_COMMAND = re.compile(r"\blogcache (run|copy|validate|registry|aggregate|failures|step|status)\b")
 
 
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 def fault(root: Path, kind: str) -> str:
     truth = json.loads((root / "truth.json").read_text())
     return next(f["entry"] for f in truth["faults"] if f["kind"] == kind)
@@ -48,11 +44,16 @@ def faulted(tmp_path: Path) -> Path:
     return root
 
 
-async def answer_prompt(pilot, app: LogcacheApp, answer: str) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(50):
-        if isinstance(app.screen, PromptModal):
-            break
+async def until(pilot, condition: Callable[[], object], seconds: float) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until `condition` holds or `seconds` pass; the caller asserts."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
         await pilot.pause(0.1)
+
+
+async def answer_prompt(pilot, app: LogcacheApp, answer: str) -> None:  # type: ignore[no-untyped-def]
+    await until(pilot, lambda: isinstance(app.screen, PromptModal), 5)
     assert isinstance(app.screen, PromptModal), type(app.screen)
     await pilot.press(*answer, "enter")
 
@@ -97,10 +98,7 @@ async def test_a_faulted_demo_reaches_a_mergeable_patch_in_the_app_with_its_excl
         await idle(pilot, app)
         assert app.campaign.state.step(StepName.AGGREGATE).status is StepStatus.DONE
         assert app.campaign.state.aggregate is not None and app.campaign.state.aggregate.excluded == 1
-        for _ in range(30):
-            if isinstance(app.screen, PromptModal):
-                break
-            await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, PromptModal), 3)
         assert isinstance(app.screen, PromptModal)  # the merge's URL
         await pilot.press("escape")
         await pilot.press("4")
@@ -140,10 +138,7 @@ async def test_apply_outside_git_is_refused_in_a_toast_with_no_dialog(exported: 
     async with app.run_test(size=SIZE) as pilot:
         said = told(app)
         await pilot.press("a")
-        for _ in range(50):
-            if said:
-                break
-            await pilot.pause(0.1)
+        await until(pilot, lambda: said, 5)
         assert not isinstance(app.screen, ConfirmModal)
         (line,) = said
         assert "not in a git work tree" in line and "\n" not in line
@@ -159,10 +154,7 @@ async def test_apply_warns_about_rows_not_yet_validated_and_asks(exported: Path)
     app = LogcacheApp(exported)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a")
-        for _ in range(50):
-            if isinstance(app.screen, ConfirmModal):
-                break
-            await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), 5)
         assert isinstance(app.screen, ConfirmModal)
         assert "pairs not yet validated" in app.screen.question and app.screen.yes == "Apply anyway"
         await pilot.press("n")
@@ -184,10 +176,7 @@ async def test_run_all_asks_once_before_the_pr_hook_and_a_no_stops_it_with_a_log
     async with app.run_test(size=SIZE) as pilot:
         for answer in ("n", "y"):
             await pilot.press("r")
-            for _ in range(300):
-                if isinstance(app.screen, ConfirmModal):
-                    break
-                await pilot.pause(0.1)
+            await until(pilot, lambda: isinstance(app.screen, ConfirmModal), 30)
             assert isinstance(app.screen, ConfirmModal)
             assert "open a PR from branch log-cache-" in app.screen.question
             assert app.busy == "run all"  # the work waits for the answer
@@ -223,16 +212,10 @@ async def test_a_stop_while_the_run_asks_never_hangs(faulted: Path) -> None:
     app = LogcacheApp(with_pr_hook(faulted))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
-        for _ in range(300):
-            if isinstance(app.screen, ConfirmModal):
-                break
-            await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), 30)
         assert isinstance(app.screen, ConfirmModal) and "open a PR" in app.screen.question
         app.post_message(StopSignalled(signal.SIGTERM))  # what the app's handler posts
-        for _ in range(100):
-            if not app.is_running:
-                break
-            await pilot.pause(0.1)
+        await until(pilot, lambda: not app.is_running, 10)
         assert not app.is_running
     assert app.return_code == 130
     assert not (faulted / "opened").exists()

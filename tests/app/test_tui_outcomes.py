@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from textual.widgets import DataTable
 
 from logcache.cli import main as cli
@@ -15,11 +14,6 @@ from logcache.stores import open_results
 from logcache.validation import latest_results, read_results, write_result
 from state.config import load_config
 from tui.app import LogcacheApp
-
-
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 async def test_a_not_checked_pair_is_shown_as_not_checked(tmp_path: Path) -> None:

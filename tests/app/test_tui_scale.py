@@ -8,8 +8,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
-
 from logcache.demo import build_world
 from logcache.entries import CSV_NAME, CacheEntry, write_entries
 from state.config import load_config
@@ -44,11 +42,6 @@ def big_campaign(root: Path, datasets: int) -> Path:
         state.finish_step(name, StepStatus.DONE, note="made by the test")
     save_state(config.state_path, state)
     return root / "campaign.toml"
-
-
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 async def test_panes_switch_while_a_5000_dataset_copy_is_in_flight(tmp_path: Path) -> None:

@@ -37,11 +37,6 @@ backends.run_unit_here = _slow
 """
 
 
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 @pytest.fixture
 def ready_to_validate(tmp_path: Path) -> Path:
     world = tmp_path / "w"

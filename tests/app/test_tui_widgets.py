@@ -39,12 +39,6 @@ LONG = (
 )
 
 
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("LOGCACHE_OPERATOR", "alice@bastion-2")
-
-
 @pytest.fixture
 def copied(tmp_path: Path) -> Path:
     return copied_world(tmp_path / "w")

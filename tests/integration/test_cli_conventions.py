@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.processes import logcache
 
 from logcache import __version__
 from logcache.demo import build_world
@@ -28,10 +29,6 @@ from logcache.entries import CSV_NAME, read_entries
 from state.config import S3Settings
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def logcache(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture

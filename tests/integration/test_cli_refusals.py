@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.processes import logcache
 
 from logcache.campaign import open_campaign
 from logcache.copy.events import DatasetStatus
@@ -22,10 +22,6 @@ from state.model import StepName, StepStatus
 from state.persist import load_state
 
 STATE = "campaign.state.toml"
-
-
-def logcache(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:

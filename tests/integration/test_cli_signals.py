@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.processes import logcache, results, stop
 
 from logcache.demo import build_world
 from logcache.runbook import MANUAL_STEPS
@@ -22,15 +23,6 @@ from state.model import StepName, StepStatus
 from state.persist import load_state
 
 STATE = "campaign.state.toml"
-
-
-def logcache(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], capture_output=True, text=True, timeout=300)
-
-
-def results(world: Path) -> int:
-    folder = world / "results"
-    return sum(1 for p in folder.rglob("*.parquet")) if folder.exists() else 0
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +48,8 @@ def test_run_stopped_by_a_signal_exits_130_saved_and_resumes(signum: signal.Sign
         while results(world) < 2 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert proc.poll() is None, "the run ended before validation got under way"
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        out, err = stop(proc, signum)
     assert proc.returncode == 130, out + err
     assert "stopping: letting work in flight finish" in out
     assert err.strip().count("\n") == 0 and "interrupted; the campaign state is saved" in err, err

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from support.processes import logcache, stop
 
 from logcache.demo import build_world
 from state.model import ParcelStatus, StepName, StepStatus
@@ -21,15 +22,6 @@ from state.persist import load_state
 
 STATE = "campaign.state.toml"
 LIVE = (ParcelStatus.RUNNING, ParcelStatus.STUCK)
-
-
-def logcache(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], check=False, capture_output=True, text=True, timeout=300)
-
-
-def results(world: Path) -> int:
-    folder = world / "results"
-    return sum(1 for _ in folder.rglob("*.parquet")) if folder.exists() else 0
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +88,7 @@ def assert_rerun_reaches_all_valid(world: Path) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stopped_run_leaves_no_parcel_or_step_running(signum: signal.Signals, pristine: Path, tmp_path: Path) -> None:
     world, proc = validating(pristine, tmp_path)
-    try:
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err = stop(proc, signum)
     assert proc.returncode == 130, out + err
     assert any(p.status is ParcelStatus.INTERRUPTED for p in load_state(world / STATE).parcels)
     assert_nothing_running(world)

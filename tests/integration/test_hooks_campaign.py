@@ -13,16 +13,16 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from support.hooks import ledger, wait_until
+from support.servers import http_server
 
 from logcache.catalog import open_catalog
 from logcache.demo import build_world
@@ -121,28 +121,25 @@ def hooked_world(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> Iterator[P
     campaign = world / "campaign.toml"
     runs = [json.loads(tx.to_json()) for tx in open_catalog(load_config(campaign)).transactions()]
     handler = type("Catalog", (_Catalog,), {"pages": [runs[: len(runs) // 2], runs[len(runs) // 2 :]]})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    # The registry lives in git, as in the ETL's repository: the patch goes on a branch.
-    registry = world / "registry"
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "registry before the refresh"]):
-        subprocess.run(["git", *args], cwd=registry, check=True, env=git_env())
-    for name, text in {"build.sh": BUILD, "submit.sh": SUBMIT.replace("$PYTHON", sys.executable), "pr.sh": PR.replace("PR_URL", PR_URL)}.items():
-        (world / name).write_text(text)
-        (world / name).chmod(0o755)
-    text = campaign.read_text()
-    text = re.sub(r'\[catalog\]\n(#.*\n)*kind = "files"\nurl = "[^"]*"\n', f'[catalog]\nkind = "http"\nurl = "http://127.0.0.1:{server.server_port}/runs"\ntoken_env = "{TOKEN_ENV}"\n', text)
-    text = text.replace('format = "scala"\n', 'format = "scala"\npr_command = "./pr.sh {branch}"\n')
-    text = text.replace('backend = "local"', 'backend = "command"').replace("parcel_count = 3", "parcel_count = 2")
-    text = text.replace("[validation]\n", "[validation]\n" + VALIDATION, 1)
-    campaign.write_text(text + HOOKS)
-    assert 'kind = "http"' in campaign.read_text()
-    try:
-        yield world
-    finally:
-        server.shutdown()
-        server.server_close()
-        kill_jobs(world)
+    with http_server(handler) as catalog:
+        # The registry lives in git, as in the ETL's repository: the patch goes on a branch.
+        registry = world / "registry"
+        for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "registry before the refresh"]):
+            subprocess.run(["git", *args], cwd=registry, check=True, env=git_env())
+        for name, text in {"build.sh": BUILD, "submit.sh": SUBMIT.replace("$PYTHON", sys.executable), "pr.sh": PR.replace("PR_URL", PR_URL)}.items():
+            (world / name).write_text(text)
+            (world / name).chmod(0o755)
+        text = campaign.read_text()
+        text = re.sub(r'\[catalog\]\n(#.*\n)*kind = "files"\nurl = "[^"]*"\n', f'[catalog]\nkind = "http"\nurl = "{catalog}/runs"\ntoken_env = "{TOKEN_ENV}"\n', text)
+        text = text.replace('format = "scala"\n', 'format = "scala"\npr_command = "./pr.sh {branch}"\n')
+        text = text.replace('backend = "local"', 'backend = "command"').replace("parcel_count = 3", "parcel_count = 2")
+        text = text.replace("[validation]\n", "[validation]\n" + VALIDATION, 1)
+        campaign.write_text(text + HOOKS)
+        assert 'kind = "http"' in campaign.read_text()
+        try:
+            yield world
+        finally:
+            kill_jobs(world)
 
 
 def git_env() -> dict[str, str]:

@@ -4,11 +4,11 @@ template as `{image}`."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.processes import logcache
 
 from logcache.demo import build_world
 from state.model import StepName, StepStatus
@@ -19,10 +19,6 @@ IMAGE = """
 command = "echo building {patch} && echo pushed registry.local/etl:local-7"
 tag_pattern = "pushed (\\\\S+)"
 """
-
-
-def logcache(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture

@@ -7,16 +7,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.hooks import write_campaign
+from support.servers import http_server
 
 from logcache.catalog import FileCatalog, open_catalog
 from logcache.catalog.documents import CatalogSourceError
@@ -92,14 +92,8 @@ def _handler(service: Service) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def service() -> Iterator[tuple[str, Service]]:
     svc = Service(pages=[[tx(3), tx(1, "failed")], [tx(2)], []])
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(svc))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", svc
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(_handler(svc)) as url:
+        yield url, svc
 
 
 def campaign(tmp_path: Path, catalog: str) -> Path:

@@ -7,20 +7,14 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.processes import logcache
 
 from logcache.demo import build_world
 from state.model import StepName
 from state.persist import load_state
-
-
-def logcache(*args: object) -> subprocess.CompletedProcess[str]:
-    # build_world turned the demo's lifecycle rule on in this process's environment, so
-    # the children lose the missing-copy's copy as the demo world says.
-    return subprocess.run([sys.executable, "-m", "logcache", *map(str, args)], check=False, capture_output=True, text=True, timeout=300)
 
 
 def _truth(root: Path) -> dict:

@@ -13,17 +13,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from support.processes import logcache
 
 from logcache.campaign import open_campaign
 from logcache.demo import build_world
 from logcache.runbook import queries
 from logcache.runbook.steps.registry_export import apply_registry
-
-
-def logcache(*args: object, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "logcache", *map(str, args)], check=False, capture_output=True, text=True, timeout=300, input=stdin
-    )
 
 
 def git(repo: Path, *args: str) -> str:

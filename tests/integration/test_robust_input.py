@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.processes import logcache
 
 from logcache.demo import build_world
 from logcache.entries import CSV_NAME, read_entries
 from state.config import load_config
 from state.model import StepStatus
 from state.persist import load_state
-
-
-def logcache(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logcache", *args], capture_output=True, text=True, timeout=180, **kw)
 
 
 def one_line_exit_2(run: subprocess.CompletedProcess[str], *needles: str) -> str:

@@ -5,14 +5,12 @@ rerun, never saved as invalid."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.processes import logcache
 from support.servers import S3Proxy, proxy_server
-from test_robust_input import logcache as run_logcache
 from test_robust_input import one_line_exit_2
 
 from logcache.demo import build_world
@@ -23,10 +21,6 @@ from state.model import StepName, StepStatus
 from state.persist import load_state
 
 SEED = 5
-
-
-def logcache(*args: Any, **kw: Any) -> subprocess.CompletedProcess[str]:
-    return run_logcache(*map(str, args), **kw)
 
 
 @pytest.fixture

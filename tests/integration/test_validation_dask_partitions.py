@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from support.where_ran import WhereRan
 
 from logcache.cli import main
 from logcache.datomic.logop import list_segments
@@ -25,19 +26,6 @@ from logcache.validation.plan import named_partitions
 from state.config import load_config
 
 BUDGET = 4 << 20
-
-
-class _WhereRan:
-    """A scheduler plugin that records which worker finished each task."""
-
-    name = "logcache-test-spread-where-ran"
-
-    def __init__(self) -> None:
-        self.worker_of: dict[str, str] = {}
-
-    def transition(self, key: object, start: str, finish: str, *args: object, **kwargs: object) -> None:
-        if finish == "memory" and "worker" in kwargs:
-            self.worker_of[str(key)] = str(kwargs["worker"])
 
 
 def _world(root: Path, scale: str) -> Path:
@@ -57,7 +45,6 @@ def _comparable(row: object) -> dict[str, object]:
 
 def test_a_heavy_entities_check_spreads_over_every_worker(tmp_path: Path) -> None:
     from distributed import Client, LocalCluster
-    from distributed.diagnostics.plugin import SchedulerPlugin
 
     root = tmp_path / "w"
     campaign = _world(root, "small")
@@ -68,7 +55,7 @@ def test_a_heavy_entities_check_spreads_over_every_worker(tmp_path: Path) -> Non
     parts = Budget(BUDGET, tmp_path).partitions(estimated_datoms(up_to_t))
     assert parts >= 4
 
-    plugin = type("WhereRan", (_WhereRan, SchedulerPlugin), {})()
+    plugin = WhereRan()
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="512MiB", dashboard_address=None) as cluster,
         Client(cluster, set_as_default=False) as client,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.where_ran import WhereRan
+
 from logcache.cli import main
 from logcache.demo import build_world
 from logcache.entries import CSV_NAME, read_entries
@@ -12,22 +14,8 @@ from logcache.validation import latest_results, read_results
 from state.config import load_config
 
 
-class _WhereRan:
-    """A scheduler plugin that records which worker finished each task."""
-
-    name = "logcache-test-where-ran"
-
-    def __init__(self) -> None:
-        self.worker_of: dict[str, str] = {}
-
-    def transition(self, key: object, start: str, finish: str, *args: object, **kwargs: object) -> None:
-        if finish == "memory" and "worker" in kwargs:
-            self.worker_of[str(key)] = str(kwargs["worker"])
-
-
 def test_a_heavy_shards_subtasks_run_on_several_workers(tmp_path: Path) -> None:
     from distributed import LocalCluster
-    from distributed.diagnostics.plugin import SchedulerPlugin
 
     root = tmp_path / "w"
     build_world(str(root), seed=5, scale="small")
@@ -38,7 +26,7 @@ def test_a_heavy_shards_subtasks_run_on_several_workers(tmp_path: Path) -> None:
     heavy = max((e for e in entries if e.kind == "log"), key=lambda e: e.bytes)
     light = sorted(e.pair for e in entries if e.kind == "log" and e.bytes < heavy.bytes / 4)[:4]
     names = [heavy.pair, *light]
-    plugin = type("WhereRan", (_WhereRan, SchedulerPlugin), {})()
+    plugin = WhereRan()
     with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         cluster.scheduler.add_plugin(plugin)
         # Two parcels on three workers: were parcels the unit, at most two workers would run.

@@ -230,18 +230,27 @@ def _proxy_handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` served on a free loopback port, on a thread, until the block ends; yields
+    the server's `http://host:port`."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def proxy_server(upstream: str) -> Iterator[tuple[str, S3Proxy]]:
     """An `S3Proxy` in front of `upstream` (`http://host:port`) on a free loopback port."""
     proxy = S3Proxy(upstream)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", proxy
-    finally:
-        proxy.release()
-        server.shutdown()
-        server.server_close()
+    with http_server(_proxy_handler(proxy)) as url:
+        try:
+            yield url, proxy
+        finally:
+            proxy.release()
 
 
 def _die_with_parent() -> None:
