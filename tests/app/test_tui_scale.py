@@ -129,3 +129,38 @@ async def test_a_copy_plan_rewrites_only_the_copy_rows_on_screen(tmp_path: Path)
         # A filter reads every row as it is now, not as the last rebuild left those off screen.
         table.set_filter("copying")
         assert table.row_count == datasets
+
+
+async def test_a_20000_row_table_fills_in_turns_and_a_cell_update_keeps_its_layout() -> None:
+    """Added at once, 20,000 rows held every key for seconds; the table adds them a turn at
+    a time, between the app's redraws, and ends whole and in order. A cell update then
+    keeps the rows' order and offsets (DataTable rebuilt both, O(rows), after each one,
+    on every refresh of a copy)."""
+    from textual.app import App, ComposeResult
+
+    from tui.statuses import RowStatus
+    from tui.widgets.table import KeyedTable, Number, styled
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield KeyedTable((("dataset", "name"), ("status", "status"), ("objects", "objects")))
+
+    def row(i: int, status: RowStatus) -> tuple[str, tuple[object, ...]]:
+        return f"raw-x{i:05d}-s1/log", (f"raw-x{i:05d}-s1/log", styled(status), Number(f"{i:,}", i))
+
+    rows = [row(i, RowStatus.PENDING) for i in range(20_000)]
+    app = One()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(rows)
+        assert 0 < table.row_count < len(rows)
+        for _ in range(2000):
+            if table.row_count == len(rows):
+                break
+            await pilot.pause()
+        assert [str(r.key.value) for r in table.ordered_rows] == [key for key, _ in rows]
+        assert table.virtual_size.height == len(rows) + table.header_height
+        layout = table.ordered_rows
+        table.update_row(rows[7][0], row(7, RowStatus.VERIFIED)[1])
+        assert str(table.get_row(rows[7][0])[1]) == "verified"
+        assert table.ordered_rows is layout

@@ -6,14 +6,19 @@ are kept in step with the data cheaply."""
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
+from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import Row as DataRow
 
 from state.model import ParcelStatus, Resolution
 from tui.statuses import RowStatus, Verdict
@@ -50,7 +55,9 @@ def sort_key(cell: object) -> tuple[int, float, str]:
 
 # The sorted column's direction, in Unicode and in the ASCII set (tui.glyphs).
 ARROWS = {False: ("▲", "▼"), True: ("^", "v")}
-ARROW_ROOM = "  "  # a header keeps room for " ▲", so sorting never widens a column
+ARROW_ROOM = "  "
+# How long one turn of the app's loop adds rows for.
+TURN_S = 0.02  # a header keeps room for " ▲", so sorting never widens a column
 
 Row = tuple[str, Sequence[object]]
 
@@ -71,6 +78,9 @@ class KeyedTable(DataTable[object]):
     """
 
     def __init__(self, columns: Sequence[tuple[str, str]], *, id: str | None = None, copy_text: Callable[[str], str] = str) -> None:
+        self._row_layout: dict[str, Any] = {}  # before DataTable's own set-up, which may clear
+        self._to_add: deque[Row] = deque()  # rows shown in the next turns, in order
+        self._adding = False  # a turn is due
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._labels = {key: label for label, key in columns}
         for label, key in columns:
@@ -87,6 +97,64 @@ class KeyedTable(DataTable[object]):
         # Every row as it is now, from a pane whose refreshes rewrite only the rows on
         # screen: what a filter reads, rather than what the last rebuild left.
         self.rows_now: Callable[[], Iterable[Row]] | None = None
+
+    # DataTable keys its list of rows in order and its line offsets (both O(rows)) by a
+    # count that every cell update bumps: during a copy each refresh rebuilt them, tens of
+    # milliseconds per 20,000 rows, many times that with the copy's threads holding the
+    # GIL, and keys waited. A cell update never moves a row nor (one line each) changes
+    # its height, so here they are kept until a row is added, removed or moved (dropped
+    # after DataTable's change, which may read them midway).
+    def _moved(self) -> None:
+        self._row_layout.clear()
+
+    def add_row(self, *cells: object, **kw: Any) -> RowKey:
+        key = super().add_row(*cells, **kw)
+        # DataTable appends the row: the layout grows by it, rather than being rebuilt
+        # (O(rows) per row while a large table fills).
+        layout = self._row_layout
+        if "rows" in layout:
+            row = self.rows[key]
+            layout["rows"].append(row)
+            if "offsets" in layout:
+                layout["offsets"].extend((key, y) for y in range(row.height))
+        return key
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        super().remove_row(row_key)
+        self._moved()
+
+    def clear(self, columns: bool = False) -> Self:
+        super().clear(columns)  # which also empties the cached offsets, in place
+        self._moved()
+        return self
+
+    def sort(self, *columns: ColumnKey | str, **kw: Any) -> Self:
+        super().sort(*columns, **kw)
+        self._moved()
+        return self
+
+    @property
+    def ordered_rows(self) -> list[DataRow]:
+        if "rows" not in self._row_layout:
+            self._row_layout["rows"] = super().ordered_rows
+        return self._row_layout["rows"]
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        if "offsets" not in self._row_layout:
+            self._row_layout["offsets"] = [(row.key, y) for row in self.ordered_rows for y in range(row.height)]
+        return self._row_layout["offsets"]
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        # Every cell here is one line of text, as wide as its text: DataTable measures each
+        # new cell through Rich instead (its markup parsed, then rendered), which froze the
+        # app for seconds when a large campaign's rows arrived at once.
+        columns = list(self.columns.values())
+        for key in new_rows:
+            if key in self.rows:
+                for column, cell in zip(columns, self.get_row(key)):
+                    column.content_width = max(column.content_width, cell_len(str(cell)))
+        super()._update_dimensions(())
 
     def selected_key(self) -> str | None:
         if not self.row_count:
@@ -117,14 +185,38 @@ class KeyedTable(DataTable[object]):
         else:
             for row_key in gone:
                 self.remove_row(row_key)
-        for key, cells in wanted.items():
-            if key not in self.rows:
-                self.add_row(*cells, key=key)
-            else:
-                self.update_row(key, cells)
-        if self._sorted is not None:
-            self.sort(self._sorted[0], key=sort_key, reverse=self._sorted[1])
         self._order = [str(row.key.value) for row in self.ordered_rows]
+        self._to_add.clear()
+        for key, cells in wanted.items():
+            if key in self.rows:
+                self.update_row(key, cells)
+            else:
+                self._to_add.append((key, cells))
+        self._add_rows()
+
+    def _add_rows(self) -> None:
+        """Add rows still to add for `TURN_S`, the rest after the screen's next refresh. The
+        20,000 rows of a large campaign, added at once, held every key for seconds; in
+        turns, keys and redraws go between them as the table fills (more slowly when the
+        copy's threads take the processor)."""
+        until = time.perf_counter() + TURN_S
+        added = 0
+        while self._to_add and (added % 20 or time.perf_counter() < until):
+            key, cells = self._to_add.popleft()
+            self.add_row(*cells, key=key)
+            self._order.append(key)
+            added += 1
+        if self._to_add:
+            if not self._adding:
+                self._adding = True
+                self.call_after_refresh(self._next_turn)
+        elif self._sorted is not None:
+            self.sort(self._sorted[0], key=sort_key, reverse=self._sorted[1])
+            self._order = [str(row.key.value) for row in self.ordered_rows]
+
+    def _next_turn(self) -> None:
+        self._adding = False
+        self._add_rows()
 
     def sort_by(self, column: str, descending: bool = False) -> None:
         self._sorted = (column, descending)
