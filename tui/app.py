@@ -37,7 +37,7 @@ from logcache.runbook.lifecycle import StepFailed
 from logcache.runbook.steps import validate
 from state.lock import LockHeld, LockState, LockStatus
 from state.model import ParcelStatus, StepName, operator, utc_now
-from tui import alerts, signals
+from tui import alerts, heap, signals
 from tui.glyphs import Glyphs, ascii_scrollbars, terminal_glyphs
 from tui.host import Work
 from tui.live import Live, RegistryDiff
@@ -126,6 +126,7 @@ class LogcacheApp(App[None]):
             self._notices.append(f"the event log cannot be read: {describe(exc)}")
         for notice in self._notices:
             self.log_line(notice, "warning")
+        self.set_interval(heap.FREEZE_EVERY_S, lambda: heap.settle(bool(self.busy)))
         self.set_interval(HEARTBEAT_POLL_S, self._poll_parcels)
         self.set_interval(HEARTBEAT_POLL_S, self._poll_machines)
         self._poll_machines()
@@ -141,6 +142,7 @@ class LogcacheApp(App[None]):
         return self._main
 
     def on_unmount(self) -> None:
+        heap.settle(working=False)
         signals.restore(self._previous_handlers)
         self._stack.close()
 

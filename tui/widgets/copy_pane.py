@@ -98,6 +98,9 @@ class CopyPane(PaneDefaults, Vertical):
                 # screen are rewritten (every row, 20,000 of them, held keys for seconds);
                 # the others when they scroll into view.
                 table.refresh_visible(lambda key: self._cells(key, live))
+            elif len(names) > EAGER_ROWS:
+                self._names = names
+                table.sync_keys(names, self._cells_now)
             else:
                 self._names = names
                 table.sync(self._rows(live))
@@ -137,6 +140,13 @@ class CopyPane(PaneDefaults, Vertical):
 
     def _rows(self, live: Live) -> list[tuple[str, Sequence[object]]]:
         return [(n, cells) for n in self._names if (cells := self._cells(n, live)) is not None]
+
+    def _cells_now(self, name: str) -> Sequence[object] | None:
+        """A row's cells as they are now, for the table's turns (outside a refresh)."""
+        if self._live is None:
+            return None
+        with self._live.lock:
+            return self._cells(name, self._live)
 
     def _rows_now(self) -> list[tuple[str, Sequence[object]]]:
         if self._live is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
@@ -79,7 +79,9 @@ class KeyedTable(DataTable[object]):
 
     def __init__(self, columns: Sequence[tuple[str, str]], *, id: str | None = None, copy_text: Callable[[str], str] = str) -> None:
         self._row_layout: dict[str, Any] = {}  # before DataTable's own set-up, which may clear
-        self._to_add: deque[Row] = deque()  # rows shown in the next turns, in order
+        # Rows shown in the next turns, in order; cells None: read from `_cells_of` then.
+        self._to_add: deque[tuple[str, Sequence[object] | None]] = deque()
+        self._cells_of: Callable[[str], Sequence[object] | None] = lambda _key: None
         self._adding = False  # a turn is due
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._labels = {key: label for label, key in columns}
@@ -167,6 +169,20 @@ class KeyedTable(DataTable[object]):
         self._all = dict(rows)
         self._show(self._all)
 
+    def sync_keys(self, keys: Sequence[str], cells_of: Callable[[str], Sequence[object] | None]) -> None:
+        """`sync` for a large table, unfiltered and unsorted: the rows held already stay as
+        they are (their pane rewrites those on screen), and each new row reads its cells
+        from `cells_of` when its turn comes (all at once, 20,000 rows' cells held the keys
+        for a second)."""
+        if self.filter_text or self._sorted is not None:
+            self.sync((key, cells) for key in keys if (cells := cells_of(key)) is not None)
+            return
+        self._keep_only(set(keys))
+        self._to_add = deque((key, None) for key in keys if key not in self.rows)
+        self._cells_of = cells_of
+        # Its first turn too: `cells_of` may take a lock its caller holds now.
+        self._next_turn_later()
+
     def rebuild(self, rows: Iterable[Row]) -> None:
         """Hold exactly `rows`, with every column as wide as its widest cell now, also
         where that is narrower than before (DataTable only ever widens a column)."""
@@ -178,6 +194,16 @@ class KeyedTable(DataTable[object]):
     def _show(self, rows: dict[str, Sequence[object]]) -> None:
         needle = self.filter_text.casefold()
         wanted = {k: cells for k, cells in rows.items() if needle in " ".join(map(str, cells)).casefold()} if needle else rows
+        self._keep_only(wanted)
+        self._to_add.clear()
+        for key, cells in wanted.items():
+            if key in self.rows:
+                self.update_row(key, cells)
+            else:
+                self._to_add.append((key, cells))
+        self._add_rows()
+
+    def _keep_only(self, wanted: Container[str]) -> None:
         gone = [k for k in self.rows if k.value not in wanted]
         if len(gone) > 50:
             # remove_row re-lays out the table each time: past a few, rebuilding is cheaper.
@@ -186,13 +212,6 @@ class KeyedTable(DataTable[object]):
             for row_key in gone:
                 self.remove_row(row_key)
         self._order = [str(row.key.value) for row in self.ordered_rows]
-        self._to_add.clear()
-        for key, cells in wanted.items():
-            if key in self.rows:
-                self.update_row(key, cells)
-            else:
-                self._to_add.append((key, cells))
-        self._add_rows()
 
     def _add_rows(self) -> None:
         """Add rows still to add for `TURN_S`, the rest after the screen's next refresh. The
@@ -203,16 +222,21 @@ class KeyedTable(DataTable[object]):
         added = 0
         while self._to_add and (added % 20 or time.perf_counter() < until):
             key, cells = self._to_add.popleft()
-            self.add_row(*cells, key=key)
-            self._order.append(key)
+            cells = self._cells_of(key) if cells is None else cells
+            if cells is not None:
+                self.add_row(*cells, key=key)
+                self._order.append(key)
             added += 1
         if self._to_add:
-            if not self._adding:
-                self._adding = True
-                self.call_after_refresh(self._next_turn)
+            self._next_turn_later()
         elif self._sorted is not None:
             self.sort(self._sorted[0], key=sort_key, reverse=self._sorted[1])
             self._order = [str(row.key.value) for row in self.ordered_rows]
+
+    def _next_turn_later(self) -> None:
+        if not self._adding:
+            self._adding = True
+            self.call_after_refresh(self._next_turn)
 
     def _next_turn(self) -> None:
         self._adding = False
