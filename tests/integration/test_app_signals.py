@@ -114,6 +114,10 @@ def test_the_app_stopped_by_a_signal_mid_validation_exits_130_saved_and_resumes(
     world = tmp_path / "world"
     shutil.copytree(pristine, world, symlinks=True)
     campaign = world / "campaign.toml"
+    # One unit at a time: validation lasts long enough on a fast machine for the state file
+    # (saved at most once a second) to show a parcel running, and units still wait when
+    # the signal comes (the work in flight finishes, so all in flight would end done).
+    campaign.write_text(campaign.read_text().replace("[validation]\n", "[validation]\nworkers = 1\n"))
     assert logcache("run", campaign).returncode == 3
     assert logcache("step", "done", campaign, "build-image", "--note", "t").returncode == 0
     app = Terminal(campaign)
