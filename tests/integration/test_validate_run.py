@@ -163,7 +163,7 @@ def test_local_dask_and_command_backends_give_identical_rows(tmp_path: Path) -> 
     campaign = str(_world(root, {"corrupt-cache": 1, "stale-t": 1, "missing-copy": 1}))
     assert main(["validate", campaign, "--parcel-count", "3"]) == 1
     local = _rows(root)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         assert main(["validate", campaign, "--parcel-count", "3", "--force", "--backend", "dask", "--scheduler", cluster.scheduler_address]) == 1
     dask = _rows(root)
     template = f"{shlex.quote(sys.executable)} -m logcache validate {{campaign}} --parcel-count {{parcel_count}} --parcel-id {{parcel_id}} {{args}}"

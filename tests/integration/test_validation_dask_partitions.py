@@ -57,7 +57,7 @@ def test_a_heavy_entities_check_spreads_over_every_worker(tmp_path: Path) -> Non
 
     plugin = WhereRan()
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="512MiB", dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="512MiB", dashboard_address=":0") as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
         cluster.scheduler.add_plugin(plugin)

@@ -27,7 +27,7 @@ def test_a_heavy_shards_subtasks_run_on_several_workers(tmp_path: Path) -> None:
     light = sorted(e.pair for e in entries if e.kind == "log" and e.bytes < heavy.bytes / 4)[:4]
     names = [heavy.pair, *light]
     plugin = WhereRan()
-    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         cluster.scheduler.add_plugin(plugin)
         # Two parcels on three workers: were parcels the unit, at most two workers would run.
         code = main(["validate", campaign, "--parcel-count", "2", "--backend", "dask", "--scheduler", cluster.scheduler_address, "--filter-by-name", ",".join(names)])
