@@ -129,6 +129,11 @@ async def test_a_copy_plan_rewrites_only_the_copy_rows_on_screen(tmp_path: Path)
         # A filter reads every row as it is now, not as the last rebuild left those off screen.
         table.set_filter("copying")
         assert table.row_count == datasets
+        # Sorted, then sorted again: each rebuild reads every row's cells at once.
+        table.set_filter("")
+        await pilot.press("s", "s")
+        await pilot.pause()
+        assert table.sorted_by == ("name", True) and table.row_count == datasets
 
 
 async def test_a_20000_row_table_fills_in_turns_and_a_cell_update_keeps_its_layout() -> None:

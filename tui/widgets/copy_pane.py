@@ -98,7 +98,7 @@ class CopyPane(PaneDefaults, Vertical):
                 # screen are rewritten (every row, 20,000 of them, held keys for seconds);
                 # the others when they scroll into view.
                 table.refresh_visible(lambda key: self._cells(key, live))
-            elif len(names) > EAGER_ROWS:
+            elif len(names) > EAGER_ROWS and not table.filter_text and table.sorted_by is None:
                 self._names = names
                 table.sync_keys(names, self._cells_now)
             else:

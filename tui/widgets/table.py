@@ -55,9 +55,9 @@ def sort_key(cell: object) -> tuple[int, float, str]:
 
 # The sorted column's direction, in Unicode and in the ASCII set (tui.glyphs).
 ARROWS = {False: ("▲", "▼"), True: ("^", "v")}
-ARROW_ROOM = "  "
+ARROW_ROOM = "  "  # a header keeps room for " ▲", so sorting never widens a column
 # How long one turn of the app's loop adds rows for.
-TURN_S = 0.02  # a header keeps room for " ▲", so sorting never widens a column
+TURN_S = 0.02
 
 Row = tuple[str, Sequence[object]]
 
@@ -170,13 +170,11 @@ class KeyedTable(DataTable[object]):
         self._show(self._all)
 
     def sync_keys(self, keys: Sequence[str], cells_of: Callable[[str], Sequence[object] | None]) -> None:
-        """`sync` for a large table, unfiltered and unsorted: the rows held already stay as
-        they are (their pane rewrites those on screen), and each new row reads its cells
-        from `cells_of` when its turn comes (all at once, 20,000 rows' cells held the keys
-        for a second)."""
-        if self.filter_text or self._sorted is not None:
-            self.sync((key, cells) for key in keys if (cells := cells_of(key)) is not None)
-            return
+        """`sync` for a large table, unfiltered and unsorted (a filter and a sort read every
+        row): the rows held already stay as they are (their pane rewrites those on
+        screen), and each new row reads its cells from `cells_of` when its turn comes (all
+        at once, 20,000 rows' cells held the keys for a second)."""
+        assert not self.filter_text and self._sorted is None, "sync_keys is for an unfiltered, unsorted table"
         self._keep_only(set(keys))
         self._to_add = deque((key, None) for key in keys if key not in self.rows)
         self._cells_of = cells_of
