@@ -112,9 +112,7 @@ class LocalStore:
         path = self._path(key)
         with self._writing(path) as tmp, open(tmp, "wb") as f:
             f.write(data)
-            if self.durable:
-                f.flush()
-                os.fsync(f.fileno())
+            self._sync(f)
 
     def full_checksum(self, key: str) -> str | None:
         return None  # a file system keeps no checksum: `ObjectInfo.file_id` spots the same file
@@ -134,12 +132,19 @@ class LocalStore:
                     # is safe, and it makes local copies of large worlds instant.
                     os.link(src, tmp)
                 except OSError:
-                    shutil.copyfile(src, tmp)
+                    with open(src, "rb") as inp, open(tmp, "wb") as out:
+                        shutil.copyfileobj(inp, out, 8 << 20)
+                        self._sync(out)
             return
         with self._writing(path) as tmp, open(tmp, "wb") as out, source.open_read(source_key) as inp:
             shutil.copyfileobj(inp, out, 8 << 20)
-            out.flush()
-            os.fsync(out.fileno())
+            self._sync(out)
+
+    def _sync(self, f: BinaryIO) -> None:
+        """The file's bytes on disk before its rename makes it visible (unless not durable)."""
+        if self.durable:
+            f.flush()
+            os.fsync(f.fileno())
 
     @contextmanager
     def _writing(self, path: Path) -> Iterator[Path]:

@@ -137,8 +137,8 @@ def plan_parcels(
 ) -> list[Parcel]:
     """The parcels of `names` (all entries without), an entities check's partitions
     (`<pair>#pKofN`, or all of a pair `cut` into N) each a task of its own."""
-    pairs, partitions = named_partitions(names or [])
-    chosen = filter_by_name(entries, pairs) if names else entries
+    partitions = named_partitions(names or [])[1]
+    chosen = filtered(entries, names)
     filter_by_name(entries, list(cut or {}), "--entity-partitions")  # an unknown pair is refused, with the closest name
     parts = {pair: n for pair, n in (cut or {}).items() if pair not in partitions.parts} | partitions.parts
     return plan(chosen, count, balance, Partitions(parts, partitions.only))

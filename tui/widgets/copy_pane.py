@@ -93,12 +93,15 @@ class CopyPane(PaneDefaults, Vertical):
             names = sorted(set(self._known) | set(live.datasets))
             if self.failures_only:
                 names = [n for n in names if self._status(n, live) in FAILED]
-            if names == self._names and len(names) > EAGER_ROWS and not table.filter_text and table.sorted_by is None:
+            # A filter and a sort read every row: only without them is a large table kept
+            # row by row as it is seen.
+            large = len(names) > EAGER_ROWS and not table.filter_text and table.sorted_by is None
+            if large and names == self._names:
                 # The copy's plan names the rows the table holds already: only those on
                 # screen are rewritten (every row, 20,000 of them, held keys for seconds);
                 # the others when they scroll into view.
                 table.refresh_visible(lambda key: self._cells(key, live))
-            elif len(names) > EAGER_ROWS and not table.filter_text and table.sorted_by is None:
+            elif large:
                 self._names = names
                 table.sync_keys(names, self._cells_now)
             else:
