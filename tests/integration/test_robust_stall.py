@@ -35,7 +35,23 @@ class Rclone:
     bucket_dir: Path
 
     def stop(self) -> None:
+        """Freeze the server, and return once every one of its threads is stopped: the
+        kernel stops them as each next runs, and a request sent in between was answered
+        (seen under load, a list that should have stalled returned)."""
         os.kill(self.proc.pid, signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            states = []
+            for task in tasks.iterdir():
+                try:
+                    states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+                except OSError:
+                    continue  # a thread that ended
+            if all(state in "tT" for state in states):
+                return
+            time.sleep(0.005)
+        raise AssertionError(f"rclone (pid {self.proc.pid}) did not stop within 10 s of SIGSTOP")
 
     def copied(self) -> int:
         dest = self.bucket_dir / "permanent"
