@@ -134,4 +134,9 @@ def max_t(current: int | None, t: np.ndarray) -> int | None:
 def fact_buckets(states: np.ndarray, size: int = ENTITY_BUCKETS) -> np.ndarray:
     """The checksum bucket of each fact state (`rowhash.fact_states`), mixed so every
     bucket holds a fair share; all datoms and the cached row of a fact share one."""
-    return (fmix64(states.copy()) % np.uint64(size)).astype(np.int64)
+    mixed = fmix64(states.copy())
+    if size & (size - 1):
+        mixed %= np.uint64(size)
+    else:
+        mixed &= np.uint64(size - 1)  # the same as the modulo, several times faster
+    return mixed.view(np.int64)

@@ -20,21 +20,23 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from logcache.datomic.logop import TRange
 from logcache.entries import CSV_NAME, CacheEntry, read_entries
 from logcache.errors import LogcacheError, missing_paths
 from logcache.storage import Store
 from logcache.stores import open_destination, open_logs, open_results
 from logcache.validation.budget import Budget, budget_of
-from logcache.validation.check import Job, run_shard
-from logcache.validation.entities import EntityPartition
 from logcache.validation.heartbeat import HeartbeatWriter
-from logcache.validation.log import split_log
 from logcache.validation.plan import Parcel, Task, units
 from logcache.validation.predict import Measurement, peak_rss, record
 from logcache.validation.result import ResultRow, merge_partials, pair_attempts, read_result, result_key, utc_now, write_result
 from state.config import CampaignConfig
+
+if TYPE_CHECKING:
+    from logcache.datomic.logop import TRange
+    from logcache.validation.check import Job
+    from logcache.validation.entities import EntityPartition
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,11 @@ def run_unit_here(
     """`readers`: the reader pool shared with the units running beside this one; `budget`:
     the worker's memory budget, None for unbounded (`check.run_shard`); `concurrency`:
     how many units run at once on this machine, recorded with the unit's measurement."""
+    # The checks' modules (Polars, pyarrow: 0.3 s a process) are imported here, not with
+    # this module: a backend's parent, which only hands units out, then starts its
+    # workers before paying for them.
+    from logcache.validation.check import Job, run_shard
+
     by_key = {(e.dataset, e.kind): e for e in entries}
     jobs: list[Job] = []
     subtask_of: list[tuple[Task, int, list[TRange] | list[EntityPartition]]] = []
@@ -156,6 +163,10 @@ def run_unit_here(
 
 
 def _subtasks(stores: Stores, entry: CacheEntry, task: Task) -> list[TRange] | list[EntityPartition]:
+    from logcache.datomic.logop import TRange
+    from logcache.validation.entities import EntityPartition
+    from logcache.validation.log import split_log
+
     if entry.kind != "log":
         return [EntityPartition(i, task.parts) for i in range(task.parts)]
     try:
