@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import fastavro
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -148,6 +147,8 @@ def _decode_avro(data: bytes) -> pa.Table:
     except pl.exceptions.ComputeError as exc:
         if "unsupported Avro codec" not in str(exc):
             raise
+    import fastavro  # only for those codecs: every worker would pay for its import
+
     try:
         reader = fastavro.reader(io.BytesIO(data))
     except ValueError as exc:

@@ -148,12 +148,14 @@ def fold_partition(states: np.ndarray, order: np.ndarray, pool: ThreadPoolExecut
 def fact_digests(decoded: Decoded, up_to_t: int, partition: EntityPartition = WHOLE) -> tuple[np.ndarray, np.ndarray]:
     """Fact state and `2t + added` of a decoded segment's datoms up to T in `partition`."""
     t = decoded.column("t")
-    keep = t <= up_to_t
+    order = t * 2
+    order += decoded.table.column("added").to_numpy(zero_copy_only=False)
+    # Every segment but the one holding T is wholly kept (by its datoms, not its name): no copies.
+    keep = None if not len(t) or t.max() <= up_to_t else t <= up_to_t
     inside = partition.mask(decoded.column("e"))
     if inside is not None:
-        keep &= inside
-    added = decoded.table.column("added").to_numpy(zero_copy_only=False)
-    return decoded.states[keep], t[keep] * 2 + added[keep]
+        keep = inside if keep is None else keep & inside
+    return (decoded.states, order) if keep is None else (decoded.states[keep], order[keep])
 
 
 def _current_in_slice(facts: list[_Facts], bits: int, index: int) -> _Cached:

@@ -239,10 +239,22 @@ def validate(
     options = RunOptions(force, watcher.poll, watcher.started, cancel, image, on_line)
     ends = chosen.run(config, jobs, options)
     watcher.ended(ends)
-    pairs = {(t.dataset, t.validation) for p in parcels for t in p.tasks}
-    latest = latest_results(read_results(results))
+    pairs = planned_pairs(parcels)
+    # The rows the jobs returned are the latest of their pairs (the campaign's lock keeps
+    # anyone else from writing one); only the others are read, so a run whose workers
+    # reported every row never loads Parquet here.
+    latest = latest_results([r for end in ends for r in end.rows])
+    unreported = pairs - latest.keys()
+    if unreported:
+        stored = latest_results(read_results(results, pairs=unreported if names else None))
+        latest |= {pair: stored[pair] for pair in unreported if pair in stored}
     rows = [latest[pair] for pair in sorted(pairs) if pair in latest]
     return ValidationRun(ends, rows, found_paths(entries, rows, ends), len(pairs))
+
+
+def planned_pairs(parcels: list[Parcel]) -> set[tuple[str, str]]:
+    """The (dataset, validation) pairs the parcels' tasks check."""
+    return {(t.dataset, t.validation) for p in parcels for t in p.tasks}
 
 
 def found_paths(entries: list[CacheEntry], rows: list[ResultRow], ends: list[JobEnd]) -> list[FoundPath]:

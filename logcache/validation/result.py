@@ -17,6 +17,7 @@ import functools
 import io
 import json
 import re
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 SAMPLE_SIZE = 5
 
 _PARALLEL_READS = 64
+# Up to this many pairs, their results are listed pair by pair (a listing each); more are
+# found in one listing of everything.
+_LISTS_PER_PAIR = 64
 KIND_OF = {validation: kind for kind, validation in VALIDATIONS.items()}
 # Causes that would leave every other check of the run not checked too (credentials
 # denied or expired; a results store that takes no writes): the run stops at the first,
@@ -125,9 +129,14 @@ def write_result(results: Store, row: ResultRow) -> str:
     return row.key
 
 
-def read_results(results: Store, include_partials: bool = False) -> list[ResultRow]:
-    """Every result row under `results`, in key order; CorruptData names a bad file."""
-    keys = [info.key for info in results.list() if info.key.endswith(".parquet") and (include_partials or ".part-" not in info.key)]
+def read_results(results: Store, include_partials: bool = False, pairs: Collection[tuple[str, str]] | None = None) -> list[ResultRow]:
+    """Every result row under `results` (only those of `pairs`, (dataset, validation),
+    when given), in key order; CorruptData names a bad file."""
+    if pairs is None or len(pairs) > _LISTS_PER_PAIR:
+        infos = [i for i in results.list() if pairs is None or tuple(i.key.split("/")[:2]) in pairs]
+    else:
+        infos = [i for dataset, validation in sorted(pairs) for i in results.list(f"{dataset}/{validation}/")]
+    keys = [info.key for info in infos if info.key.endswith(".parquet") and (include_partials or ".part-" not in info.key)]
     if len(keys) < _PARALLEL_READS:
         return [row for key in keys for row in read_result(results, key)]
     # Thousands of small files: read on threads (the store's I/O and pyarrow release the GIL).

@@ -17,7 +17,7 @@ from logcache.runbook.queries import entries, image_tag
 from logcache.stores import open_results
 from logcache.validation import has_result, read_results
 from logcache.validation.heartbeat import read_heartbeats
-from logcache.validation.orchestrate import ValidationRun, beat_status, cut_for, jobs_for, plan_parcels, validate
+from logcache.validation.orchestrate import ValidationRun, beat_status, cut_for, jobs_for, plan_parcels, planned_pairs, validate
 from logcache.validation.plan import parcel_of
 from state.model import FailedPathOrigin, ParcelState, ParcelStatus, StepName
 
@@ -49,7 +49,8 @@ def run(
     # Everything that can be refused is checked before the state changes.
     parcels = plan_parcels(cached, count, balance, names, cut)
     check_backend(config, backend, jobs_for(config, parcels, balance, names, prefix, cut), force)
-    read_results(open_results(config))
+    # The results the run will report must be readable (the others are not its business).
+    read_results(open_results(config), pairs=planned_pairs(parcels) if names else None)
     if not names:
         campaign.state.parcels = [p for p in campaign.state.parcels if not p.parcel_id.startswith(prefix)] if prefix else []
 

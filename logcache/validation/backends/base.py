@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from logcache.validation.plan import Parcel
+from logcache.validation.result import ResultRow
 from state.config import CampaignConfig
 
 POLL_S = 1.0
@@ -48,6 +49,9 @@ class JobEnd:
     error: str  # one line; "" when ok
     missing_paths: tuple[str, ...]  # from the job's results or its log
     log_path: str = ""
+    # The whole results the job's units returned as they wrote them (a backend whose
+    # jobs return nothing leaves it empty: those are read from the results store).
+    rows: tuple[ResultRow, ...] = ()
 
 
 Watch = Callable[[], None]

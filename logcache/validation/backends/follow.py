@@ -46,7 +46,7 @@ class _Progress:
             )
 
     def end(self) -> JobEnd:
-        errors, missing = [], []
+        errors, missing, rows = [], [], []
         for _, future in self.futures:
             try:
                 outcome = future.result()
@@ -54,8 +54,9 @@ class _Progress:
                 errors.append(describe(exc))
                 continue
             missing.extend(outcome.missing_paths)
+            rows.extend(outcome.rows)
         self.beat.close(failed=bool(errors))
-        return JobEnd(self.job.label, self.job_id, not errors, errors[0] if errors else "", tuple(dict.fromkeys(missing)))
+        return JobEnd(self.job.label, self.job_id, not errors, errors[0] if errors else "", tuple(dict.fromkeys(missing)), rows=tuple(rows))
 
 
 def _every(config: CampaignConfig) -> float:
