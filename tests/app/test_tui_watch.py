@@ -79,7 +79,9 @@ async def test_a_read_only_app_follows_the_driver_live_and_takes_over_when_it_ex
                 state = app.campaign.state
                 if state.step(StepName.VALIDATE).status is StepStatus.RUNNING:
                     seen.add("validate running")
-                if state.parcels and app.screen.query_one("#parcels-table", DataTable).row_count:
+                # The pane mounts on the app's loop: under load the parcels may come first.
+                tables = app.screen.query("#parcels-table").results(DataTable)
+                if state.parcels and any(t.row_count for t in tables):
                     seen.add("parcels")
                 if "validate: started" in logged(app):
                     seen.add("log")

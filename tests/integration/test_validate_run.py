@@ -235,6 +235,24 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert not (root / "results" / "status").exists()
 
 
+def test_a_filtered_run_reads_only_its_own_pairs_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A corrupt result of another pair neither refuses nor fails a run of named pairs
+    (its rows are the ones its workers returned); one of a named pair still refuses it."""
+    root = tmp_path / "w"
+    campaign = str(_world(root))
+    bad = root / "results" / "raw-feed-s0" / "log-validation" / "attempt-000001.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"PAR1 not really")
+    other = next(e for e in read_entries(root / CSV_NAME) if e.dataset != "raw-feed-s0" and e.kind == "log")
+    pair = f"{other.dataset}/log-validation"
+    capsys.readouterr()
+    assert main(["validate", campaign, "--filter-by-name", pair, "--workers", "1"]) == 0
+    assert "1 pairs: 1 valid" in capsys.readouterr().out
+    assert bad.read_bytes() == b"PAR1 not really"
+    assert main(["validate", campaign, "--filter-by-name", f"{pair},raw-feed-s0/log-validation"]) == 2
+    assert "is not a readable result file" in capsys.readouterr().err
+
+
 def test_plan_prints_bytes_per_parcel_and_the_imbalance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "w"
     build_world(str(root), seed=5, scale="small")
