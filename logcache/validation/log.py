@@ -62,10 +62,13 @@ class _Buckets:
         return self.scope.intersect(TRange(lo, hi))
 
 
-def split_log(logs: Store, shard: str, parts: int) -> list[TRange]:
-    """Up to `parts` t ranges covering the whole t axis with about equal segment bytes,
-    cut at segment boundaries, for splitting one shard's log-validation into sub-tasks."""
-    segments = list_segments(logs, shard)
+def split_log(logs: Store, shard: str, parts: int, up_to_t: int) -> list[TRange]:
+    """Up to `parts` t ranges covering the whole t axis with about equal bytes of the
+    segments the check reads (those starting at or before `up_to_t`, the entry's T), cut
+    at segment boundaries, for splitting one shard's log-validation into sub-tasks. The
+    segments past T weigh nothing: counted, they made a last range with nothing to check
+    while the first ones held all the work."""
+    segments = [s for s in list_segments(logs, shard) if s.first_t <= up_to_t]
     total = sum(s.size for s in segments) or 1
     cuts: list[int] = []
     done = 0

@@ -170,7 +170,7 @@ def _subtasks(stores: Stores, entry: CacheEntry, task: Task) -> list[TRange] | l
     if entry.kind != "log":
         return [EntityPartition(i, task.parts) for i in range(task.parts)]
     try:
-        return split_log(stores.logs, entry.dataset, task.parts)
+        return split_log(stores.logs, entry.dataset, task.parts, entry.t)
     except LogcacheError:
         # The log cannot be listed: one part runs it whole and reports why in its row.
         return [TRange()]

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from logcache.datomic.logop import list_segments
 from logcache.datomic.materialize import advance, materialize
 from logcache.datomic.schema import AVRO_DATOM_SCHEMA, segment_key
 from logcache.datomic.tables import DATOM_SCHEMA, ENTITY_SCHEMA
@@ -222,7 +223,7 @@ def test_log_subtasks_merge_to_the_whole_row(world):
     rows.append(rows[-1])
     entry = world.log_entry(rows)
     whole = world.run(entry)
-    ranges = split_log(world.logs, SHARD, 4)
+    ranges = split_log(world.logs, SHARD, 4, entry.t)
     assert len(ranges) == 4 and ranges[0].lo is None and ranges[-1].hi is None
     parts = [world.run(entry, subtask=r) for r in ranges]
     assert all(p.subtask for p in parts)
@@ -230,6 +231,22 @@ def test_log_subtasks_merge_to_the_whole_row(world):
     for name in ("rows_expected", "rows_actual", "missing", "extra", "duplicates", "is_valid", "error_kind", "error", "cache_max_t"):
         assert getattr(merged, name) == getattr(whole, name), name
     assert (merged.missing, merged.duplicates) == (1, 1)
+
+
+def test_a_log_is_split_by_the_bytes_its_check_reads(world):
+    """Segments past T weigh nothing in the split: each sub-task gets about an equal share
+    of the segments up to T (counted, the segments past T left the last sub-task nothing
+    to check while the first held most of the work)."""
+    entry = world.log_entry(t=1059)  # 6 segments up to T, 6 past it
+    segments = list_segments(world.logs, SHARD)
+    read = [s for s in segments if s.first_t <= entry.t]
+    assert (len(read), len(segments)) == (6, 12)
+    ranges = split_log(world.logs, SHARD, 3, entry.t)
+    assert len(ranges) == 3 and ranges[0].lo is None and ranges[-1].hi is None
+    # Cut at segment boundaries, each range is within a segment of a third of the bytes read.
+    shares = [sum(s.size for s in read if r.overlaps(s.first_t, s.last_t)) for r in ranges]
+    assert sum(shares) == sum(s.size for s in read)
+    assert max(shares) - min(shares) < 2 * max(s.size for s in read), shares
 
 
 def test_many_small_segments_and_small_batches(tmp_path):

@@ -59,7 +59,7 @@ def test_a_split_logs_subtasks_decode_each_segment_once_in_all(world: Path, monk
     logs, destination = open_logs(config), open_destination(config)
     entry = max((e for e in read_entries(world / CSV_NAME) if e.kind == "log"), key=lambda e: e.bytes)
     decodes = _decodes(monkeypatch)
-    ranges = split_log(logs, entry.dataset, 4)
+    ranges = split_log(logs, entry.dataset, 4, entry.t)
     assert len(ranges) > 1
     parts = [run_validation(entry, "log-validation", logs, destination, subtask=r) for r in ranges]
     assert all(p.is_valid for p in parts)
