@@ -12,8 +12,10 @@ whatever the shard's size.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +95,27 @@ class Budget:
     def partitions(self, datoms: int) -> int:
         """How many partitions a fold of `datoms` needs to stay within the budget (1: whole)."""
         return max(1, min(ENTITY_BUCKETS, math.ceil(datoms * FOLD_BYTES_PER_DATOM / self.fold)))
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc (musl, macOS): nothing to hand back this way
+    return trim
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the OS. glibc keeps what each thread freed in its
+    arena, and once a big block was freed it serves blocks that size from the arenas
+    too, so a process decoding segment after segment on several threads stays well
+    above what it holds (both checks of xlarge's heaviest shard at 256MiB: 454 MiB at
+    the peak, 420 MiB trimming after each segment, about 3 ms a trim)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def physical_memory() -> int:

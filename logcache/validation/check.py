@@ -94,12 +94,13 @@ def run_shard(
             checks.append(_check(job, logs, destination, segments, batch_rows, budget))
     except Exception as exc:  # noqa: BLE001 - the shard's log cannot be listed: every check says why
         checks = [exc] * len(jobs)
+    partitioned = any(isinstance(c, EntitiesCheck) and c.spill is not None for c in checks)
     if readers is None:
         threads = reader_threads() if budget is None else budget.readers(reader_threads())
         with ThreadPoolExecutor(threads, thread_name_prefix="validation") as own:
-            measures = run_checks(logs, checks, own)
+            measures = run_checks(logs, checks, own, release_memory=partitioned)
     else:
-        measures = run_checks(logs, checks, readers)
+        measures = run_checks(logs, checks, readers, release_memory=partitioned)
     stop = next((m for m in measures if isinstance(m, STOPS_THE_RUN)), None)
     if stop is not None:
         raise stop

@@ -28,6 +28,7 @@ import pyarrow as pa
 from logcache.datomic.logop import Segment, read_segment
 from logcache.datomic.rowhash import fact_states
 from logcache.storage import Store
+from logcache.validation.budget import release_freed_memory
 from logcache.validation.checksum import Measure
 
 _T = TypeVar("_T")
@@ -61,10 +62,12 @@ def decode(logs: Store, segment: Segment) -> Decoded:
     return Decoded(segment, table, fact_states(table))
 
 
-def run_checks(logs: Store, checks: Sequence[Check | Exception], pool: ThreadPoolExecutor) -> list[Measure | Exception]:
+def run_checks(logs: Store, checks: Sequence[Check | Exception], pool: ThreadPoolExecutor, release_memory: bool = False) -> list[Measure | Exception]:
     """Each check's measure, or the error that stopped it; a check given as an exception
     (its inputs could not even be listed) is passed through. The reads run on `pool`,
-    which units running side by side may share (see `check.run_shard`)."""
+    which units running side by side may share (see `check.run_shard`). With
+    `release_memory` (a check working within a budget it had to partition for), the heap's
+    free pages go back to the OS after each segment (`budget.release_freed_memory`)."""
     live = [(i, c) for i, c in enumerate(checks) if not isinstance(c, Exception)]
     live_checks = dict(live)
     by_key: dict[str, list[int]] = {}
@@ -76,7 +79,11 @@ def run_checks(logs: Store, checks: Sequence[Check | Exception], pool: ThreadPoo
 
     def digest(segment: Segment) -> dict[int, object]:
         decoded = decode(logs, segment)
-        return {i: live_checks[i].digest(decoded) for i in by_key[segment.key]}
+        digests = {i: live_checks[i].digest(decoded) for i in by_key[segment.key]}
+        if release_memory:
+            del decoded
+            release_freed_memory()
+        return digests
 
     out: list[Measure | Exception] = [c if isinstance(c, Exception) else Measure() for c in checks]
     submitted: list[Future[Any]] = []

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from logcache.datomic.logop import Segment, list_segments
 from logcache.entries import CacheEntry
-from logcache.validation.budget import Budget, budget_of, estimated_datoms, reader_threads
+from logcache.validation.budget import Budget, budget_of, estimated_datoms, reader_threads, release_freed_memory
 from logcache.validation.check import Job, result_row
 from logcache.validation.checksum import ENTITY_BUCKETS, BucketChecksums, Measure
 from logcache.validation.entities import EntitiesCheck, Folded, fact_digests, fold_partition
@@ -95,7 +95,10 @@ def decode_task(config: CampaignConfig, spread: Spread, index: int) -> int | Exc
                 path = spread.piece(part, index)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_piece(path, s, o)
-        return len(states)
+        datoms = len(states)
+        del states, order
+        release_freed_memory()  # a worker decodes segment after segment within its limit
+        return datoms
     except Exception as exc:  # noqa: BLE001 - classified into the pair's row by finish_task
         return exc
 
