@@ -24,6 +24,7 @@ from logcache.datomic.schema import VALIDATIONS
 from logcache.entries import CSV_NAME, read_entries
 from logcache.storage import open_store
 from logcache.validation import latest_results, read_results
+from logcache.validation.predict import peak_rss
 
 
 def logcache(args: list[str]) -> tuple[int, float]:
@@ -33,12 +34,6 @@ def logcache(args: list[str]) -> tuple[int, float]:
     if done.returncode not in (0, 1):
         print(f"logcache {args[0]} exited {done.returncode}: {done.stderr.strip()[-300:]}", file=sys.stderr)
     return done.returncode, time.perf_counter() - started
-
-
-def peak_rss() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main() -> int:

@@ -87,6 +87,29 @@ def test_a_partitioned_check_hands_freed_memory_back_after_each_segment(tmp_path
     assert released == []
 
 
+def test_a_spread_decode_task_hands_freed_memory_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Dask each decode task of a spread check ends by handing the heap's free pages back:
+    a worker runs one after another within its memory limit."""
+    from logcache.validation import spread
+    from logcache.validation.parcel import Stores
+    from logcache.validation.plan import Task
+
+    campaign = _world(tmp_path / "w", "tiny")
+    config = load_config(campaign)
+    heavy = max((e for e in read_entries(config.work_dir / CSV_NAME) if e.kind != "log"), key=lambda e: e.bytes)
+    task = Task(heavy.dataset, heavy.kind, "materialized-entities-validation", 0, 1, heavy.bytes)
+    planned = spread.spread_of(Stores.of(config), Budget(TINY, tmp_path), heavy, task, force=False)
+    assert planned is not None and len(planned.decoded) >= 2
+    released: list[int] = []
+    monkeypatch.setattr(spread, "release_freed_memory", lambda: released.append(1))
+    try:
+        datoms = [spread.decode_task(config, planned, i) for i in range(len(planned.decoded))]
+    finally:
+        spread.remove(planned)
+    assert all(isinstance(d, int) and d > 0 for d in datoms)
+    assert len(released) == len(planned.decoded)
+
+
 _SPILL_FOREVER = """
 import sys, time
 from pathlib import Path

@@ -309,6 +309,25 @@ def test_results_round_trip_latest_attempt_and_corrupt_file(world, tmp_path):
         read_results(world.results)
 
 
+@pytest.mark.parametrize("lists_per_pair", [64, 1], ids=["a-listing-per-pair", "one-listing"])
+def test_results_read_for_some_pairs_are_theirs_alone(world, tmp_path, monkeypatch, lists_per_pair):
+    import logcache.validation.result as result
+
+    monkeypatch.setattr(result, "_LISTS_PER_PAIR", lists_per_pair)
+    log_row = world.run(world.log_entry())
+    entities_row = world.run(world.entities_entry())
+    for row in (log_row, entities_row):
+        write_result(world.results, row)
+    other = tmp_path / "results" / "raw-other-s0" / "log-validation" / "attempt-000001.parquet"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"PAR1 not really")  # read, it would raise CorruptData
+    assert read_results(world.results, pairs={(SHARD, "log-validation")}) == [log_row]
+    both = {(SHARD, "log-validation"), (SHARD, "materialized-entities-validation")}
+    assert read_results(world.results, pairs=both) == [log_row, entities_row]
+    with pytest.raises(CorruptData, match="raw-other-s0"):
+        read_results(world.results)
+
+
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_log_result_does_not_depend_on_the_worker_count(tmp_path, monkeypatch, workers):
     import logcache.validation.check as check
